@@ -1,0 +1,316 @@
+"""The ``sandbox`` command. Exit codes: 0 done, 2 bad input, 1 failure, 130 interrupted.
+
+Imports stay inside the commands so that ``sandbox --help`` and ``sandbox list`` load no model code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from sandbox.errors import ConfigError, SandboxError
+
+DESCRIPTION = """\
+Train agents and generative models on shared backbones, watch them play, sample from them, and
+compare runs.
+
+  sandbox demo                                   a short tour that ends with things to look at
+  sandbox list                                   what is registered
+  sandbox train ppo-cartpole                     train from a preset (see 'sandbox list')
+  sandbox train agent=ppo env=CartPole-v1 backbone=mlp steps=50000 agent.learning_rate=3e-4
+  sandbox train agent=ppo --help                 the fields of a plugin, with defaults
+  sandbox eval runs/NAME --episodes 20 --json
+  sandbox play runs/NAME --record game.mp4
+  sandbox sample runs/NAME --n 64 --out grid.png
+  sandbox compare runs/A runs/B --out curves.png
+"""
+
+TRAIN_HELP = """\
+usage: sandbox train [PRESET | CONFIG.yaml] [key=value ...] [--no-progress]
+
+Train the agent or generative model a preset, a YAML file and key=value overrides describe.
+'agent=NAME' or 'model=NAME' selects a plugin, 'agent.FIELD=VALUE' sets one of its fields (the same
+for env=, data= and backbone=). With out= naming an existing run, that run resumes from its latest
+checkpoint with its own config and what is left of its budget. Ctrl-C writes a checkpoint and stops.
+
+Add agent=NAME (or model=, backbone=, env=) before --help to see that plugin's fields.
+"""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise SandboxError(f"{message}; see '{self.prog} --help'.")
+
+
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog="sandbox", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version="sandbox 0.1.0")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+
+    s = sub.add_parser("list", help="list registered agents, generative models, backbones, envs and presets")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub.add_parser("train", help="train from a preset or YAML file with key=value overrides", add_help=False)
+
+    s = sub.add_parser("eval", help="evaluate a trained run")
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("--episodes", type=int, help="episodes to play (agents)")
+    s.add_argument("--games", type=int, help="games to play (board games)")
+    s.add_argument("--opponent", help="board games: random, mcts:N or perfect")
+    s.add_argument("--n", type=int, help="generative models: samples to measure")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("play", help="watch a trained agent play, record it, or play an env yourself")
+    s.add_argument("target", metavar="RUN_DIR|ENV_ID")
+    s.add_argument("--episodes", type=int, default=1, help="episodes (or games) to play")
+    s.add_argument("--record", metavar="FILE", help="write FILE.mp4 or FILE.gif instead of opening a window")
+    s.add_argument("--human", action="store_true", help="you play (keyboard or mouse)")
+
+    s = sub.add_parser("sample", help="sample images from a trained generative model")
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--out", required=True, metavar="FILE", help="FILE.png for a grid, FILE.npz for the raw samples")
+    s.add_argument("--sampler", help="ddpm, ddim or dpm (diffusion models)")
+    s.add_argument("--steps", type=int, help="sampling steps (diffusion models)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    s.add_argument("--label", type=int, help="class to sample (class-conditional models)")
+
+    s = sub.add_parser("compare", help="learning curves and a table of several runs")
+    s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    s.add_argument("--out", required=True, metavar="FILE.png")
+    s.add_argument("--metric", action="append", help="a metric to draw (repeatable; default: the main ones)")
+
+    s = sub.add_parser("demo", help="a short tour: train small things and write what they make")
+    s.add_argument("--out", default="runs/demo", help="folder for the demo runs (default runs/demo)")
+    s.add_argument("--only", action="append", help="run only the demo presets whose name contains this")
+    return p
+
+
+# -- commands ---------------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    from sandbox.config import presets
+    from sandbox.registry import list_plugins
+
+    data = list_plugins()
+    if args.json:
+        print(json.dumps({**data, "presets": sorted(presets())}))
+        return 0
+    titles = {"agents": "Agents", "generative": "Generative models", "backbones": "Backbones", "envs": "Envs"}
+    for key, title in titles.items():
+        print(f"{title}:")
+        entries = data[key]
+        if not entries:
+            print("  (none registered)")
+        width = max((len(e["name"]) for e in entries), default=0)
+        for e in entries:
+            print(f"  {e['name'].ljust(width)}  {e['description']}")
+        print()
+    print("Presets (sandbox train NAME):")
+    found = presets()
+    print("  " + (", ".join(sorted(found)) if found else "(none)"))
+    print("\nEnvs also include every Gymnasium id (CartPole-v1, ALE/Pong-v5, ...).")
+    return 0
+
+
+def _print_fields(title: str, config_cls: Any, prefix: str) -> None:
+    from sandbox.config import describe
+
+    print(title)
+    rows = describe(config_cls)
+    if config_cls is dict:
+        print(f"  takes any keyword its constructor takes ({prefix}.KEY=VALUE)")
+        return
+    if not rows:
+        print("  (no fields)")
+        return
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    for name, tp, default, help_ in rows:
+        print(f"  {prefix}{name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
+
+
+def train_help(argv: list[str]) -> int:
+    from sandbox.config import RunConfig, WandbConfig, plugin_config_class, raw_config
+    from sandbox.registry import REGISTRIES
+
+    print(TRAIN_HELP)
+    raw = raw_config(argv[0] if argv and "=" not in argv[0] else None, [a for a in argv if "=" in a])
+    shown = False
+    for section, kind in (("agent", "agent"), ("model", "generative"), ("backbone", "backbone"), ("env", "env")):
+        if section in raw:
+            name = raw[section]["name"]
+            entry = REGISTRIES[kind].get(name)
+            _print_fields(f"{section}={name}: {entry.description}\n  fields ({section}.FIELD=VALUE):", plugin_config_class(section, name), f"{section}.")
+            print()
+            shown = True
+    if not shown:
+        print("Plugin fields: add agent=NAME, model=NAME, backbone=NAME or env=NAME before --help.\n")
+    from sandbox.config import SECTIONS, describe
+
+    print("Run keys (KEY=VALUE):")
+    for name, tp, default, help_ in describe(RunConfig):
+        if name in SECTIONS or name == "wandb":
+            continue
+        print(f"  {name.ljust(18)}  {tp.ljust(12)}  {default.ljust(8)}  {help_}")
+    for section in ("agent", "model", "env", "data", "backbone"):
+        print(f"  {section.ljust(18)}  {'plugin name':12}  {'':8}  select the {section} (then {section}.FIELD=VALUE)")
+    _print_fields("W&B keys:", WandbConfig, "wandb.")
+    return 0
+
+
+def cmd_train(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        return train_help([a for a in argv if a not in ("-h", "--help")])
+    progress = "--no-progress" not in argv
+    argv = [a for a in argv if a != "--no-progress"]
+    flags = [a for a in argv if a.startswith("-")]
+    if flags:
+        raise SandboxError(f"unknown option {flags[0]} for train; settings are key=value (see 'sandbox train --help').")
+    source = argv[0] if argv and "=" not in argv[0] else None
+    overrides = argv[1:] if source is not None else argv
+    if source is not None and len([a for a in argv if "=" not in a]) > 1:
+        extra = [a for a in argv[1:] if "=" not in a][0]
+        raise SandboxError(f"{extra!r} is neither a key=value override nor the first argument; give one preset or YAML file, then key=value pairs.")
+    from sandbox.run import train
+
+    run = train(source, overrides, progress=progress)
+    reason = {"time": "the time budget (max_minutes) is spent", "interrupted": "interrupted", "steps": "the step budget is spent"}
+    print(f"run: {run.dir}  (step {run.step}; stopped because {reason.get(run.stop_reason or 'steps', 'it finished')})")
+    if run.stop_reason == "interrupted":
+        return 130
+    return 0
+
+
+def _load(run_dir: str, kind: str | None = None) -> Any:
+    from sandbox.run import load
+
+    plugin = load(run_dir)
+    if kind is not None:
+        from sandbox.plugin import Agent, GenerativeModel
+
+        want = Agent if kind == "agent" else GenerativeModel
+        if not isinstance(plugin, want):
+            other = "generative model" if kind == "agent" else "agent"
+            raise SandboxError(f"{run_dir} is a {other} run, not a{'n agent' if kind == 'agent' else ' generative model'} run; "
+                               + ("use 'sandbox sample' for generative models." if kind == "agent" else "use 'sandbox play' or 'sandbox eval' for agents."))
+    return plugin
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    plugin = _load(args.run_dir)
+    options = {k: v for k in ("episodes", "games", "opponent", "n") if (v := getattr(args, k)) is not None}
+    for k in ("episodes", "games", "n"):
+        if k in options and options[k] <= 0:
+            raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
+    result = plugin.evaluate(**options)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}")
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from sandbox.run import is_run_dir
+
+    if args.episodes <= 0:
+        raise SandboxError(f"--episodes must be a positive number, not {args.episodes}.")
+    record = Path(args.record) if args.record else None
+    if record is not None and record.suffix.lower() not in (".mp4", ".gif"):
+        raise SandboxError(f"--record {record} must end in .mp4 or .gif.")
+    target = Path(args.target)
+    if is_run_dir(target):
+        plugin = _load(args.target, "agent")
+        result = plugin.play(episodes=args.episodes, record=record, human=args.human)
+        if result:
+            print(json.dumps(result))
+        return 0
+    if target.exists() or "/" in args.target and not args.target.startswith("ALE/") and not args.human:
+        from sandbox.run import check_run_dir
+
+        check_run_dir(target)
+    if not args.human:
+        raise SandboxError(f"{args.target!r} is not a run directory; to play an env yourself add --human (sandbox play {args.target} --human).")
+    from sandbox.registry import envs
+
+    factory = envs.get(args.target).load()
+    human = getattr(factory, "play_human", None)
+    if human is None:
+        raise SandboxError(f"the env {args.target} has no human play yet; try ALE/Pong-v5 or a board game such as tictactoe.")
+    human(args.target, episodes=args.episodes, record=record)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise SandboxError(f"--out {out} must end in .png (a grid) or .npz (the raw samples).")
+    if args.n <= 0:
+        raise SandboxError(f"--n must be a positive number of samples, not {args.n}.")
+    if args.steps is not None and args.steps <= 0:
+        raise SandboxError(f"--steps must be a positive number, not {args.steps}.")
+    plugin = _load(args.run_dir, "generative")
+    options = {k: v for k in ("sampler", "steps", "label") if (v := getattr(args, k)) is not None}
+    import numpy as np
+
+    samples = plugin.sample(args.n, seed=args.seed, **options)
+    arr = samples.detach().cpu().numpy() if hasattr(samples, "detach") else np.asarray(samples)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npz":
+        tmp = out.with_name(f".tmp-{out.name}")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, samples=arr.astype(np.float32))
+        tmp.replace(out)
+    else:
+        from sandbox.tracking import image_grid, write_png
+
+        write_png(out, image_grid(arr))
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sandbox.compare import compare, format_table
+
+    rows = compare(args.run_dirs, args.out, args.metric)
+    print(format_table(rows))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sandbox.demo import run_demo
+
+    return run_demo(Path(args.out), args.only)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "train":
+            return cmd_train(argv[1:])
+        parser = _parser()
+        if not argv:
+            parser.print_help()
+            return 0
+        args = parser.parse_args(argv)
+        handlers = {"list": cmd_list, "eval": cmd_eval, "play": cmd_play, "sample": cmd_sample,
+                    "compare": cmd_compare, "demo": cmd_demo}
+        return handlers[args.command](args)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""``sandbox demo``: train every ``demo-*`` preset the installed plugins ship (each small enough
+for a laptop CPU), then write what each makes (a recorded game, a sample grid) and a comparison of
+the runs' curves."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sandbox.errors import SandboxError
+
+
+def run_demo(out: Path, only: list[str] | None = None) -> int:
+    from sandbox.config import presets
+    from sandbox.registry import list_plugins
+    from sandbox.run import train
+
+    found = {name: path for name, path in sorted(presets().items()) if name.startswith("demo-")}
+    if only:
+        found = {n: p for n, p in found.items() if any(o in n for o in only)}
+        if not found:
+            raise SandboxError(f"no demo preset matches {', '.join(only)}; the demo presets are {', '.join(sorted(presets()))}.")
+    plugins = list_plugins()
+    print("sandbox demo: what is installed")
+    for kind, entries in plugins.items():
+        print(f"  {kind}: {', '.join(e['name'] for e in entries) or '(none)'}")
+    if not found:
+        print("\nNo plugin ships a demo preset yet; try 'sandbox list' and 'sandbox train --help'.")
+        return 0
+    made: list[Path] = []
+    runs = []
+    for i, (name, _) in enumerate(found.items(), 1):
+        print(f"\n[{i}/{len(found)}] training {name} ...", file=sys.stderr)
+        run_dir = out / name
+        run = train(name, [f"out={run_dir}", "wandb.mode=disabled"] if not run_dir.exists() else [f"out={run_dir}"])
+        runs.append(run.dir)
+        from sandbox.run import load
+
+        plugin = load(run.dir)
+        media = plugin.demo_media(run)
+        made.extend(media)
+        for m in media:
+            print(f"  wrote {m}")
+    if runs:
+        from sandbox.compare import compare
+
+        curves = out / "curves.png"
+        try:
+            compare(runs, curves)
+            made.append(curves)
+        except SandboxError as exc:
+            print(f"  (no curves: {exc})", file=sys.stderr)
+    print("\nLook at:")
+    for m in made:
+        print(f"  {m}")
+    return 0

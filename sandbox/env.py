@@ -1,0 +1,52 @@
+"""``make_env``: any env the sandbox registers, or any Gymnasium id (Atari ids through ale-py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.registry import Entry, envs
+
+
+class GymnasiumEnv:
+    """A Gymnasium id that no plugin registers: made with ``gymnasium.make(id, **kwargs)``."""
+
+    Config = dict  # any keyword gymnasium.make takes
+
+    def __init__(self, env_id: str) -> None:
+        self.env_id = env_id
+
+    def __call__(self, **kwargs: Any) -> Any:
+        import gymnasium
+
+        return gymnasium.make(self.env_id, **kwargs)
+
+
+def _gymnasium_fallback(name: str) -> Entry | None:
+    try:
+        import gymnasium
+    except ImportError:  # pragma: no cover - a dependency of the package
+        return None
+    if name.startswith("ALE/"):
+        try:
+            import ale_py
+
+            gymnasium.register_envs(ale_py)
+        except ImportError:
+            return None
+    if name not in gymnasium.registry:
+        return None
+    return Entry("env", name, f"Gymnasium env {name}", "gymnasium", _obj=GymnasiumEnv(name))
+
+
+envs.add_fallback(_gymnasium_fallback)
+
+
+def make_env(name: str, **kwargs: Any) -> Any:
+    """The env ``name`` built with ``kwargs``: a registered sandbox env or a Gymnasium id."""
+    from sandbox.config import build
+
+    factory = envs.get(name).load()
+    config_cls = getattr(factory, "Config", None)
+    if config_cls not in (None, dict):
+        kwargs = {k: v for k, v in vars(build(config_cls, kwargs, "env")).items()}
+    return factory(**kwargs)

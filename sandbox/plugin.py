@@ -1,0 +1,84 @@
+"""The faces every agent and generative model shows the core.
+
+A plugin class has a ``Config`` dataclass (its fields, types, defaults and one-line help), is built
+from a checked :class:`~sandbox.config.RunConfig`, trains in :meth:`Plugin.fit` against a
+:class:`~sandbox.run.Run` (which owns budgets, logging and checkpoints), and hands its weights over
+as tensors plus JSON so that checkpoints never hold a pickle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sandbox.config import RunConfig, Section
+from sandbox.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from sandbox.run import Run
+
+
+class Plugin:
+    """Base of agents and generative models."""
+
+    Config: ClassVar[Any] = None
+    #: backbone used when the config names none (a name, or None for plugins without one)
+    default_backbone: ClassVar[str | None] = None
+
+    def __init__(self, config: RunConfig) -> None:
+        from sandbox.run import resolve_device
+
+        self.config = config
+        self.cfg = config.plugin.config
+        self.device = resolve_device(config.device)
+
+    @classmethod
+    def complete_config(cls, config: RunConfig) -> RunConfig:
+        """Fill in choices left open (the default backbone) so that the saved config is complete."""
+        if config.backbone is None and cls.default_backbone is not None:
+            from sandbox.config import plugin_config_class
+
+            backbone_cls = plugin_config_class("backbone", cls.default_backbone)
+            config.backbone = Section(cls.default_backbone, backbone_cls() if backbone_cls else {})
+        return config
+
+    def fit(self, run: Run) -> None:
+        """Train until ``run.should_stop()``; call ``run.checkpoint(self)`` when ``run.checkpoint_due()``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement fit()")
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The weights (and optimiser tensors) by name, and everything else as JSON-able data."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement state()")
+
+    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement load_state()")
+
+    def evaluate(self, **options: Any) -> dict[str, Any]:
+        """Measure the trained plugin; ``options`` come from ``sandbox eval`` flags."""
+        raise ConfigError(f"{self.config.plugin.name} has no evaluation yet.")
+
+    def demo_media(self, run: Run) -> list[Path]:
+        """Files a person should look at after ``sandbox demo`` trained this plugin."""
+        return []
+
+
+class Agent(Plugin):
+    """A policy learner on an env: ``act(observation) -> action``, greedy unless asked otherwise."""
+
+    def act(self, observation: Any, action_mask: Any = None, deterministic: bool = True) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement act()")
+
+    def play(self, episodes: int = 1, record: Path | None = None, human: bool = False) -> dict[str, Any]:
+        """Play ``episodes`` in a window, or record them to ``record`` (.mp4 or .gif)."""
+        raise ConfigError(f"{self.config.plugin.name} cannot play yet.")
+
+
+class GenerativeModel(Plugin):
+    """A model of a data set: ``sample(n, seed=...)`` gives N×C×H×W images in [0, 1]."""
+
+    def sample(self, n: int, seed: int = 0, **options: Any) -> np.ndarray | torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement sample()")

@@ -1,0 +1,511 @@
+"""Runs: the run directory, seeding, the device, budgets, checkpoints and resume.
+
+::
+
+    runs/<name>/
+      config.yaml     the resolved config: everything needed to rebuild the run
+      run.json        the run's id (for W&B), when it started, and how it last ended
+      metrics.jsonl   one JSON object per logged step
+      checkpoints/    <step>.safetensors + <step>.json pairs; latest.json and best.json point at one
+      media/          sample grids, gameplay videos
+      wandb/          the W&B run files, when W&B is on
+
+Checkpoint files are written to a temporary name and renamed into place, and the pointer files are
+replaced only after the pair they name is whole: a process killed at any moment leaves the previous
+checkpoint loadable. Nothing here unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
+from sandbox.errors import ConfigError, RunDirError, SandboxError
+
+if TYPE_CHECKING:
+    import torch
+
+    from sandbox.plugin import Plugin
+    from sandbox.tracking import Tracker
+
+CHECKPOINTS = "checkpoints"
+#: keys that may change when a run is resumed; everything else is the run's own
+RESUMABLE_KEYS = ("steps", "max_minutes", "device", "checkpoint_minutes", "out")
+
+
+# -- device and seeds -----------------------------------------------------------------------------
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a ConfigError."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} was asked for, but this machine has no CUDA GPU; use device=auto or device=cpu.")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"device={name} does not exist; this machine has {torch.cuda.device_count()} GPU(s).")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device=mps was asked for, but MPS is not available here; use device=auto or device=cpu.")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (envs are seeded by the plugins with the same seed)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# -- atomic files ---------------------------------------------------------------------------------
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, fsynced."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode) as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def _rng_state() -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
+    import torch
+
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    tensors = {"_rng/torch": torch.get_rng_state()}
+    state = {
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    return tensors, state
+
+
+def _set_rng_state(tensors: dict[str, Any], state: dict[str, Any]) -> None:
+    import numpy as np
+    import torch
+
+    if "_rng/torch" in tensors:
+        torch.set_rng_state(tensors["_rng/torch"].to(torch.uint8))
+    if "numpy" in state:
+        a = state["numpy"]
+        np.random.set_state((a[0], np.array(a[1], dtype=np.uint32), a[2], a[3], a[4]))
+    if "python" in state:
+        p = state["python"]
+        random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / "config.yaml").is_file()
+
+
+def check_run_dir(path: str | Path) -> Path:
+    """``path`` as a Path if it is a sandbox run directory, else a RunDirError saying what it is."""
+    p = Path(path)
+    if not p.exists():
+        raise RunDirError(f"no run directory at {p}; give the out= folder of a 'sandbox train' run (e.g. runs/<name>).")
+    if not p.is_dir():
+        raise RunDirError(f"{p} is a file, not a run directory; give the out= folder of a 'sandbox train' run.")
+    if not is_run_dir(p):
+        raise RunDirError(f"{p} is not a sandbox run directory (it has no config.yaml); give the out= folder of a 'sandbox train' run.")
+    return p
+
+
+def read_pointer(run_dir: Path, which: str) -> dict[str, Any] | None:
+    """The content of checkpoints/<which>.json, or None when there is none."""
+    path = Path(run_dir) / CHECKPOINTS / f"{which}.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or "file" not in data:
+            raise ValueError("no 'file' key")
+        return data
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path} is corrupt ({exc}); restore it or train the run again.") from None
+
+
+def load_checkpoint(run_dir: str | Path, which: str = "latest") -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The tensors and JSON state of the run's ``latest`` or ``best`` checkpoint (None if it has none).
+
+    Only safetensors and JSON are read: nothing is unpickled.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    pointer = read_pointer(run_dir, which)
+    if pointer is None:
+        return None
+    stem = run_dir / CHECKPOINTS / str(pointer["file"])
+    tensors_path, state_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    try:
+        tensors = load_file(str(tensors_path))
+    except FileNotFoundError:
+        raise RunDirError(f"the {which} checkpoint {tensors_path} is missing; restore it or train the run again.") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise RunDirError(f"the {which} checkpoint {tensors_path} is corrupt ({str(exc).splitlines()[0][:120]}); restore it or train again.") from None
+    try:
+        state = json.loads(state_path.read_text())
+    except FileNotFoundError:
+        raise RunDirError(f"the {which} checkpoint state {state_path} is missing; restore it or train the run again.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"the {which} checkpoint state {state_path} is corrupt ({exc}); restore it or train again.") from None
+    if not isinstance(state, dict):
+        raise RunDirError(f"the {which} checkpoint state {state_path} is not a JSON object; restore it or train again.")
+    return tensors, state
+
+
+def load_run_config(run_dir: str | Path) -> RunConfig:
+    """The checked config of an existing run."""
+    run_dir = check_run_dir(run_dir)
+    try:
+        return resolve(str(run_dir / "config.yaml"))
+    except ConfigError as exc:
+        raise RunDirError(f"{run_dir}/config.yaml does not describe a run this sandbox can build: {exc}") from None
+
+
+# -- the run --------------------------------------------------------------------------------------
+class Run:
+    """A training run: its directory, budgets, logging and checkpoints.
+
+    Plugins read ``run.step`` / set it as they go, call ``run.log(...)``, stop when
+    ``run.should_stop()`` says so, and call ``run.checkpoint(self)`` when ``run.checkpoint_due()``.
+    """
+
+    def __init__(self, directory: str | Path, config: RunConfig) -> None:
+        self.dir = Path(directory)
+        self.config = config
+        self._step = 0
+        self.best_score: float | None = None
+        self.interrupted = False
+        self.stop_reason: str | None = None
+        self._elapsed_before = 0.0
+        self._t0 = time.time()
+        self._last_checkpoint = time.time()
+        self._bar: Any = None
+        self.tracker: Tracker | None = None
+        self.info: dict[str, Any] = {}
+
+    # -- paths --------------------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.dir / CHECKPOINTS
+
+    @property
+    def media_dir(self) -> Path:
+        return self.dir / "media"
+
+    # -- budget -------------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        """Steps done so far (env steps for agents, updates for generative models)."""
+        return self._step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        value = int(value)
+        if self._bar is not None and value > self._step:
+            self._bar.update(min(value, self.config.steps) - min(self._step, self.config.steps))
+        self._step = value
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training, this process and earlier ones of the same run."""
+        return self._elapsed_before + time.time() - self._t0
+
+    def time_left(self) -> float | None:
+        """Seconds left of ``max_minutes`` (None when there is no time limit)."""
+        if self.config.max_minutes is None:
+            return None
+        return self.config.max_minutes * 60.0 - self.elapsed
+
+    def should_stop(self) -> bool:
+        """True once the step budget is spent, the time is up, or Ctrl-C was pressed."""
+        if self.interrupted:
+            self.stop_reason = "interrupted"
+        elif self._step >= self.config.steps:
+            self.stop_reason = "steps"
+        elif (left := self.time_left()) is not None and left <= 0:
+            self.stop_reason = "time"
+        else:
+            return False
+        return True
+
+    def checkpoint_due(self) -> bool:
+        """True when the last checkpoint is older than ``checkpoint_minutes``."""
+        return time.time() - self._last_checkpoint >= self.config.checkpoint_minutes * 60.0
+
+    # -- logging ------------------------------------------------------------------------------------
+    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Log scalars at ``step`` (default: the current step)."""
+        assert self.tracker is not None, "log() is for a started run"
+        self.tracker.log(metrics, self._step if step is None else step)
+        if self._bar is not None:
+            shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if shown:
+                self._bar.set_postfix({k: f"{v:.4g}" for k, v in list(shown.items())[:3]}, refresh=False)
+
+    def log_image(self, name: str, images: Any, step: int | None = None) -> Path:
+        """Save images to media/ (a batch as a grid) and log them to W&B."""
+        assert self.tracker is not None
+        return self.tracker.image(name, images, self._step if step is None else step)
+
+    def log_video(self, name: str, frames_or_path: Any, step: int | None = None, fps: float = 30.0) -> Path:
+        """Save a video to media/ and log it to W&B."""
+        assert self.tracker is not None
+        return self.tracker.video(name, frames_or_path, self._step if step is None else step, fps)
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def checkpoint(self, plugin: Plugin, score: float | None = None, higher_is_better: bool = True) -> Path:
+        """Write the plugin's state as the latest checkpoint; with a ``score`` better than any
+        before, it is also the best. Returns the path of the tensors file."""
+        from safetensors.torch import save
+
+        tensors, state = plugin.state()
+        rng_tensors, rng_state = _rng_state()
+        is_best = score is not None and (
+            self.best_score is None or (score > self.best_score if higher_is_better else score < self.best_score)
+        )
+        if is_best:
+            self.best_score = float(score)  # type: ignore[arg-type]
+        payload = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+        payload.update(rng_tensors)
+        doc = {
+            "step": self._step,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "score": score,
+            "best_score": self.best_score,
+            "time": time.time(),
+            "rng": rng_state,
+            "plugin": state,
+        }
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        name = f"step-{self._step:012d}"
+        atomic_write(self.checkpoint_dir / f"{name}.safetensors", save(payload))
+        atomic_write(self.checkpoint_dir / f"{name}.json", json.dumps(doc))
+        pointer = json.dumps({"file": name, "step": self._step, "score": score})
+        atomic_write(self.checkpoint_dir / "latest.json", pointer)
+        if is_best:
+            atomic_write(self.checkpoint_dir / "best.json", pointer)
+        self._prune()
+        self._last_checkpoint = time.time()
+        return self.checkpoint_dir / f"{name}.safetensors"
+
+    def _prune(self) -> None:
+        keep = {p["file"] for w in ("latest", "best") if (p := read_pointer(self.dir, w))}
+        for f in self.checkpoint_dir.iterdir():
+            stem = f.name.split(".", 1)[0]
+            if f.name.startswith("step-") and stem not in keep:
+                f.unlink(missing_ok=True)
+            elif f.name.startswith(".") and ".tmp-" in f.name and not f.name.endswith(f".tmp-{os.getpid()}"):
+                f.unlink(missing_ok=True)  # left by a killed process
+
+    def restore(self, plugin: Plugin, which: str = "latest") -> bool:
+        """Load the run's checkpoint into ``plugin`` and the run's clocks; False if there is none."""
+        loaded = load_checkpoint(self.dir, which)
+        if loaded is None:
+            return False
+        tensors, state = loaded
+        plugin_tensors = {k: v for k, v in tensors.items() if not k.startswith("_rng/")}
+        plugin.load_state(plugin_tensors, state.get("plugin", {}))
+        _set_rng_state(tensors, state.get("rng", {}))
+        self._step = int(state.get("step", 0))
+        self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
+        self.best_score = state.get("best_score")
+        return True
+
+    # -- the session --------------------------------------------------------------------------------
+    def _write_info(self, **changes: Any) -> None:
+        self.info.update(changes)
+        atomic_write(self.dir / "run.json", json.dumps(self.info, indent=1))
+
+    @contextmanager
+    def session(self, progress: bool = True) -> Iterator[Run]:
+        """Open tracking and the progress bar, catch Ctrl-C / SIGTERM as a request to stop."""
+        from sandbox.tracking import Tracker
+
+        info_path = self.dir / "run.json"
+        if info_path.exists():
+            try:
+                self.info = json.loads(info_path.read_text())
+            except ValueError:
+                self.info = {}
+        self.info.setdefault("id", uuid.uuid4().hex[:12])
+        self.info.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
+        self._write_info(status="running", pid=os.getpid())
+        self.tracker = Tracker(self.dir, self.config.to_dict(), self.config.wandb, self.info["id"], self.dir.name)
+        self.tracker.set_time_offset(self._elapsed_before)
+        self._t0 = time.time()
+        self._last_checkpoint = time.time()
+
+        previous = {}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if self.interrupted:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.interrupted = True
+            print("\nstopping: writing a checkpoint (press Ctrl-C again to abort at once)", file=sys.stderr)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread
+                pass
+        if progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=self.config.steps,
+                initial=min(self._step, self.config.steps),
+                desc=self.dir.name,
+                unit="step",
+                dynamic_ncols=True,
+                mininterval=1.0,
+                file=sys.stderr,
+            )
+        status = "failed"
+        try:
+            yield self
+            status = {"interrupted": "interrupted", "time": "time-up"}.get(self.stop_reason or "", "finished")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            self.tracker.close(0 if status != "failed" else 1)
+            self._write_info(status=status, step=self._step, elapsed_seconds=round(self.elapsed, 3))
+
+
+# -- the functions behind `sandbox train` and `sandbox.load` -----------------------------------------
+def plugin_class(config: RunConfig) -> type[Plugin]:
+    from sandbox import registry
+
+    reg = registry.agents if config.agent is not None else registry.generative
+    return reg.get(config.plugin.name).load()
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    where = (config.env or config.data)
+    parts = [config.plugin.name.replace("/", "-")]
+    if where is not None:
+        parts.append(where.name.replace("/", "-"))
+    parts += [f"s{config.seed}", time.strftime("%Y%m%d-%H%M%S")]
+    return Path("runs") / "-".join(parts)
+
+
+def _resume_config(run_dir: Path, raw: dict[str, Any]) -> RunConfig:
+    """The run's own config, with only the budget keys taken from what the user gave."""
+    saved_raw = load_yaml(run_dir / "config.yaml")
+    saved = load_run_config(run_dir).to_dict()
+    merged = dict(saved_raw)
+    for key in RESUMABLE_KEYS:
+        if key in raw:
+            merged[key] = raw[key]
+    merged["out"] = str(run_dir)
+    asked = from_raw({**saved_raw, **raw, "out": str(run_dir)}).to_dict()
+    resumed = from_raw(merged)
+    changed = sorted(k for k in asked if k not in RESUMABLE_KEYS and asked.get(k) != saved.get(k))
+    if changed:
+        raise ConfigError(
+            f"out={run_dir} is an existing run, which resumes with its own config, but you changed "
+            f"{', '.join(changed)}; drop those keys (only steps=, max_minutes=, device= may change) or choose a new out=."
+        )
+    return resumed
+
+
+def train(
+    config: str | Path | dict | RunConfig | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    progress: bool = True,
+) -> Run:
+    """Train the agent or generative model a config describes, and return its :class:`Run`.
+
+    ``config`` is a preset name, a YAML path, a mapping or a RunConfig; ``overrides`` are
+    ``key=value`` strings. With ``out=`` naming an existing run, that run resumes from its latest
+    checkpoint with its own config and what is left of its budget.
+    """
+    if isinstance(config, RunConfig):
+        config = config.to_dict()
+    raw = raw_config(config, overrides)
+    out = raw.get("out")
+    resume = out is not None and is_run_dir(str(out))
+    if resume:
+        cfg = _resume_config(Path(str(out)), raw)
+    else:
+        cfg = from_raw(raw)
+    cls = plugin_class(cfg)
+    cfg = cls.complete_config(cfg)
+    run_dir = Path(cfg.out) if cfg.out else default_run_dir(cfg)
+    if not resume and run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError(f"out={run_dir} already exists and is not a sandbox run; choose a new out= (nothing was written).")
+    cfg.out = str(run_dir)
+    seed_everything(cfg.seed)
+    plugin = cls(cfg)  # networks and envs are built, and impossible combinations refused, before anything is written
+    run = Run(run_dir, cfg)
+    if resume:
+        run.restore(plugin)
+        if run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0):
+            print(f"{run_dir} has already spent its budget (step {run.step} of {cfg.steps}); raise steps= or max_minutes= to train on.", file=sys.stderr)
+            return run
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / "config.yaml", cfg.to_yaml())
+    with run.session(progress=progress):
+        if not resume:
+            run.checkpoint(plugin)  # step 0: a killed run always has something to resume from
+        plugin.fit(run)
+        run.checkpoint(plugin)
+    return run
+
+
+def load(run_dir: str | Path, which: str = "best") -> Plugin:
+    """The trained agent or model of a run, with its ``best`` checkpoint (or the latest when it
+    has no best). Reads only config.yaml, safetensors and JSON."""
+    run_dir = check_run_dir(run_dir)
+    cfg = load_run_config(run_dir)
+    cfg.device = "auto" if cfg.device.startswith(("cuda", "mps")) else cfg.device
+    cls = plugin_class(cfg)
+    plugin = cls(cfg)
+    if which == "best" and read_pointer(run_dir, "best") is None:
+        which = "latest"
+    loaded = load_checkpoint(run_dir, which)
+    if loaded is None:
+        raise RunDirError(f"{run_dir} has no checkpoint yet; train it first ('sandbox train out={run_dir}').")
+    tensors, state = loaded
+    try:
+        plugin.load_state({k: v for k, v in tensors.items() if not k.startswith("_rng/")}, state.get("plugin", {}))
+    except SandboxError:
+        raise
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise RunDirError(f"the {which} checkpoint of {run_dir} does not fit its config ({str(exc).splitlines()[0][:160]}).") from None
+    plugin.run_dir = run_dir  # type: ignore[attr-defined]
+    return plugin

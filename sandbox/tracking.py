@@ -1,0 +1,253 @@
+"""Tracking: ``metrics.jsonl`` always (one JSON object per logged step, flushed per line), W&B when
+wanted, images and videos written to ``media/`` and logged explicitly.
+
+W&B never stops training: a bad mode, an init error or a media upload that fails warns once and the
+run goes on with ``metrics.jsonl`` whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+
+def _plain(value: Any) -> Any:
+    """A metric value as a JSON number (tensors and NumPy scalars included)."""
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            value = value.item()
+        except (ValueError, RuntimeError):
+            return None
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f if math.isfinite(f) else None
+
+
+def logged_in_to_wandb() -> bool:
+    """True when this user has W&B credentials (an API key in the environment or in ~/.netrc)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        import netrc
+
+        hosts = netrc.netrc().hosts
+    except (FileNotFoundError, OSError, Exception):  # netrc.NetrcParseError and friends
+        return False
+    return any("wandb" in host for host in hosts)
+
+
+def to_uint8_images(images: Any) -> np.ndarray:
+    """N×C×H×W (or C×H×W, H×W) floats in [0, 1] or uint8 as N×H×W×3 uint8."""
+    arr = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    if arr.ndim == 2:
+        arr = arr[None, None]
+    elif arr.ndim == 3:
+        arr = arr[None]
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if arr.shape[1] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        arr = arr.transpose(0, 2, 3, 1)  # N×C×H×W -> N×H×W×C
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    return arr[..., :3]
+
+
+def image_grid(images: Any, ncols: int | None = None, pad: int = 2, scale: int | None = None) -> np.ndarray:
+    """Images tiled into one H×W×3 uint8 picture, upscaled (nearest) when they are tiny."""
+    arr = to_uint8_images(images)
+    n, h, w, _ = arr.shape
+    ncols = ncols or int(math.ceil(math.sqrt(n)))
+    nrows = int(math.ceil(n / ncols))
+    if scale is None:
+        scale = max(1, 64 // max(h, w))
+    arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
+    h, w = h * scale, w * scale
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, 3), 255, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = arr[i]
+    return grid
+
+
+def write_png(path: str | Path, picture: np.ndarray) -> Path:
+    """Write an H×W×3 uint8 array as a PNG, atomically."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    Image.fromarray(picture).save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
+    """Write H×W×3 uint8 frames to ``path``: .mp4 through ffmpeg, .gif through Pillow."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    frames = [np.ascontiguousarray(f[..., :3]) for f in frames]
+    if not frames:
+        raise ValueError("no frames to write")
+    if suffix == ".mp4":
+        h, w = frames[0].shape[:2]
+        ph, pw = (16 - h % 16) % 16, (16 - w % 16) % 16  # codecs want sizes divisible by 16
+        if ph or pw:
+            frames = [np.pad(f, ((0, ph), (0, pw), (0, 0))) for f in frames]
+        with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=7, macro_block_size=16) as writer:
+            for f in frames:
+                writer.append_data(f)
+    elif suffix == ".gif":
+        from PIL import Image
+
+        pics = [Image.fromarray(f) for f in frames]
+        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=int(1000 / fps), loop=0)
+    else:
+        raise ValueError(f"unsupported video format {suffix}")
+    os.replace(tmp, path)
+    return path
+
+
+class Tracker:
+    """Writes metrics to ``metrics.jsonl`` and, when on, to a W&B run under the run directory."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: Any, run_id: str, name: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.media_dir = self.run_dir / "media"
+        self._file = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
+        self._t0 = time.time()
+        self._time_offset = 0.0
+        self._warned: set[str] = set()
+        self.wandb_run: Any = None
+        self._start_wandb(config, wandb_cfg, run_id, name)
+
+    # -- W&B --------------------------------------------------------------------------------------
+    def _warn(self, what: str, exc: BaseException | str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            print(f"warning: W&B {what} failed ({exc}); training goes on, metrics.jsonl is kept.", file=sys.stderr)
+
+    def _start_wandb(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> None:
+        mode = cfg.mode
+        if mode == "disabled":
+            return
+        if mode == "auto":
+            mode = "online" if logged_in_to_wandb() else "offline"
+        try:
+            import wandb
+
+            os.environ.setdefault("WANDB_SILENT", "true")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.wandb_run = wandb.init(
+                    project=cfg.project,
+                    entity=cfg.entity,
+                    group=cfg.group,
+                    tags=list(cfg.tags) or None,
+                    name=name,
+                    id=run_id,
+                    resume="allow",
+                    mode=mode,
+                    dir=str(self.run_dir),
+                    config=config,
+                    reinit="create_new",
+                    settings=wandb.Settings(console="off", init_timeout=60, silent=True),
+                )
+        except BaseException as exc:  # wandb raises several kinds, some from threads; none may stop us
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.wandb_run = None
+            self._warn("init", exc)
+
+    def _wandb_log(self, data: dict[str, Any], step: int, what: str = "logging") -> None:
+        if self.wandb_run is None:
+            return
+        try:
+            self.wandb_run.log(data, step=step)
+        except Exception as exc:
+            self._warn(what, exc)
+
+    # -- logging ----------------------------------------------------------------------------------
+    def set_time_offset(self, seconds: float) -> None:
+        """Seconds this run already trained before this process (a resumed run's clock goes on)."""
+        self._time_offset = seconds
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        """One line of metrics.jsonl (flushed at once) and the same scalars to W&B."""
+        row = {"step": int(step), "time": round(self._time_offset + time.time() - self._t0, 3)}
+        row.update({k: _plain(v) for k, v in metrics.items()})
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+        self._wandb_log({k: v for k, v in row.items() if k not in ("step",) and isinstance(v, (int, float))}, step)
+
+    def image(self, name: str, images: Any, step: int, caption: str | None = None) -> Path:
+        """Save images (one, or a batch tiled as a grid) to media/ and log them to W&B."""
+        picture = image_grid(images) if not (isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[-1] == 3) else images
+        path = write_png(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.png", picture)
+        if self.wandb_run is not None:
+            try:
+                import wandb
+
+                self._wandb_log({name: wandb.Image(str(path), caption=caption)}, step, "image logging")
+            except Exception as exc:
+                self._warn("image logging", exc)
+        return path
+
+    def video(self, name: str, frames_or_path: Any, step: int, fps: float = 30.0) -> Path:
+        """Save a video (frames, or an existing file) under media/ and log it to W&B."""
+        if isinstance(frames_or_path, (str, Path)):
+            path = Path(frames_or_path)
+        else:
+            path = write_video(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.mp4", frames_or_path, fps)
+        if self.wandb_run is not None:
+            try:
+                import wandb
+
+                self._wandb_log({name: wandb.Video(str(path), format=path.suffix.lstrip("."))}, step, "video logging")
+            except Exception as exc:
+                self._warn("video logging", exc)
+        return path
+
+    def close(self, exit_code: int = 0) -> None:
+        self._file.close()
+        if self.wandb_run is not None:
+            try:
+                self.wandb_run.finish(exit_code=exit_code)
+            except Exception as exc:
+                self._warn("finish", exc)
+            self.wandb_run = None
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of a run's metrics.jsonl; a torn last line (a killed process) is skipped."""
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = []
+    if not path.exists():
+        return rows
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
