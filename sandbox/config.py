@@ -336,7 +336,7 @@ def _normalise(raw: dict[str, Any], where: str) -> dict[str, Any]:
                 value = {"name": value}
             elif value is None:
                 continue
-            elif not isinstance(value, dict) or "name" not in value:
+            elif not isinstance(value, dict) or ("name" not in value and key != "backbone"):
                 raise ConfigError(f"{key} in {where} must be a plugin name or a mapping with a 'name' key.")
             value = dict(value)
         out[key] = value
@@ -356,11 +356,15 @@ def apply_override(raw: dict[str, Any], text: str) -> None:
     if top in SECTIONS:
         section = raw.get(top)
         if len(path) == 1 or path[1:] == ["name"]:
-            if section is None or section.get("name") != value:
+            if section is not None and "name" not in section:
+                section["name"] = value  # fields given before the name
+            elif section is None or section.get("name") != value:
                 raw[top] = {"name": value}  # a new plugin: fields set for the old one do not carry over
             return
         if section is None:
-            raise ConfigError(f"{key}={value} sets a field of the {top}, but no {top} is chosen; add {top}=NAME first.")
+            if top != "backbone":
+                raise ConfigError(f"{key}={value} sets a field of the {top}, but no {top} is chosen; add {top}=NAME first.")
+            section = raw["backbone"] = {}  # the plugin's default backbone, named when the config is checked
         target = section
     elif top == "wandb":
         if len(path) == 1:
@@ -422,7 +426,11 @@ def from_raw(raw: dict[str, Any]) -> RunConfig:
     """Check every key and value of a raw mapping and build the RunConfig."""
     kwargs: dict[str, Any] = {}
     top_fields = fields_of(RunConfig)
+    pending_backbone = None
     for key, value in raw.items():
+        if key == "backbone" and "name" not in value:
+            pending_backbone = dict(value)  # fields for the plugin's default backbone
+            continue
         if key in SECTIONS:
             data = dict(value)
             name = data.pop("name")
@@ -438,6 +446,13 @@ def from_raw(raw: dict[str, Any]) -> RunConfig:
             kwargs[key] = coerce(value, top_fields[key][0], key)
     cfg = RunConfig(**kwargs)
     check_run_config(cfg)
+    if pending_backbone is not None:
+        from sandbox.run import plugin_class
+
+        name = plugin_class(cfg).default_backbone_for(cfg)
+        if name is None:
+            raise ConfigError(f"{cfg.plugin.name} uses no backbone, so backbone.* keys do not apply; drop them.")
+        cfg.backbone = Section(name, build(plugin_config_class("backbone", name), pending_backbone, "backbone"))
     return cfg
 
 

@@ -36,13 +36,19 @@ class Plugin:
         self.device = resolve_device(config.device)
 
     @classmethod
+    def default_backbone_for(cls, config: RunConfig) -> str | None:
+        """The backbone family used when the config names none (override to choose by env or data)."""
+        return cls.default_backbone
+
+    @classmethod
     def complete_config(cls, config: RunConfig) -> RunConfig:
         """Fill in choices left open (the default backbone) so that the saved config is complete."""
-        if config.backbone is None and cls.default_backbone is not None:
+        name = cls.default_backbone_for(config) if config.backbone is None else None
+        if name is not None:
             from sandbox.config import plugin_config_class
 
-            backbone_cls = plugin_config_class("backbone", cls.default_backbone)
-            config.backbone = Section(cls.default_backbone, backbone_cls() if backbone_cls else {})
+            backbone_cls = plugin_config_class("backbone", name)
+            config.backbone = Section(name, backbone_cls() if backbone_cls else {})
         return config
 
     def fit(self, run: Run) -> None:

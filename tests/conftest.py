@@ -1,0 +1,34 @@
+"""Shared test setup: headless SDL, W&B off unless a test turns it on, the tests' own tiny plugins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("MPLBACKEND", "Agg")
+_plugins = [p for p in os.environ.get("SANDBOX_PLUGINS", "").split(",") if p]
+if "tests.plugins.tiny" not in _plugins:
+    os.environ["SANDBOX_PLUGINS"] = ",".join(_plugins + ["tests.plugins.tiny"])
+if str(ROOT) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+
+
+def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`sandbox ARGS` in a fresh process (the installed command line, as a user runs it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args],
+        cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,76 @@
+"""The registries: lookup, errors, namespacing, listing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandbox.errors import ConfigError, SandboxError
+from sandbox.registry import Registry, list_plugins
+
+
+def test_list_json_shows_the_four_backbones(cli):
+    out = cli("list", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) >= {"agents", "generative", "backbones", "envs"}
+    names = {e["name"] for e in data["backbones"]}
+    assert {"mlp", "cnn", "rnn", "transformer"} <= names
+    assert all(e["description"] for e in data["backbones"])
+
+
+def test_list_groups_by_kind_with_descriptions(cli):
+    out = cli("list")
+    assert out.returncode == 0
+    for title in ("Agents:", "Generative models:", "Backbones:", "Envs:"):
+        assert title in out.stdout
+    assert "transformer  Transformer encoder" in out.stdout
+
+
+def test_unknown_name_lists_the_closest():
+    reg = Registry("agent", "agents")
+    reg.register_lazy("ppo", "agents.ppo:PPO", "x")
+    reg.register_lazy("dqn", "agents.dqn:DQN", "x")
+    with pytest.raises(ConfigError, match="did you mean 'ppo'"):
+        reg.get("pppo")
+
+
+def test_registering_a_name_twice_names_both_origins():
+    reg = Registry("backbone", "backbones")
+    reg.register_lazy("mlp", "sandbox.backbones.mlp:MLP", "x")
+    with pytest.raises(SandboxError) as err:
+        reg.register_lazy("mlp", "sandbox.backbones.other:MLP", "y")
+    assert "sandbox.backbones.mlp.MLP" in str(err.value) and "sandbox.backbones.other.MLP" in str(err.value)
+
+
+def test_third_party_names_need_a_namespace():
+    reg = Registry("agent", "agents")
+    with pytest.raises(SandboxError, match="myorg/thing"):
+        reg.register_lazy("thing", "myorg_pkg.agent:Thing", "x")
+    reg.register_lazy("myorg/thing", "myorg_pkg.agent:Thing", "x")
+    assert "myorg/thing" in reg
+
+
+def test_list_plugins_python_api():
+    backbones = list_plugins("backbone")
+    assert {b["name"] for b in backbones} >= {"mlp", "cnn", "rnn", "transformer"}
+    with pytest.raises(ConfigError):
+        list_plugins("agnet")
+
+
+def test_import_sandbox_loads_no_model_code(cli):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sandbox, sandbox.cli, sandbox.registry; sandbox.list_plugins();"
+        "heavy = [m for m in ('torch', 'diffusers', 'stable_baselines3', 'ale_py', 'wandb', 'gymnasium') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_PLUGINS"}  # the tests' own plugins import torch
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"imported at start-up: {out.stdout}"

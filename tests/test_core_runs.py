@@ -1,0 +1,167 @@
+"""Runs: budgets, atomic checkpoints that survive SIGKILL, resume, Ctrl-C, no pickles."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import sandbox
+from sandbox.run import load_checkpoint, read_pointer
+from sandbox.tracking import read_metrics
+
+TINY = ["model=tiny/regress", "data=none", "wandb.mode=disabled", "backbone.hidden=[8]"]
+
+
+def assert_no_pickle(run_dir: Path) -> None:
+    """Open every file of the run directory: none may be a pickle, or a torch zip holding one."""
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert files
+    for p in files:
+        head = p.read_bytes()[:2]
+        assert not (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")), f"{p} is a pickle"
+        if zipfile.is_zipfile(p) and p.suffix not in (".mp4", ".gif", ".png"):
+            with zipfile.ZipFile(p) as z:
+                assert not [n for n in z.namelist() if n.endswith(".pkl")], f"{p} holds a pickle"
+
+
+def test_train_writes_the_run_directory(tmp_path):
+    run = sandbox.train(None, [*TINY, "steps=40", f"out={tmp_path / 'r'}"], progress=False)
+    d = run.dir
+    assert (d / "config.yaml").is_file() and (d / "metrics.jsonl").is_file() and (d / "run.json").is_file()
+    rows = read_metrics(d)
+    assert [r["step"] for r in rows] == list(range(1, 41))
+    assert all("loss" in r and "time" in r for r in rows)
+    assert read_pointer(d, "latest")["step"] == 40
+    assert json.loads((d / "run.json").read_text())["status"] == "finished"
+    assert_no_pickle(d)
+    # the saved config alone rebuilds the run: a loaded model samples like the trained one
+    model = sandbox.load(d)
+    assert torch.equal(model.sample(5, seed=3), run_model_sample(d))
+
+
+def run_model_sample(d: Path) -> torch.Tensor:
+    return sandbox.load(d).sample(5, seed=3)
+
+
+def test_checkpoints_keep_the_latest_and_the_best(tmp_path):
+    run = sandbox.train(None, [*TINY, "steps=60", "model.checkpoint_every=10", f"out={tmp_path / 'r'}"], progress=False)
+    latest, best = read_pointer(run.dir, "latest"), read_pointer(run.dir, "best")
+    assert latest["step"] == 60 and best is not None
+    kept = sorted(p.name for p in (run.dir / "checkpoints").iterdir())
+    assert {f"{latest['file']}.safetensors", f"{best['file']}.safetensors"} <= set(kept)
+    assert len([k for k in kept if k.endswith(".safetensors")]) <= 2  # older ones are pruned
+    state = load_checkpoint(run.dir, "best")[1]
+    assert state["score"] is not None and state["score"] == state["best_score"] == run.best_score
+    assert load_checkpoint(run.dir, "latest")[1]["best_score"] == run.best_score
+
+
+def test_max_minutes_stops_cleanly_with_a_checkpoint(tmp_path, cli):
+    out = cli("train", *TINY, "steps=100000000", "max_minutes=0.03", "model.sleep=0.001", f"out={tmp_path / 'r'}", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert info["status"] == "time-up"
+    latest = read_pointer(tmp_path / "r", "latest")
+    assert latest["step"] == read_metrics(tmp_path / "r")[-1]["step"] > 0
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sandbox", "train", *args, "--no-progress"], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    t = time.time()
+    while not path.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() - t < timeout
+        time.sleep(0.02)
+
+
+def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path):
+    rng = random.Random(7)
+    d = tmp_path / "r"
+    args = [*TINY, "steps=100000", "model.sleep=0.002", "model.checkpoint_every=3", f"out={d}"]
+    proc = start(args, tmp_path)
+    wait_for(d / "checkpoints" / "latest.json", proc)
+    kills = 0
+    resumed_from: list[tuple[int, int]] = []  # (checkpoint step at restart, metrics rows before restart)
+    while kills < 12:
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        loaded = load_checkpoint(d)  # never torn, never missing
+        assert loaded is not None
+        tensors, state = loaded
+        assert "net.net.0.weight" in tensors and state["step"] >= 0
+        sandbox.load(d)  # the whole plugin rebuilds from it
+        resumed_from.append((state["step"], len(read_metrics(d))))
+        proc = start([f"out={d}"], tmp_path)  # resume: the run's own config
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert_no_pickle(d)
+    rows = read_metrics(d)
+    # every restart went on from the checkpoint it found, not from zero
+    for ckpt_step, n_before in resumed_from:
+        after = rows[n_before:]
+        if after:
+            assert after[0]["step"] == ckpt_step + 1
+    assert read_pointer(d, "latest")["step"] > 0
+    # and a last resume runs to the end of a (smaller) budget
+    out = subprocess.run([sys.executable, "-m", "sandbox", "train", f"out={d}", f"steps={read_pointer(d, 'latest')['step'] + 20}",
+                          "--no-progress"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((d / "run.json").read_text())["status"] == "finished"
+
+
+def test_ctrl_c_checkpoints_then_exits(tmp_path):
+    d = tmp_path / "r"
+    proc = start([*TINY, "steps=100000000", "model.sleep=0.002", f"out={d}"], tmp_path)
+    wait_for(d / "checkpoints" / "latest.json", proc)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    latest = read_pointer(d, "latest")
+    assert latest["step"] > 0 and latest["step"] == read_metrics(d)[-1]["step"]
+    assert json.loads((d / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_resume_refuses_a_changed_config_and_keeps_the_run(tmp_path, cli):
+    d = tmp_path / "r"
+    assert cli("train", *TINY, "steps=10", f"out={d}", "--no-progress").returncode == 0
+    before = {p: p.read_bytes() for p in d.rglob("*") if p.is_file()}
+    out = cli("train", *TINY, "steps=10", "model.lr=0.5", f"out={d}")
+    assert out.returncode == 2 and "model" in out.stderr and "Traceback" not in out.stderr
+    assert {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} == before
+    out = cli("train", f"out={d}", "steps=25", "--no-progress")  # budget keys may change
+    assert out.returncode == 0, out.stderr
+    assert read_metrics(d)[-1]["step"] == 25
+
+
+def test_seeding_makes_runs_repeatable(tmp_path):
+    a = sandbox.train(None, [*TINY, "steps=20", "seed=3", f"out={tmp_path / 'a'}"], progress=False)
+    b = sandbox.train(None, [*TINY, "steps=20", "seed=3", f"out={tmp_path / 'b'}"], progress=False)
+    c = sandbox.train(None, [*TINY, "steps=20", "seed=4", f"out={tmp_path / 'c'}"], progress=False)
+    la, lb, lc = ([r["loss"] for r in read_metrics(x.dir)] for x in (a, b, c))
+    assert la == lb and la != lc
+
+
+def test_device_auto_is_cpu_here_and_missing_cuda_is_refused():
+    from sandbox.errors import ConfigError
+    from sandbox.run import resolve_device
+
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type in ("cpu", "mps")
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            resolve_device("cuda")
