@@ -1,0 +1,239 @@
+"""Atari through ale-py, with the standard preprocessing of the DQN papers.
+
+Each game is registered under its Gymnasium id (``ALE/Pong-v5``, ...). What an agent reads is the
+same in both forms the sandbox builds:
+
+- :class:`AtariPreprocessed`, one Gymnasium env (used to evaluate, play, record and check):
+  no-op reset (up to ``noop_max`` raw frames), FIRE on reset where the game has it, every action
+  repeated ``frame_skip`` times with the last two frames max-pooled, 84×84 grayscale by area
+  averaging, the last ``frame_stack`` frames stacked (K×84×84 uint8), sticky actions with
+  probability 0.25 as in the v5 envs. Rewards are the true game score.
+- the fast path for training, ale-py's C++ vector env (``ale_py.vector_env.AtariVectorEnv``:
+  threads, preprocessing in C++) with the same settings, presented to stable-baselines3 as a
+  ``VecEnv`` by ``agents.sb3.AtariVecEnv``, which clips rewards for learning only and reports the
+  true, unclipped score of each finished episode.
+
+``play_human`` lets a person play with the keyboard (``sandbox play ALE/Pong-v5 --human``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from sandbox.config import option
+from sandbox.errors import ConfigError
+
+#: the Atari games the sandbox registers (any other ALE id still works as a plain Gymnasium env)
+GAMES = ("Pong", "Breakout", "SpaceInvaders", "Seaquest", "Qbert", "BeamRider", "Enduro", "MsPacman", "Asteroids", "Freeway")
+
+
+@dataclass
+class AtariConfig:
+    repeat_action_probability: float = option(0.25, "sticky actions: chance the previous action repeats (v5: 0.25)")
+    frame_skip: int = option(4, "emulator frames per agent step (the last two are max-pooled)")
+    noop_max: int = option(30, "at most this many no-op frames after each reset")
+    screen_size: int = option(84, "frames are resized to screen_size×screen_size grayscale")
+    frame_stack: int = option(4, "the observation stacks this many frames")
+    full_action_space: bool = option(False, "all 18 actions instead of the game's minimal set")
+    fire_reset: bool = option(True, "press FIRE after each reset in games that need it to start")
+    max_episode_frames: int = option(108_000, "truncate an episode after this many emulator frames (30 min)")
+
+    def validate(self) -> None:
+        if not 0.0 <= self.repeat_action_probability < 1.0:
+            raise ConfigError(f"env.repeat_action_probability={self.repeat_action_probability} must be in [0, 1).")
+        if self.frame_skip < 1 or self.noop_max < 0 or self.frame_stack < 1 or self.max_episode_frames < 1:
+            raise ConfigError("env.frame_skip, env.frame_stack and env.max_episode_frames must be ≥ 1, env.noop_max ≥ 0.")
+        if not 8 <= self.screen_size <= 210:
+            raise ConfigError(f"env.screen_size={self.screen_size} must be between 8 and 210 pixels.")
+
+
+def rom_name(game: str) -> str:
+    """'MsPacman' -> 'ms_pacman' (the ROM names of ale-py)."""
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(game))
+
+
+def area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights that average the input cells each output cell covers (area resize)."""
+    scale = n_in / n_out
+    m = np.zeros((n_out, n_in), np.float32)
+    for o in range(n_out):
+        lo, hi = o * scale, (o + 1) * scale
+        for i in range(int(np.floor(lo)), min(int(np.ceil(hi)), n_in)):
+            m[o, i] = min(hi, i + 1) - max(lo, i)
+    return m / scale
+
+
+class AtariPreprocessed(gymnasium.Env):
+    """One Atari game with the standard preprocessing; observations are K×S×S uint8 frame stacks."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(self, game: str, config: AtariConfig | None = None, render_mode: str | None = None) -> None:
+        import ale_py
+
+        gymnasium.register_envs(ale_py)
+        self.cfg = config or AtariConfig()
+        self.game = game
+        self.render_mode = render_mode
+        self.ale_env = gymnasium.make(
+            f"ALE/{game}-v5", frameskip=1, repeat_action_probability=self.cfg.repeat_action_probability,
+            full_action_space=self.cfg.full_action_space, max_num_frames_per_episode=self.cfg.max_episode_frames,
+            render_mode="rgb_array" if render_mode else None,
+        ).unwrapped
+        self.ale = self.ale_env.ale
+        self.action_space = self.ale_env.action_space
+        s, k = self.cfg.screen_size, self.cfg.frame_stack
+        self.observation_space = spaces.Box(0, 255, (k, s, s), np.uint8)
+        self.metadata = {**self.metadata, "render_fps": 60 / self.cfg.frame_skip}
+        h, w = self.ale.getScreenDims()
+        self._rows, self._cols = area_matrix(h, s), area_matrix(w, s).T
+        self._stack = np.zeros((k, s, s), np.uint8)
+        self._screens = np.zeros((2, h, w), np.uint8)
+        self._fire = "FIRE" in self.ale_env.get_action_meanings()
+
+    def _frame(self) -> np.ndarray:
+        pooled = self._screens.max(axis=0).astype(np.float32)
+        return np.clip(self._rows @ pooled @ self._cols + 0.5, 0, 255).astype(np.uint8)
+
+    def _push(self) -> np.ndarray:
+        self._stack = np.roll(self._stack, -1, axis=0)
+        self._stack[-1] = self._frame()
+        return self._stack.copy()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.ale_env.reset(seed=seed)
+        noops = int(self.np_random.integers(0, self.cfg.noop_max + 1)) if self.cfg.noop_max else 0
+        for _ in range(noops):
+            self.ale.act(0)
+            if self.ale.game_over():
+                self.ale_env.reset()
+        if self.cfg.fire_reset and self._fire:
+            self.ale_env.step(1)
+        self.ale.getScreenGrayscale(self._screens[1])
+        self._screens[0] = self._screens[1]
+        frame = self._frame()
+        self._stack[:] = frame
+        return self._stack.copy(), {"lives": self.ale.lives()}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        reward, terminated, truncated = 0.0, False, False
+        skip = self.cfg.frame_skip
+        for i in range(skip):
+            _, r, terminated, truncated, _ = self.ale_env.step(int(action))
+            reward += float(r)
+            if i >= skip - 2:
+                self.ale.getScreenGrayscale(self._screens[i - (skip - 2)])
+            if terminated or truncated:
+                if i < skip - 1:
+                    self.ale.getScreenGrayscale(self._screens[1])
+                    self._screens[0] = self._screens[1]
+                break
+        return self._push(), reward, terminated, truncated, {"lives": self.ale.lives()}
+
+    def render(self) -> np.ndarray | None:
+        return self.ale_env.render() if self.render_mode == "rgb_array" else None
+
+    def close(self) -> None:
+        self.ale_env.close()
+
+
+class AtariGame:
+    """The registered factory of one game: ``AtariGame("Pong")(**config) -> AtariPreprocessed``."""
+
+    Config = AtariConfig
+    observation_is_frame_stack = True
+
+    def __init__(self, game: str) -> None:
+        self.game = game
+        self.env_id = f"ALE/{game}-v5"
+        self.__doc__ = f"Atari {game} (ale-py) with the standard DQN preprocessing."
+
+    def __call__(self, render_mode: str | None = None, **kwargs: Any) -> AtariPreprocessed:
+        cfg = kwargs.pop("config", None) or AtariConfig(**kwargs)
+        return AtariPreprocessed(self.game, cfg, render_mode=render_mode)
+
+    def play_human(self, env_id: str, episodes: int = 1, record: Path | None = None) -> dict[str, Any]:
+        """A person plays with the keyboard: arrows or W/A/S/D to move, space to fire, Esc to quit."""
+        return play_human(self.game, episodes=episodes, record=record)
+
+
+def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: int = 3) -> dict[str, Any]:
+    """Open a pygame window and let a person play ``game`` at 60 frames per second.
+
+    The score is drawn on screen; closing the window (a QUIT event) or Esc ends the session.
+    With ``record``, the frames are also written to that .mp4 or .gif.
+    """
+    import ale_py
+    import pygame
+
+    gymnasium.register_envs(ale_py)
+    env = gymnasium.make(f"ALE/{game}-v5", frameskip=1, render_mode="rgb_array").unwrapped
+    keys_to_action = {tuple(sorted(k)): a for k, a in env.get_keys_to_action().items()}  # ('a', ' ') -> LEFTFIRE
+    aliases = {pygame.K_UP: "w", pygame.K_DOWN: "s", pygame.K_LEFT: "a", pygame.K_RIGHT: "d"}
+    pygame.init()
+    env.reset()
+    frame = env.render()
+    h, w = frame.shape[:2]
+    screen = pygame.display.set_mode((w * scale, h * scale + 30))
+    pygame.display.set_caption(f"sandbox: {game} (arrows or WASD, space fires, Esc quits)")
+    font = pygame.font.Font(None, 28)
+    clock = pygame.time.Clock()
+    frames: list[np.ndarray] = []
+    scores: list[float] = []
+    score, quit_ = 0.0, False
+    while len(scores) < episodes and not quit_:
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
+                quit_ = True
+        pressed = pygame.key.get_pressed()
+        held = set()
+        for code, ch in aliases.items():
+            if pressed[code]:
+                held.add(ch)
+        for ch in "wasde ":
+            if pressed[pygame.key.key_code(ch) if ch != " " else pygame.K_SPACE]:
+                held.add(ch)
+        action = keys_to_action.get(tuple(sorted(held)), 0)
+        _, reward, terminated, truncated, _ = env.step(action)
+        score += float(reward)
+        frame = env.render()
+        picture = draw_frame(screen, font, frame, f"score {score:+.0f}   episode {len(scores) + 1}/{episodes}", scale)
+        if record is not None:
+            frames.append(picture)
+        pygame.display.flip()
+        clock.tick(60)
+        if terminated or truncated:
+            scores.append(score)
+            score = 0.0
+            env.reset()
+    pygame.quit()
+    env.close()
+    if record is not None and frames:
+        from sandbox.tracking import write_video
+
+        write_video(record, frames[::2], fps=30)
+    return {"scores": scores, "quit": quit_}
+
+
+def draw_frame(surface: Any, font: Any, frame: np.ndarray, text: str, scale: int) -> np.ndarray:
+    """Draw ``frame`` scaled by ``scale`` with ``text`` in a band below; return the picture (H×W×3)."""
+    import pygame
+
+    img = pygame.surfarray.make_surface(np.ascontiguousarray(frame[..., :3].swapaxes(0, 1)))
+    img = pygame.transform.scale(img, (frame.shape[1] * scale, frame.shape[0] * scale))
+    surface.fill((20, 20, 20))
+    surface.blit(img, (0, 0))
+    surface.blit(font.render(text, True, (240, 240, 240)), (8, frame.shape[0] * scale + 6))
+    return pygame.surfarray.array3d(surface).swapaxes(0, 1).copy()
+
+
+# one factory per registered game, named as envs/__init__.py registers them
+for _game in GAMES:
+    globals()[_game] = AtariGame(_game)

@@ -1,0 +1,124 @@
+"""Tracking: metrics.jsonl always; a real W&B offline run under the run directory; a failing W&B
+never stops training."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sandbox
+from sandbox.tracking import Tracker, read_metrics
+
+TINY = ["model=tiny/regress", "data=none", "backbone.hidden=[8]"]
+
+
+def wandb_records(path: Path) -> list:
+    """The protobuf records of a .wandb file (a LevelDB-style log of 32 KiB blocks)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    out, pos, buf, block = [], 7, b"", 32768
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if length == 0 and kind == 0:
+            pos += left
+            continue
+        chunk = data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind == 1:
+            full = chunk
+        elif kind == 2:
+            buf = chunk
+            continue
+        elif kind == 3:
+            buf += chunk
+            continue
+        else:
+            full = buf + chunk
+        record = pb.Record()
+        record.ParseFromString(full)
+        out.append(record)
+    return out
+
+
+def test_wandb_offline_run_holds_config_scalars_image_and_video(tmp_path):
+    run = sandbox.train(None, [*TINY, "steps=25", "model.media=true", "wandb.mode=offline", "wandb.project=tests",
+                               "wandb.group=g1", "wandb.tags=[a,b]", f"out={tmp_path / 'r'}"], progress=False)
+    files = list((run.dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(files) == 1, "the W&B run lives under the run directory"
+    records = wandb_records(files[0])
+    runs = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert runs and runs[0].project == "tests" and runs[0].run_group == "g1" and list(runs[0].tags) == ["a", "b"]
+    config_keys = {item.key for item in runs[0].config.update}
+    assert {"model", "backbone", "steps", "seed", "wandb"} <= config_keys
+    history = [{(i.key or "/".join(i.nested_key)): i.value_json for i in r.history.item}
+               for r in records if r.WhichOneof("record_type") == "history"]
+    assert len(history) >= 25 and all("loss" in h for h in history[:25])
+    last = history[-1]
+    assert json.loads(last["samples/_type"]) == "image-file" and json.loads(last["video/_type"]) == "video-file"
+    media = run.dir / "wandb" / files[0].parent.name / "files" / "media"
+    assert list(media.glob("images/*.png")) and list(media.glob("videos/*.mp4"))
+    assert list((run.dir / "media").glob("samples-*.png")) and list((run.dir / "media").glob("video-*.mp4"))
+
+
+def test_failing_wandb_warns_and_training_finishes(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc: online mode cannot log in
+    from conftest import run_cli
+
+    out = run_cli("train", *TINY, "steps=40", "model.media=true", "wandb.mode=online", f"out={tmp_path / 'r'}",
+                  "--no-progress", env={"CI": "true", "HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("warning: W&B init failed") == 1
+    rows = read_metrics(tmp_path / "r")
+    assert [r["step"] for r in rows] == list(range(1, 41))
+    assert (tmp_path / "r" / "metrics.jsonl").read_text().endswith("\n")
+
+
+def test_a_media_upload_that_fails_warns_once(tmp_path, capsys):
+    from sandbox.config import WandbConfig
+
+    tracker = Tracker(tmp_path, {"x": 1}, WandbConfig(mode="offline"), "t1", "t1")
+    assert tracker.wandb_run is not None
+    tracker.log({"loss": 1.0}, 1)
+    missing = tmp_path / "no-such-video.mp4"
+    tracker.video("video", missing, 2)
+    tracker.video("video", missing, 3)
+    tracker.log({"loss": 0.5}, 4)
+    tracker.close()
+    err = capsys.readouterr().err
+    assert err.count("warning: W&B video logging failed") == 1
+    assert [r["loss"] for r in read_metrics(tmp_path)] == [1.0, 0.5]
+
+
+def test_metrics_values_are_plain_json(tmp_path):
+    import torch
+
+    from sandbox.config import WandbConfig
+
+    tracker = Tracker(tmp_path, {}, WandbConfig(mode="disabled"), "t2", "t2")
+    tracker.log({"a": torch.tensor(2.5), "b": np.float32(1.5), "c": float("nan"), "d": 3}, 7)
+    tracker.close()
+    row = json.loads((tmp_path / "metrics.jsonl").read_text())
+    assert row["step"] == 7 and row["a"] == 2.5 and row["b"] == 1.5 and row["c"] is None and row["d"] == 3
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_videos_read_back(tmp_path, suffix):
+    import imageio.v2 as imageio
+
+    from sandbox.tracking import write_video
+
+    frames = [np.full((30, 40, 3), 10 * i, np.uint8) for i in range(6)]
+    path = write_video(tmp_path / f"v{suffix}", frames, fps=5)
+    back = imageio.mimread(path) if suffix == ".gif" else list(imageio.get_reader(path, format="FFMPEG"))
+    assert len(back) == 6 and back[0].shape[0] >= 30
