@@ -6,7 +6,7 @@ same in both forms the sandbox builds:
 - :class:`AtariPreprocessed`, one Gymnasium env (used to evaluate, play, record and check):
   no-op reset (up to ``noop_max`` raw frames), FIRE on reset where the game has it, every action
   repeated ``frame_skip`` times with the last two frames max-pooled, 84×84 grayscale by area
-  averaging, the last ``frame_stack`` frames stacked (K×84×84 uint8), sticky actions with
+  averaging, the last ``frame_stack`` frames stacked (K×84×84 uint8, zeros before the first), sticky actions with
   probability 0.25 as in the v5 envs. Rewards are the true game score.
 - the fast path for training, ale-py's C++ vector env (``ale_py.vector_env.AtariVectorEnv``:
   threads, preprocessing in C++) with the same settings, presented to stable-baselines3 as a
@@ -118,8 +118,8 @@ class AtariPreprocessed(gymnasium.Env):
             self.ale_env.step(1)
         self.ale.getScreenGrayscale(self._screens[1])
         self._screens[0] = self._screens[1]
-        frame = self._frame()
-        self._stack[:] = frame
+        self._stack[:] = 0  # as ale-py's vector env: the stack starts empty
+        self._stack[-1] = self._frame()
         return self._stack.copy(), {"lives": self.ale.lives()}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:

@@ -120,5 +120,5 @@ def test_videos_read_back(tmp_path, suffix):
 
     frames = [np.full((30, 40, 3), 10 * i, np.uint8) for i in range(6)]
     path = write_video(tmp_path / f"v{suffix}", frames, fps=5)
-    back = imageio.mimread(path) if suffix == ".gif" else list(imageio.get_reader(path, format="FFMPEG"))
+    back = imageio.mimread(path) if suffix == ".gif" else [f for f in imageio.get_reader(path, format="FFMPEG")]
     assert len(back) == 6 and back[0].shape[0] >= 30

@@ -1,0 +1,296 @@
+"""What the VAE, the GAN and the DDPM share: the data set, the training loop's outer shape
+(batches, logging, sample grids, metrics on a schedule, checkpoints), an EMA of weights,
+accelerate for devices and data parallelism, and turning optimiser state into tensors + JSON.
+
+Each model file keeps its own algorithm top to bottom: ``build`` its networks, ``train_step`` on a
+batch, ``generate`` samples. This file runs the loop around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from generative.data import POINT_SETS, Dataset, load_data
+from sandbox.backbones.base import InputSpec
+from sandbox.config import RunConfig, Section, option, plugin_config_class
+from sandbox.errors import ConfigError
+from sandbox.plugin import GenerativeModel
+
+if TYPE_CHECKING:
+    from sandbox.run import Run
+
+
+@dataclass
+class TrainConfig:
+    """Fields every generative model has."""
+
+    lr: float = option(2e-4, "AdamW learning rate")
+    batch: int = option(128, "batch size (per process)")
+    grad_clip: float = option(1.0, "clip the gradient norm to this (0: no clipping)")
+    amp: Literal["auto", "bf16", "no"] = option("auto", "mixed precision: auto is bf16 autocast on CUDA, none elsewhere")
+    log_every: int = option(50, "log the losses every N steps")
+    sample_every: int = option(1000, "log a grid of samples every N steps (0: only at the end)")
+    eval_every: int = option(0, "compute FID etc. every N steps and keep the best checkpoint (0: never during training)")
+    eval_n: int = option(256, "samples used by the scheduled evaluation")
+    grid: int = option(64, "images in a logged sample grid")
+
+    def validate(self) -> None:
+        if self.lr <= 0 or self.batch <= 0 or self.eval_n < 2 or self.grid <= 0:
+            raise ConfigError("model.lr and model.batch must be positive, model.eval_n ≥ 2, model.grid ≥ 1.")
+        if min(self.log_every, self.sample_every, self.eval_every) < 0 or self.log_every == 0:
+            raise ConfigError("model.log_every must be positive; model.sample_every and model.eval_every ≥ 0.")
+
+
+class EMA:
+    """An exponential moving average of a module's weights (buffers are copied as they are)."""
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay = decay
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        """Move the average towards ``module``'s weights; the decay warms up as 1 - 10/(updates + 10)."""
+        self.updates += 1
+        d = min(self.decay, 1.0 - 10.0 / (self.updates + 10.0))
+        ema_p = [p for p in self.module.parameters()]
+        new_p = [p.detach().to(q.dtype) for p, q in zip(module.parameters(), ema_p)]
+        torch._foreach_lerp_(ema_p, new_p, 1.0 - d)
+        for b, nb in zip(self.module.buffers(), module.buffers()):
+            b.copy_(nb)
+
+
+def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimiser's state as tensors (``prefix.i.key``) and JSON (the rest)."""
+    sd = opt.state_dict()
+    tensors, plain = {}, {}
+    for i, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v) and v.dim() > 0:
+                tensors[f"{prefix}.{i}.{k}"] = v
+            else:
+                plain[f"{i}.{k}"] = float(v)
+    return tensors, {"scalars": plain, "param_groups": sd["param_groups"]}
+
+
+def load_optimizer_state(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], state: dict[str, Any] | None) -> None:
+    """Restore what :func:`optimizer_state` wrote (nothing happens when the checkpoint has none)."""
+    if not state:
+        return
+    per: dict[int, dict[str, Any]] = {}
+    for key, v in tensors.items():
+        if key.startswith(prefix + "."):
+            i, k = key[len(prefix) + 1:].split(".", 1)
+            per.setdefault(int(i), {})[k] = v
+    for key, v in state.get("scalars", {}).items():
+        i, k = key.split(".", 1)
+        per.setdefault(int(i), {})[k] = torch.tensor(v)
+    opt.load_state_dict({"state": per, "param_groups": state["param_groups"]})
+
+
+class DataModel(GenerativeModel):
+    """A generative model of a data set from ``generative.data``."""
+
+    default_backbone = "cnn"
+    #: the model handles 2-D point sets as well as images
+    handles_points: ClassVar[bool] = False
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__(config)
+        self.data: Dataset = load_data(config.data, config.seed)
+        name = config.plugin.name
+        if self.data.kind == "points" and not self.handles_points:
+            raise ConfigError(f"model={name} makes images, but data={config.data.name} is a 2-D point set; use model=ddpm (with backbone=mlp) for it.")
+        if self.data.kind == "points":
+            self.spec = InputSpec.vector(2)
+        else:
+            self.spec = InputSpec.image(*self.data.shape)
+        self.num_classes = self.data.num_classes
+        self.accelerator: Any = None
+
+    @classmethod
+    def complete_config(cls, config: RunConfig) -> RunConfig:
+        """Default backbone: mlp for 2-D point sets, cnn for images."""
+        if config.backbone is None and config.data is not None and config.data.name in POINT_SETS:
+            config.backbone = Section("mlp", plugin_config_class("backbone", "mlp")())
+        return super().complete_config(config)
+
+    # -- what each model writes ----------------------------------------------------------------------
+    def modules(self) -> dict[str, nn.Module]:
+        """The trained networks by name (EMA copies included)."""
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        """One update on a batch (x in [0, 1], or points); returns the numbers to log."""
+        raise NotImplementedError
+
+    def prepare(self, accelerator: Any) -> None:
+        """Hand the trained networks and optimisers to accelerate (DDP wrappers on several GPUs)."""
+        raise NotImplementedError
+
+    # -- devices and precision -----------------------------------------------------------------------
+    @property
+    def use_bf16(self) -> bool:
+        amp = self.cfg.amp
+        return amp == "bf16" or (amp == "auto" and self.device.type == "cuda")
+
+    def make_accelerator(self) -> Any:
+        """An ``accelerate.Accelerator``: one process here, data parallel under ``accelerate launch``."""
+        from accelerate import Accelerator
+
+        if self.cfg.amp == "bf16" and self.device.type != "cuda":
+            raise ConfigError("model.amp=bf16 needs a CUDA GPU; use model.amp=auto (bf16 on CUDA only) or no.")
+        acc = Accelerator(cpu=self.device.type == "cpu", mixed_precision="bf16" if self.use_bf16 else "no")
+        if acc.device != self.device:
+            self.device = acc.device
+            for m in self.modules().values():
+                m.to(self.device)
+        return acc
+
+    def autocast(self) -> Any:
+        """bf16 autocast on CUDA (when asked), a no-op elsewhere. Losses are computed in fp32."""
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16)
+
+    def backward_step(self, loss: torch.Tensor, module: nn.Module, opt: torch.optim.Optimizer) -> float:
+        """Backward, clip, step; returns the gradient norm before clipping."""
+        opt.zero_grad(set_to_none=True)
+        if self.accelerator is not None:
+            self.accelerator.backward(loss)
+        else:
+            loss.backward()
+        norm = 0.0
+        if self.cfg.grad_clip > 0:
+            params = [p for p in module.parameters() if p.grad is not None]
+            if self.accelerator is not None:
+                norm = float(self.accelerator.clip_grad_norm_(params, self.cfg.grad_clip))
+            else:
+                norm = float(nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
+        opt.step()
+        return norm
+
+    def unwrap(self, module: nn.Module) -> nn.Module:
+        return self.accelerator.unwrap_model(module) if self.accelerator is not None else module
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def fit(self, run: Run) -> None:
+        self.accelerator = acc = self.make_accelerator()
+        self.prepare(acc)
+        main = acc.is_main_process
+        x_all = self.data.x_train.to(self.device)
+        y_all = None if self.data.y_train is None else self.data.y_train.to(self.device)
+        # a fresh batch stream per process and per resume (run.step), reproducible from the seed
+        g = torch.Generator(device="cpu").manual_seed(self.config.seed * 100_003 + run.step * 7 + acc.process_index)
+        batch = min(self.cfg.batch, len(x_all))
+        for m in self.modules().values():
+            m.train()
+        while not run.should_stop():
+            idx = torch.randint(0, len(x_all), (batch,), generator=g).to(self.device)
+            logs = self.train_step(x_all[idx], None if y_all is None else y_all[idx])
+            run.step += 1
+            if not main:
+                continue
+            if run.step % self.cfg.log_every == 0:
+                run.log(logs)
+            if self.cfg.sample_every and run.step % self.cfg.sample_every == 0:
+                self.log_samples(run)
+            if self.cfg.eval_every and run.step % self.cfg.eval_every == 0:
+                metrics = self.evaluate(n=self.cfg.eval_n, during_training=True)
+                run.log(metrics)
+                key = "fid" if "fid" in metrics else "sliced_wasserstein"
+                run.checkpoint(self, score=-float(metrics[key]))
+            elif run.checkpoint_due():
+                run.checkpoint(self)
+        if main:
+            self.log_samples(run)
+        acc.wait_for_everyone()
+
+    def log_samples(self, run: Run) -> None:
+        """Log a grid of samples (images) or a scatter over the data (2-D sets)."""
+        was = {k: m.training for k, m in self.modules().items()}
+        samples = self.sample(self.cfg.grid if self.data.kind == "image" else 2000, seed=0)
+        if self.data.kind == "image":
+            run.log_image("samples", samples)
+        else:
+            run.log_image("samples", scatter_picture(self.data.x_test.numpy(), np.asarray(samples)))
+        for k, m in self.modules().items():
+            m.train(was[k])
+
+    # -- state ---------------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors: dict[str, torch.Tensor] = {}
+        for name, m in self.modules().items():
+            for k, v in self.unwrap(m).state_dict().items():
+                tensors[f"{name}.{k}"] = v
+        doc: dict[str, Any] = {"optimizers": {}, "extra": self.extra_state()}
+        for name, opt in self.optimizers().items():
+            t, s = optimizer_state(f"opt_{name}", opt)
+            tensors.update(t)
+            doc["optimizers"][name] = s
+        return tensors, doc
+
+    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        for name, m in self.modules().items():
+            own = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+            self.unwrap(m).load_state_dict(own)
+        for name, opt in self.optimizers().items():
+            load_optimizer_state(f"opt_{name}", opt, tensors, state.get("optimizers", {}).get(name))
+        self.load_extra_state(state.get("extra", {}))
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- evaluation ----------------------------------------------------------------------------------
+    def evaluate(self, n: int | None = None, during_training: bool = False, **options: Any) -> dict[str, Any]:
+        """fid, fid_floor, precision, recall of n samples (2-D sets: sliced Wasserstein and MMD)."""
+        from generative.metrics import image_metrics, point_metrics
+
+        if self.data.kind == "points":
+            n = n or 2000
+            return point_metrics(self.data, torch.as_tensor(self.sample(n, seed=1, **options)))
+        n = n or min(1000, len(self.data.all_x) // 2)
+        samples = self.sample(n, seed=1, **options)
+        return image_metrics(self.data, torch.as_tensor(samples), progress=not during_training)
+
+    def demo_media(self, run: Run) -> list[Path]:
+        """A grid of 64 samples in the run's media folder."""
+        from sandbox.tracking import image_grid, write_png
+
+        samples = self.sample(64 if self.data.kind == "image" else 2000, seed=0)
+        if self.data.kind == "image":
+            picture = image_grid(samples)
+        else:
+            picture = scatter_picture(self.data.x_test.numpy(), np.asarray(samples))
+        return [write_png(Path(run.media_dir) / "demo-samples.png", picture)]
+
+
+def scatter_picture(data: np.ndarray, samples: np.ndarray, size: int = 480) -> np.ndarray:
+    """An H×W×3 uint8 picture: data points in grey, samples in red, on the data's extent."""
+    lo = np.minimum(data.min(0), np.percentile(samples, 1, axis=0)) - 0.2
+    hi = np.maximum(data.max(0), np.percentile(samples, 99, axis=0)) + 0.2
+    pic = np.full((size, size, 3), 255, np.uint8)
+
+    def plot(p: np.ndarray, colour: tuple[int, int, int]) -> None:
+        ij = ((p - lo) / (hi - lo) * (size - 1)).round().astype(int)
+        ok = (ij >= 0).all(1) & (ij < size).all(1)
+        for dx in (0, 1):
+            for dy in (0, 1):
+                pic[np.clip(size - 1 - ij[ok, 1] - dy, 0, size - 1), np.clip(ij[ok, 0] + dx, 0, size - 1)] = colour
+
+    plot(data, (170, 170, 170))
+    plot(samples, (214, 39, 40))
+    return pic
