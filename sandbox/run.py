@@ -431,7 +431,10 @@ def _resume_config(run_dir: Path, raw: dict[str, Any]) -> RunConfig:
         if key in raw:
             merged[key] = raw[key]
     merged["out"] = str(run_dir)
-    asked = from_raw({**saved_raw, **raw, "out": str(run_dir)}).to_dict()
+    try:
+        asked = from_raw({**saved_raw, **raw, "out": str(run_dir)}).to_dict()
+    except ConfigError as exc:
+        raise ConfigError(f"out={run_dir} is an existing run, which resumes with its own config, and your keys do not fit it: {exc}") from None
     resumed = from_raw(merged)
     changed = sorted(k for k in asked if k not in RESUMABLE_KEYS and asked.get(k) != saved.get(k))
     if changed:

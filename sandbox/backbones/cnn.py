@@ -25,12 +25,16 @@ class CNNConfig:
     residual_blocks: int = option(0, "small arch: residual blocks (two 3×3 convolutions each) after the stack")
     batch_norm: bool = option(False, "BatchNorm after each convolution")
     hidden: int = option(512, "size of the linear layer after the convolutions (out_dim)")
+    unet_layers: int = option(1, "denoiser role (diffusers UNet2DModel): ResNet layers per block; blocks have `channels` widths")
+    unet_attention: bool = option(True, "denoiser role: self-attention in the UNet's lowest-resolution blocks")
 
     def validate(self) -> None:
         if not self.channels or any(c <= 0 for c in self.channels):
             raise ConfigError(f"backbone.channels={self.channels} must be a non-empty list of positive sizes.")
         if self.hidden <= 0 or self.residual_blocks < 0 or self.downsample_to <= 0:
             raise ConfigError("backbone.hidden and backbone.downsample_to must be positive, backbone.residual_blocks ≥ 0.")
+        if self.unet_layers <= 0:
+            raise ConfigError(f"backbone.unet_layers={self.unet_layers} must be positive.")
 
 
 def conv_block(cin: int, cout: int, stride: int, batch_norm: bool) -> list[nn.Module]:
@@ -93,3 +97,82 @@ class CNN(Backbone):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.convs(x.float()))
+
+    @classmethod
+    def decoder(cls, config: CNNConfig | None, in_dim: int, out_spec: InputSpec) -> nn.Module:
+        """features (B, in_dim) -> images: a linear layer to a small feature map, then nearest
+        upsampling and 3×3 convolutions through ``channels`` in reverse."""
+        return CNNDecoder(config or CNNConfig(), in_dim, out_spec)
+
+    @classmethod
+    def denoiser(cls, config: CNNConfig | None, spec: InputSpec, num_classes: int | None = None) -> nn.Module:
+        """diffusers' ``UNet2DModel`` with one block per entry of ``channels``, wrapped to the
+        protocol ``(x, t, class_labels) -> noise``."""
+        cls.check(spec)
+        return UNetDenoiser(config or CNNConfig(), spec, num_classes)
+
+
+class CNNDecoder(nn.Module):
+    """features -> (C, H, W): linear to channels[-1]×s×s (s ≤ 4), then ×2 upsampling blocks."""
+
+    def __init__(self, cfg: CNNConfig, in_dim: int, out_spec: InputSpec) -> None:
+        super().__init__()
+        c, h, w = out_spec.shape
+        self.out_shape = (c, h, w)
+        widths = list(reversed(cfg.channels))
+        ups, size = 0, max(h, w)
+        while size > 4:
+            size = (size + 1) // 2
+            ups += 1
+        self.start = (widths[0], (h + 2**ups - 1) // 2**ups, (w + 2**ups - 1) // 2**ups)
+        self.fc = nn.Sequential(nn.Linear(in_dim, widths[0] * self.start[1] * self.start[2]), nn.ReLU())
+        layers: list[nn.Module] = []
+        cin = widths[0]
+        for i in range(ups):
+            cout = widths[min(i + 1, len(widths) - 1)]
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), *conv_block(cin, cout, 1, cfg.batch_norm)]
+            cin = cout
+        layers += [*conv_block(cin, cin, 1, cfg.batch_norm), nn.Conv2d(cin, c, 3, 1, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.net(self.fc(z).view(z.shape[0], *self.start))
+        if x.shape[-2:] != self.out_shape[1:]:
+            x = nn.functional.interpolate(x, size=self.out_shape[1:], mode="bilinear", align_corners=False)
+        return x
+
+
+class UNetDenoiser(nn.Module):
+    """diffusers' ``UNet2DModel`` behind the denoiser protocol. ``self.unet`` is the plain diffusers
+    model (what a ``DDPMPipeline`` holds); label ``num_classes`` means "no label"."""
+
+    def __init__(self, cfg: CNNConfig, spec: InputSpec, num_classes: int | None) -> None:
+        super().__init__()
+        import math as _math
+
+        from diffusers import UNet2DModel
+
+        c, h, w = spec.shape
+        widths = tuple(cfg.channels)
+        if min(h, w) % 2 ** (len(widths) - 1):
+            raise ConfigError(
+                f"the UNet halves a {h}×{w} image {len(widths) - 1} times (one fewer than the {len(widths)} backbone.channels), "
+                "which needs sides divisible by " + str(2 ** (len(widths) - 1)) + "; use fewer channels entries or resize the data."
+            )
+        groups = min(32, _math.gcd(*widths))
+        down = ["DownBlock2D"] * len(widths)
+        up = ["UpBlock2D"] * len(widths)
+        if cfg.unet_attention:
+            down[-1], up[0] = "AttnDownBlock2D", "AttnUpBlock2D"
+        self.num_classes = num_classes
+        self.unet = UNet2DModel(
+            sample_size=(h, w) if h != w else h, in_channels=c, out_channels=c, block_out_channels=widths,
+            down_block_types=tuple(down), up_block_types=tuple(up), layers_per_block=cfg.unet_layers,
+            norm_num_groups=groups, attention_head_dim=min(8, widths[-1]),
+            num_class_embeds=(num_classes + 1) if num_classes else None,
+        )
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes and class_labels is None:
+            class_labels = torch.full((x.shape[0],), self.num_classes, device=x.device, dtype=torch.long)
+        return self.unet(x, t, class_labels=class_labels if self.num_classes else None).sample

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from sandbox.backbones.base import Backbone, InputSpec
+from sandbox.backbones.base import Backbone, InputSpec, timestep_embedding
 from sandbox.config import option
 from sandbox.errors import ConfigError
 from sandbox.registry import backbones
@@ -114,3 +114,113 @@ class Transformer(Backbone):
             tok = torch.cat([self.cls.expand(tok.shape[0], -1, -1), tok], dim=1)
         out = self.norm(self.encoder(tok))
         return out[:, 0] if self.config.pool == "cls" else out.mean(dim=1)
+
+    @classmethod
+    def decoder(cls, config: TransformerConfig | None, in_dim: int, out_spec: InputSpec) -> nn.Module:
+        """features (B, in_dim) -> images: one token per patch (projected from the features, plus a
+        position), the encoder stack, and a linear map from each token to its patch's pixels."""
+        return TransformerDecoder(config or TransformerConfig(), in_dim, out_spec)
+
+    @classmethod
+    def denoiser(cls, config: TransformerConfig | None, spec: InputSpec, num_classes: int | None = None) -> nn.Module:
+        """A DiT (Peebles & Xie 2023): patch tokens, blocks modulated by the time and label
+        embedding through adaptive LayerNorm with zero-initialised gates."""
+        if spec.kind != "image":
+            raise ConfigError(f"the transformer denoiser cuts images into patches, but this input is {spec.describe()}; use backbone=mlp for vectors.")
+        return DiT(config or TransformerConfig(), spec, num_classes)
+
+
+def _patch_size(cfg: TransformerConfig, h: int, w: int) -> int:
+    p = cfg.patch or auto_patch(h, w)
+    if h % p or w % p:
+        raise ConfigError(f"backbone.patch={p} does not divide the {h}×{w} image; choose a patch size that divides both sides.")
+    return p
+
+
+def unpatchify(tokens: torch.Tensor, c: int, h: int, w: int, p: int) -> torch.Tensor:
+    """(B, (h/p)(w/p), p·p·c) -> (B, c, h, w)."""
+    b = tokens.shape[0]
+    x = tokens.view(b, h // p, w // p, p, p, c)
+    return x.permute(0, 5, 1, 3, 2, 4).reshape(b, c, h, w)
+
+
+class TransformerDecoder(nn.Module):
+    """features -> one token per patch -> encoder stack -> pixels of each patch."""
+
+    def __init__(self, cfg: TransformerConfig, in_dim: int, out_spec: InputSpec) -> None:
+        super().__init__()
+        c, h, w = out_spec.shape
+        self.shape = (c, h, w)
+        self.p = p = _patch_size(cfg, h, w)
+        self.n = n = (h // p) * (w // p)
+        self.d = cfg.d_model
+        self.proj = nn.Linear(in_dim, n * cfg.d_model)
+        self.pos = nn.Parameter(torch.randn(1, n, cfg.d_model) * 0.02)
+        self.encoder = encoder_stack(cfg)
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, p * p * c)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        tok = self.proj(z).view(z.shape[0], self.n, self.d) + self.pos
+        return unpatchify(self.out(self.norm(self.encoder(tok))), *self.shape, self.p)
+
+
+class DiTBlock(nn.Module):
+    """Pre-norm attention and feed-forward, each shifted, scaled and gated by the condition (adaLN-Zero)."""
+
+    def __init__(self, d: int, heads: int, ff_mult: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(d, d * ff_mult), nn.GELU(approximate="tanh"), nn.Linear(d * ff_mult, d))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
+        nn.init.zeros_(self.ada[1].weight)
+        nn.init.zeros_(self.ada[1].bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c)[:, None].chunk(6, dim=-1)
+        h = self.norm1(x) * (1 + scale1) + shift1
+        x = x + gate1 * self.attn(h, h, h, need_weights=False)[0]
+        h = self.norm2(x) * (1 + scale2) + shift2
+        return x + gate2 * self.mlp(h)
+
+
+class DiT(nn.Module):
+    """(x, t, class_labels) -> noise: patch embedding, DiT blocks, adaLN final layer, unpatchify."""
+
+    def __init__(self, cfg: TransformerConfig, spec: InputSpec, num_classes: int | None) -> None:
+        super().__init__()
+        c, h, w = spec.shape
+        self.shape = (c, h, w)
+        self.p = p = _patch_size(cfg, h, w)
+        d = cfg.d_model
+        self.d = d
+        self.embed = nn.Conv2d(c, d, p, p)
+        self.pos = nn.Parameter(torch.randn(1, (h // p) * (w // p), d) * 0.02)
+        self.time = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.num_classes = num_classes
+        if num_classes:
+            self.label = nn.Embedding(num_classes + 1, d)  # index num_classes = no label
+        self.blocks = nn.ModuleList(DiTBlock(d, cfg.heads, cfg.ff_mult, cfg.dropout) for _ in range(cfg.layers))
+        self.norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
+        self.out = nn.Linear(d, p * p * c)
+        for layer in (self.ada[1], self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        if t.dim() == 0:
+            t = t.expand(x.shape[0])
+        cond = self.time(timestep_embedding(t, self.d).to(x.dtype))
+        if self.num_classes:
+            if class_labels is None:
+                class_labels = torch.full((x.shape[0],), self.num_classes, device=x.device, dtype=torch.long)
+            cond = cond + self.label(class_labels)
+        tok = self.embed(x).flatten(2).transpose(1, 2) + self.pos
+        for block in self.blocks:
+            tok = block(tok, cond)
+        shift, scale = self.ada(cond)[:, None].chunk(2, dim=-1)
+        tok = self.out(self.norm(tok) * (1 + scale) + shift)
+        return unpatchify(tok, *self.shape, self.p)

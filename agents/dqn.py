@@ -1,0 +1,70 @@
+"""DQN (stable-baselines3) on a sandbox backbone.
+
+Defaults are the RL Zoo's tuned values for CartPole (train every 256 steps, 128 gradient steps,
+target update every 10 updates). The replay buffer is not checkpointed (it would be gigabytes on
+Atari): a resumed run refills it. The rest of the machinery is in agents/sb3.py and agents/rl.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agents.sb3 import SB3Agent, SB3Config, schedule
+from sandbox.config import option
+from sandbox.errors import ConfigError
+from sandbox.registry import agents
+
+
+@dataclass
+class DQNConfig(SB3Config):
+    n_envs: int = option(1, "envs stepped together")
+    learning_rate: float = option(2.3e-3, "Adam learning rate")
+    buffer_size: int = option(100_000, "replay buffer size (transitions)")
+    learning_starts: int = option(1_000, "steps of random play before learning")
+    batch_size: int = option(64, "minibatch size")
+    train_freq: int = option(256, "env steps between trainings")
+    gradient_steps: int = option(128, "gradient steps per training")
+    target_update_interval: int = option(10, "env steps between target network updates")
+    exploration_fraction: float = option(0.16, "fraction of the run over which epsilon decays")
+    exploration_initial_eps: float = option(1.0, "epsilon at the start")
+    exploration_final_eps: float = option(0.04, "epsilon at the end of the decay")
+    max_grad_norm: float = option(10.0, "gradient clipping")
+    optimize_memory_usage: bool = option(False, "store each frame once in the buffer (Atari)")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.buffer_size < self.batch_size or self.train_freq < 1 or self.gradient_steps < 1:
+            raise ConfigError("agent.buffer_size must be ≥ agent.batch_size; agent.train_freq and agent.gradient_steps ≥ 1.")
+        if not 0 < self.exploration_fraction <= 1:
+            raise ConfigError("agent.exploration_fraction must be in (0, 1].")
+
+
+@agents.register("dqn")
+class DQN(SB3Agent):
+    """Deep Q-Network (stable-baselines3) on any backbone."""
+
+    Config = DQNConfig
+    log_interval = 10
+
+    def build_model(self, env: Any) -> Any:
+        from stable_baselines3 import DQN as SB3DQN
+
+        c = self.cfg
+        return SB3DQN(
+            "MlpPolicy", env, learning_rate=schedule(c.learning_rate, c.lr_schedule), buffer_size=c.buffer_size,
+            learning_starts=c.learning_starts, batch_size=c.batch_size, gamma=c.gamma, train_freq=c.train_freq,
+            gradient_steps=c.gradient_steps, target_update_interval=c.target_update_interval,
+            exploration_fraction=c.exploration_fraction, exploration_initial_eps=c.exploration_initial_eps,
+            exploration_final_eps=c.exploration_final_eps, max_grad_norm=c.max_grad_norm,
+            optimize_memory_usage=c.optimize_memory_usage,
+            replay_buffer_kwargs={"handle_timeout_termination": False} if c.optimize_memory_usage else None,
+            policy_kwargs=self.policy_kwargs(), seed=self.config.seed, device=self.device,
+        )
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"n_calls": int(self.model._n_calls), "exploration_rate": float(self.model.exploration_rate)}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.model._n_calls = int(state.get("n_calls", 0))
+        self.model.exploration_rate = float(state.get("exploration_rate", self.model.exploration_rate))

@@ -1,0 +1,391 @@
+"""What the single-agent RL agents share: the envs they learn on, evaluation, play and recording.
+
+PPO, DQN and A2C (stable-baselines3, agents/sb3.py) and REINFORCE (agents/reinforce.py) all:
+
+- learn on a stable-baselines3 ``VecEnv``: for Atari the C++ vector env of ale-py
+  (:class:`AtariVecEnv`), otherwise Gymnasium envs in a ``DummyVecEnv`` with ``VecMonitor``, so
+  each finished episode's true return is in ``info["episode"]["r"]``;
+- read observations through a sandbox backbone chosen by :func:`observation_spec`. A vector
+  observation with ``frame_stack`` K > 1 becomes a K×D sequence (the last K observations), which is
+  what the rnn backbone needs (CartPole with rnn stacks 4 by default);
+- evaluate deterministically on ``eval_episodes`` episodes in parallel envs, play in a pygame
+  window at the game's speed with the score on screen, or record the same pictures to .mp4/.gif.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from sandbox.config import RunConfig, option, to_dict
+from sandbox.errors import ConfigError
+from sandbox.plugin import Agent
+
+if TYPE_CHECKING:
+    import torch
+
+    from sandbox.backbones.base import InputSpec
+    from sandbox.run import Run
+
+
+@dataclass
+class RLConfig:
+    """Fields every single-agent RL agent has (each agent adds its own)."""
+
+    n_envs: int = option(8, "envs stepped together")
+    frame_stack: int = option(0, "vector observations: read the last K as a K×D sequence (0: auto, 4 for rnn, else 1)")
+    clip_reward: bool | None = option(None, "clip rewards to their sign for learning only (null: on for Atari)")
+    eval_every: int = option(10_000, "evaluate every this many env steps (0: never); the best checkpoint is the best evaluation")
+    eval_episodes: int = option(10, "episodes per evaluation")
+    eval_video: bool = option(True, "record one episode to media/ (and W&B) at each evaluation")
+    video_max_steps: int = option(5_000, "at most this many agent steps in an evaluation video")
+
+    def validate(self) -> None:
+        if self.n_envs < 1 or self.frame_stack < 0 or self.eval_every < 0 or self.eval_episodes < 1:
+            raise ConfigError("agent.n_envs and agent.eval_episodes must be ≥ 1, agent.frame_stack and agent.eval_every ≥ 0.")
+
+
+# -- envs -----------------------------------------------------------------------------------------
+def env_factory(config: RunConfig) -> tuple[Any, dict[str, Any]]:
+    """The registered factory of the run's env and its keyword arguments."""
+    from sandbox.registry import envs
+
+    if config.env is None:
+        raise ConfigError(f"agent={config.plugin.name} needs an env; add env=CartPole-v1 (or ALE/Pong-v5, Catch-v0).")
+    factory = envs.get(config.env.name).load()
+    kwargs = config.env.config if isinstance(config.env.config, dict) else to_dict(config.env.config)
+    return factory, dict(kwargs or {})
+
+
+def is_atari(config: RunConfig) -> bool:
+    """True when the run's env is one of the Atari games registered by envs/atari.py."""
+    from envs.atari import AtariGame
+
+    return isinstance(env_factory(config)[0], AtariGame)
+
+
+def frame_stacked(config: RunConfig) -> bool:
+    """True when the env's image observations are stacks of consecutive frames (Atari, Catch)."""
+    return bool(getattr(env_factory(config)[0], "observation_is_frame_stack", False))
+
+
+def make_env(config: RunConfig, render_mode: str | None = None) -> Any:
+    """One Gymnasium env of the run, as the agent reads it (stacked when ``frame_stack`` > 1)."""
+    from gymnasium.wrappers import FrameStackObservation
+
+    factory, kwargs = env_factory(config)
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    try:
+        env = factory(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"env={config.env.name} does not take these settings ({exc}).") from None
+    k = config.plugin.config.frame_stack
+    if k > 1 and len(env.observation_space.shape or ()) == 1:
+        env = FrameStackObservation(env, k)
+    return env
+
+
+def make_vec_env(config: RunConfig, n_envs: int, seed: int, training: bool = True) -> Any:
+    """A stable-baselines3 VecEnv of ``n_envs`` envs; rewards clipped only when training with clip_reward."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+
+    cfg = config.plugin.config
+    clip = bool(cfg.clip_reward) and training
+    factory, kwargs = env_factory(config)
+    from envs.atari import AtariConfig, AtariGame
+
+    if isinstance(factory, AtariGame):
+        return AtariVecEnv(factory.game, n_envs, AtariConfig(**kwargs), seed=seed, clip_rewards=clip)
+    venv = DummyVecEnv([lambda: make_env(config) for _ in range(n_envs)])
+    venv.seed(seed)
+    venv = VecMonitor(venv)
+    if clip:
+        from stable_baselines3.common.vec_env import VecEnvWrapper
+
+        class ClipReward(VecEnvWrapper):
+            def reset(self) -> Any:
+                return self.venv.reset()
+
+            def step_wait(self) -> Any:
+                obs, reward, done, infos = self.venv.step_wait()
+                return obs, np.sign(reward).astype(np.float32), done, infos
+
+        venv = ClipReward(venv)
+    return venv
+
+
+def _vec_env_base() -> type:
+    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+    return VecEnv
+
+
+class AtariVecEnv(_vec_env_base()):  # type: ignore[misc]
+    """ale-py's C++ vector env (threads, preprocessing in C++) as a stable-baselines3 ``VecEnv``.
+
+    Same preprocessing as ``envs.atari.AtariPreprocessed``. Rewards are clipped to their sign for
+    learning when ``clip_rewards``; each finished episode's true score and length are reported in
+    ``info["episode"] = {"r": ..., "l": ...}``, as SB3's monitor does.
+    """
+
+    def __init__(self, game: str, num_envs: int, cfg: Any, seed: int = 0, clip_rewards: bool = True, threads: int = 0) -> None:
+        import os
+
+        from ale_py.vector_env import AtariVectorEnv
+        from gymnasium.vector import AutoresetMode
+
+        from envs.atari import rom_name
+
+        self.venv = AtariVectorEnv(
+            rom_name(game), num_envs, num_threads=threads or min(num_envs, os.cpu_count() or 1),
+            max_num_frames_per_episode=cfg.max_episode_frames, repeat_action_probability=cfg.repeat_action_probability,
+            full_action_space=cfg.full_action_space, autoreset_mode=AutoresetMode.SAME_STEP,
+            img_height=cfg.screen_size, img_width=cfg.screen_size, grayscale=True, stack_num=cfg.frame_stack,
+            frameskip=cfg.frame_skip, maxpool=True, noop_max=cfg.noop_max, reward_clipping=False, use_fire_reset=cfg.fire_reset,
+        )
+        super().__init__(num_envs, self.venv.single_observation_space, self.venv.single_action_space)
+        self.clip = clip_rewards
+        self.returns = np.zeros(num_envs, np.float64)
+        self.lengths = np.zeros(num_envs, np.int64)
+        self._next_seed: int | None = seed
+
+    def reset(self) -> np.ndarray:
+        obs, info = self.venv.reset(seed=self._next_seed)
+        self._next_seed = None
+        self.returns[:] = 0
+        self.lengths[:] = 0
+        return obs[np.argsort(info["env_id"])]
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        self._next_seed = seed
+        return [None if seed is None else seed + i for i in range(self.num_envs)]
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self.venv.send(np.asarray(actions, dtype=np.int32).reshape(self.num_envs))
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        obs, reward, terminated, truncated, info = self.venv.recv()
+        order = np.argsort(info["env_id"])
+        obs, reward, terminated, truncated = obs[order], reward[order].astype(np.float64), terminated[order], truncated[order]
+        self.returns += reward
+        self.lengths += 1
+        dones = terminated | truncated
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        for i in np.flatnonzero(dones):
+            infos[i] = {
+                "terminal_observation": info["final_obs"][order][i] if "final_obs" in info else obs[i],
+                "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
+                "episode": {"r": float(self.returns[i]), "l": int(self.lengths[i])},
+            }
+            self.returns[i] = 0
+            self.lengths[i] = 0
+        learn_reward = np.sign(reward) if self.clip else reward
+        return obs, learn_reward.astype(np.float32), dones, infos
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self, attr_name, None)] * len(self._get_indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
+        raise AttributeError(f"the C++ Atari vector env has no per-env method {method_name}")
+
+    def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
+        return [False] * len(self._get_indices(indices))
+
+
+def observation_spec(config: RunConfig, observation_space: Any) -> InputSpec:
+    """The backbone input of the run's observations: vector, K×D sequence, or (frame-stacked) image."""
+    from sandbox.backbones.base import InputSpec
+
+    return InputSpec.from_shape(tuple(observation_space.shape), frame_stack=frame_stacked(config))
+
+
+# -- evaluation, play, recording ------------------------------------------------------------------
+def run_episodes(act_batch: Callable[[np.ndarray], np.ndarray], config: RunConfig, episodes: int, seed: int) -> list[float]:
+    """True returns of ``episodes`` episodes played by ``act_batch`` in up to 8 parallel envs."""
+    n = min(episodes, 8)
+    venv = make_vec_env(config, n, seed=seed, training=False)
+    quota = [episodes // n + (i < episodes % n) for i in range(n)]
+    returns: list[list[float]] = [[] for _ in range(n)]
+    obs = venv.reset()
+    while any(len(r) < q for r, q in zip(returns, quota)):
+        obs, _, _, infos = venv.step(act_batch(obs))
+        for i, info in enumerate(infos):
+            if "episode" in info and len(returns[i]) < quota[i]:
+                returns[i].append(float(info["episode"]["r"]))
+    venv.close()
+    return [r for rs in returns for r in rs]
+
+
+class RLAgent(Agent):
+    """Base of the single-agent RL agents: env building, evaluation, play, recording, demo media."""
+
+    default_backbone = "mlp"
+
+    @classmethod
+    def complete_config(cls, config: RunConfig) -> RunConfig:
+        """cnn for image observations (Atari), mlp otherwise; frame_stack 4 for rnn on vectors;
+        reward clipping on for Atari."""
+        from sandbox.config import Section, plugin_config_class
+
+        cfg = config.plugin.config
+        if cfg.clip_reward is None:
+            cfg.clip_reward = is_atari(config)
+        factory, kwargs = env_factory(config)
+        env = factory(**kwargs)
+        shape = tuple(env.observation_space.shape or ())
+        env.close()
+        if config.backbone is None and len(shape) == 3:
+            backbone_cls = plugin_config_class("backbone", "cnn")
+            config.backbone = Section("cnn", backbone_cls())
+        config = super().complete_config(config)
+        if cfg.frame_stack == 0:
+            cfg.frame_stack = 4 if (len(shape) == 1 and config.backbone.name == "rnn") else 1
+        return config
+
+    # the agent's policy on a batch of observations (each agent implements it)
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def act(self, observation: Any, action_mask: Any = None, deterministic: bool = True) -> Any:
+        """The action for one observation of ``self.make_env()`` (or a batch of them)."""
+        obs = np.asarray(observation)
+        single = obs.shape == tuple(self.observation_space.shape)
+        actions = self.act_batch(obs[None] if single else obs, deterministic)
+        return int(actions[0]) if single else actions
+
+    def make_env(self, render_mode: str | None = None) -> Any:
+        """One env as this agent reads it (frame-stacked where the config says so)."""
+        return make_env(self.config, render_mode)
+
+    def evaluate(self, episodes: int | None = None, seed: int | None = None, **options: Any) -> dict[str, Any]:
+        """Deterministic play on ``episodes`` episodes: mean and std of the true returns."""
+        n = episodes or self.cfg.eval_episodes
+        returns = run_episodes(lambda o: self.act_batch(o, True), self.config, n, seed=10_000 + self.config.seed if seed is None else seed)
+        return {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)), "episodes": n}
+
+    def evaluate_and_checkpoint(self, run: Run, seed: int) -> float:
+        """Evaluate, log ``eval/*``, record a video if asked, and checkpoint (best = best evaluation)."""
+        result = self.evaluate(self.cfg.eval_episodes, seed=seed)
+        run.log({"eval/mean_return": result["mean_return"], "eval/std_return": result["std_return"]})
+        if self.cfg.eval_video:
+            path = run.media_dir / f"eval-step-{run.step:09d}.mp4"
+            self.play(1, record=path, max_steps=self.cfg.video_max_steps, seed=seed)
+            run.log_video("eval/video", path)
+        run.checkpoint(self, score=result["mean_return"])
+        return result["mean_return"]
+
+    def play(self, episodes: int = 1, record: Path | None = None, human: bool = False, max_steps: int | None = None,
+             seed: int | None = None) -> dict[str, Any]:
+        """Play ``episodes`` in a pygame window at the game's speed (score on screen), or record
+        them to ``record`` (.mp4 or .gif). ``human``: a person plays the env instead."""
+        if human:
+            factory, _ = env_factory(self.config)
+            play_human = getattr(factory, "play_human", None)
+            if play_human is None:
+                raise ConfigError(f"the env {self.config.env.name} has no human play; try ALE/Pong-v5.")
+            return play_human(self.config.env.name, episodes=episodes, record=record)
+        return play_episodes(self, episodes, record, max_steps=max_steps, seed=self.config.seed + 20_000 if seed is None else seed)
+
+    def demo_media(self, run: Run) -> list[Path]:
+        """A recorded episode of the trained agent in the run's media folder."""
+        path = Path(run.media_dir) / "demo-episode.mp4"
+        self.play(1, record=path, max_steps=self.cfg.video_max_steps)
+        return [path]
+
+
+def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Run ``episodes`` of the agent with pictures: a window at the env's speed, or a video file."""
+    import os
+
+    if record is not None:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    from envs.atari import draw_frame
+
+    env = agent.make_env(render_mode="rgb_array")
+    fps = float(env.metadata.get("render_fps") or 30)
+    pygame.init()
+    font = pygame.font.Font(None, 28)
+    clock = pygame.time.Clock()
+    frames: list[np.ndarray] = []
+    scores: list[float] = []
+    surface = None
+    quit_ = False
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed + ep)
+        score, steps, done = 0.0, 0, False
+        while not done and not quit_:
+            frame = env.render()
+            if surface is None:
+                scale = max(1, round(480 / frame.shape[0]))
+                size = (frame.shape[1] * scale, frame.shape[0] * scale + 30)
+                surface = pygame.Surface(size) if record is not None else pygame.display.set_mode(size)
+                if record is None:
+                    pygame.display.set_caption(f"sandbox: {agent.config.plugin.name} plays {agent.config.env.name}")
+            picture = draw_frame(surface, font, frame, f"score {score:g}   episode {ep + 1}/{episodes}", scale)
+            if record is not None:
+                frames.append(picture)
+            else:
+                pygame.display.flip()
+                clock.tick(fps)
+                for event in pygame.event.get():
+                    if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
+                        quit_ = True
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
+            score += float(reward)
+            steps += 1
+            done = terminated or truncated or (max_steps is not None and steps >= max_steps)
+        if record is not None and surface is not None:  # the last picture, with the final score
+            frames.append(draw_frame(surface, font, env.render(), f"score {score:g}   episode {ep + 1}/{episodes}", scale))
+        scores.append(score)
+        if quit_:
+            break
+    env.close()
+    pygame.quit()
+    result: dict[str, Any] = {"scores": scores, "mean_return": float(np.mean(scores)) if scores else None, "episodes": len(scores)}
+    if record is not None:
+        from sandbox.tracking import write_video
+
+        write_video(record, frames, fps=fps)
+        result["record"] = str(record)
+    return result
+
+
+# -- checkpoints: optimiser state as tensors + JSON -----------------------------------------------
+def optimizer_state(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimiser's state as named tensors plus JSON (no pickle)."""
+    import torch
+
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, st in sd["state"].items():
+        for key, value in st.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], state: dict[str, Any], prefix: str) -> None:
+    """Restore what :func:`optimizer_state` returned."""
+    per_param: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            idx, key = name[len(prefix) + 1 :].split(".", 1)
+            per_param.setdefault(int(idx), {})[key] = value.clone()
+    for idx, values in state.get("scalars", {}).items():
+        per_param.setdefault(int(idx), {}).update(values)
+    opt.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})

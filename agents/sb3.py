@@ -1,0 +1,179 @@
+"""The glue between stable-baselines3 and the sandbox, shared by ``ppo``, ``dqn`` and ``a2c``.
+
+- :class:`BackboneExtractor`: a sandbox backbone as an SB3 features extractor, so every SB3 agent
+  runs on every backbone that reads the observation (mlp on vectors, cnn on frames, rnn over the
+  frames of a stack or a K×D stack of vectors, transformer over features, steps, frames or patches).
+- :class:`SandboxCallback`: drives the run from inside ``model.learn``: ``run.step``, episode
+  returns, periodic evaluation (the best checkpoint is the best evaluation), checkpoints when due,
+  and stopping on the step budget, ``max_minutes`` or Ctrl-C.
+- :class:`RunWriter`: SB3's logger output that forwards ``train/*`` (the losses) to ``run.log``.
+- :class:`SB3Agent`: checkpoints without pickles. SB3's ``save()`` writes cloudpickled objects;
+  here the policy and optimiser tensors go to safetensors through the core, the rest to JSON, and
+  the SB3 model is rebuilt from the run's config. (DQN's replay buffer is not kept: a resumed DQN
+  refills it.)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+from agents.rl import RLAgent, RLConfig, frame_stacked, load_optimizer_state, make_vec_env, optimizer_state
+from sandbox.backbones.base import InputSpec, build
+from sandbox.config import RunConfig, Section, option
+
+if TYPE_CHECKING:
+    from sandbox.run import Run
+
+
+@dataclass
+class SB3Config(RLConfig):
+    """Fields of every SB3 agent."""
+
+    learning_rate: float = option(3e-4, "optimiser learning rate (the start value with lr_schedule=linear)")
+    lr_schedule: Literal["constant", "linear"] = option("constant", "linear: decay the learning rate to 0 over the run")
+    gamma: float = option(0.99, "discount factor")
+    net_arch: list[int] = option([], "hidden layers of the heads after the backbone (e.g. [64])")
+
+
+def schedule(value: float, kind: str) -> Any:
+    """A constant, or SB3's linear decay from ``value`` to 0 (progress goes from 1 to 0)."""
+    if kind == "linear":
+        return lambda progress_remaining: progress_remaining * value
+    return value
+
+
+class BackboneExtractor(BaseFeaturesExtractor):
+    """A sandbox backbone as a stable-baselines3 features extractor.
+
+    SB3 has already divided uint8 frames by 255 when this runs.
+    """
+
+    def __init__(self, observation_space: Any, backbone: Section, frame_stack: bool = False) -> None:
+        spec = InputSpec.from_shape(tuple(observation_space.shape), frame_stack=frame_stack)
+        net = build(backbone, spec)
+        super().__init__(observation_space, net.out_dim)
+        self.net = net
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.net(observations)
+
+
+class RunWriter(KVWriter):
+    """Forwards what SB3 logs under ``train/`` (losses, entropy, clip fraction, ...) to the run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.last = (time.time(), run.step)
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
+        metrics = {k: v for k, v in key_values.items() if k.startswith("train/") and isinstance(v, (int, float, np.floating))}
+        now, step_now = time.time(), self.run.step
+        if now > self.last[0] and step_now > self.last[1]:
+            metrics["steps_per_second"] = (step_now - self.last[1]) / (now - self.last[0])
+        self.last = (now, step_now)
+        if metrics:
+            self.run.log(metrics)
+
+    def close(self) -> None:
+        pass
+
+
+class SandboxCallback(BaseCallback):
+    """Runs the sandbox side of training from inside SB3's ``learn``."""
+
+    def __init__(self, agent: SB3Agent, run: Run) -> None:
+        super().__init__()
+        self.agent, self.run = agent, run
+        every = agent.cfg.eval_every
+        self.next_eval = (run.step // every + 1) * every if every else None
+
+    def _on_step(self) -> bool:
+        run = self.run
+        run.step = self.num_timesteps
+        for info in self.locals.get("infos", ()):
+            episode = info.get("episode")
+            if episode is not None:
+                run.log({"episodic_return": float(episode["r"]), "episodic_length": int(episode["l"])})
+        if self.next_eval is not None and run.step >= self.next_eval:
+            self.agent.last_eval_step = run.step
+            self.agent.evaluate_and_checkpoint(run, seed=10_000 + self.agent.config.seed)
+            every = self.agent.cfg.eval_every
+            self.next_eval = (run.step // every + 1) * every
+        elif run.checkpoint_due():
+            run.checkpoint(self.agent)
+        return not run.should_stop()
+
+
+class SB3Agent(RLAgent):
+    """An SB3 algorithm on a sandbox backbone. Subclasses set ``Config`` and :meth:`build_model`."""
+
+    Config = SB3Config
+    #: log SB3's train/* values every this many iterations (PPO/A2C: rollouts; DQN: episodes)
+    log_interval = 1
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__(config)
+        self.env = make_vec_env(config, self.cfg.n_envs, seed=config.seed, training=True)
+        self.observation_space = self.env.observation_space
+        self.model = self.build_model(self.env)
+        self.last_eval_step = -1
+
+    def policy_kwargs(self) -> dict[str, Any]:
+        """Plug the run's backbone into the SB3 policy."""
+        return {
+            "features_extractor_class": BackboneExtractor,
+            "features_extractor_kwargs": {"backbone": self.config.backbone, "frame_stack": frame_stacked(self.config)},
+            "net_arch": list(self.cfg.net_arch),
+        }
+
+    def build_model(self, env: Any) -> Any:
+        raise NotImplementedError
+
+    # -- training ---------------------------------------------------------------------------------
+    def fit(self, run: Run) -> None:
+        """SB3's ``learn`` until the run says stop; a final evaluation picks the best checkpoint."""
+        self.model.set_logger(Logger(folder=None, output_formats=[RunWriter(run)]))
+        self.model.num_timesteps = run.step
+        remaining = self.config.steps - run.step
+        if remaining > 0 and not run.should_stop():
+            self.model.learn(total_timesteps=remaining, callback=SandboxCallback(self, run),
+                             log_interval=self.log_interval, reset_num_timesteps=False, progress_bar=False)
+        run.step = self.model.num_timesteps
+        if self.cfg.eval_every and self.last_eval_step != run.step and not run.interrupted:
+            self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed)
+
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return self.model.predict(obs, deterministic=deterministic)[0]
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Policy and optimiser tensors; counters as JSON."""
+        policy = self.model.policy
+        tensors = {f"policy.{k}": v for k, v in policy.state_dict().items()}
+        opt_tensors, opt_state = optimizer_state(policy.optimizer, "optimizer")
+        tensors.update(opt_tensors)
+        return tensors, {"optimizer": opt_state, "num_timesteps": int(self.model.num_timesteps),
+                         "n_updates": int(getattr(self.model, "_n_updates", 0)), **self.extra_state()}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        policy = self.model.policy
+        policy.load_state_dict({k[len("policy."):]: v for k, v in tensors.items() if k.startswith("policy.")})
+        if "optimizer" in state:
+            load_optimizer_state(policy.optimizer, tensors, state["optimizer"], "optimizer")
+        self.model.num_timesteps = int(state.get("num_timesteps", 0))
+        self.model._n_updates = int(state.get("n_updates", 0))
+        self.load_extra_state(state)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass

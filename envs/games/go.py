@@ -1,0 +1,281 @@
+"""Go on a small board (9×9 by default): captures, simple ko, suicide refused, area scoring.
+
+The rules core steps many boards at once with NumPy: stones are grouped by repeated min-label
+propagation, liberties are counted from an adjacency table, and the score is Tromp-Taylor's area
+count (stones plus empty points that reach only one colour) with komi for White. Positional
+superko is not checked (simple ko only); a game also ends at ``max_moves``.
+
+Actions follow PettingZoo ``go_v5``: ``r * N + c`` places a stone on row ``r``, column ``c``; ``N * N``
+passes. The observation is ``(N, N, 5)`` int8, from the player to move: its stones, the
+opponent's, the ko point it may not take, all ones when Black is to move, all ones when the
+opponent has just passed. (PettingZoo's own go_v5 stacks 8 past boards instead; the sandbox Go env
+is its own env, so it gives what the search needs to rebuild the position.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.games.base import Game, square_symmetry
+
+BIG = 10_000
+
+
+class Go(Game):
+    """Go with area scoring and komi (Black moves first)."""
+
+    agents = ("black_0", "white_0")
+    extra = 3  # ko point (-1 none), passes in a row, moves played
+    planes = 5
+    num_symmetries = 8
+
+    def __init__(self, size: int = 9, komi: float = 7.5) -> None:
+        if not 5 <= size <= 19:
+            from sandbox.errors import ConfigError
+
+            raise ConfigError(f"go{size}: the board size must be between 5 and 19 (go9 is the usual small board).")
+        self.size = size
+        self.height = self.width = size
+        self.num_actions = size * size + 1
+        self.komi = float(komi)
+        self.name = f"go{size}"
+        self.max_moves = size * size * 3 // 2
+        self.dirichlet_alpha = 0.03 * 361 / (size * size)
+        self.pass_action = size * size
+
+    # -- columns of a state row -----------------------------------------------------------------
+    @property
+    def _ko(self) -> int:
+        return self.cells + 1
+
+    @property
+    def _passes(self) -> int:
+        return self.cells + 2
+
+    @property
+    def _moves(self) -> int:
+        return self.cells + 3
+
+    def initial(self, n: int = 1) -> np.ndarray:
+        s = np.zeros((n, self.state_size), np.int16)
+        s[:, self._ko] = -1
+        return s
+
+    # -- groups and liberties ---------------------------------------------------------------------
+    def _pad(self, board: np.ndarray, value: int) -> np.ndarray:
+        return np.pad(board, ((0, 0), (1, 1), (1, 1)), constant_values=value)
+
+    def _neighbours(self, padded: np.ndarray) -> list[np.ndarray]:
+        n = self.size
+        return [padded[:, 0:n, 1:n + 1], padded[:, 2:n + 2, 1:n + 1], padded[:, 1:n + 1, 0:n], padded[:, 1:n + 1, 2:n + 2]]
+
+    def groups(self, board: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Group labels (B, N, N) (BIG on empty points) and liberties per label (B, N*N)."""
+        b, n = board.shape[0], self.size
+        stones = board != 0
+        lab = np.where(stones, np.arange(n * n).reshape(n, n)[None], BIG).astype(np.int32)
+        colour_nb = self._neighbours(self._pad(board, -1))
+        same = [c == board for c in colour_nb]
+        while True:
+            nbs = self._neighbours(self._pad(lab, BIG))
+            new = lab
+            for s, l in zip(same, nbs):
+                new = np.where(s & stones, np.minimum(new, l), new)
+            if np.array_equal(new, lab):
+                break
+            lab = new
+        # liberties: distinct (group, empty point) pairs
+        adj = np.zeros((b, n * n + 1, n * n), bool)
+        empty = ~stones
+        bi, ei = np.nonzero(empty.reshape(b, -1))
+        for l in self._neighbours(self._pad(lab, BIG)):
+            li = l.reshape(b, -1)[bi, ei]
+            adj[bi, np.minimum(li, n * n), ei] = True
+        libs = adj[:, : n * n].sum(2)
+        return lab, libs
+
+    def _stone_libs(self, lab: np.ndarray, libs: np.ndarray) -> np.ndarray:
+        b = lab.shape[0]
+        flat = lab.reshape(b, -1)
+        out = np.take_along_axis(libs, np.minimum(flat, self.cells - 1), 1)
+        return np.where(flat < BIG, out, 0).reshape(lab.shape)
+
+    # -- rules ----------------------------------------------------------------------------------
+    def legal(self, states: np.ndarray) -> np.ndarray:
+        b, n = len(states), self.size
+        board = self.boards(states)
+        me = (states[:, self.cells] + 1)[:, None, None]
+        opp = 3 - me
+        lab, libs = self.groups(board)
+        sl = self._stone_libs(lab, libs)
+        cols = self._neighbours(self._pad(board, -1))
+        nlib = self._neighbours(self._pad(sl, 0))
+        has_empty = np.zeros(board.shape, bool)
+        own_ok = np.zeros(board.shape, bool)
+        capture = np.zeros(board.shape, bool)
+        for c, l in zip(cols, nlib):
+            has_empty |= c == 0
+            own_ok |= (c == me) & (l >= 2)
+            capture |= (c == opp) & (l == 1)
+        ok = (board == 0) & (has_empty | own_ok | capture)
+        ok = ok.reshape(b, -1)
+        ko = states[:, self._ko]
+        rows = np.nonzero(ko >= 0)[0]
+        ok[rows, ko[rows]] = False
+        return np.concatenate([ok, np.ones((b, 1), bool)], 1)
+
+    def rollout_legal(self, states: np.ndarray) -> np.ndarray:
+        """Legal moves that do not fill one's own eye (points whose neighbours are all one's own
+        stones); pass only when nothing else is left. For random rollouts."""
+        legal = self.legal(states)
+        board = self.boards(states)
+        me = (states[:, self.cells] + 1)[:, None, None]
+        eye = board == 0
+        for c in self._neighbours(self._pad(board, -1)):
+            eye &= (c == me) | (c == -1)
+        moves = legal[:, :-1] & ~eye.reshape(len(states), -1)
+        out = np.concatenate([moves, ~moves.any(1, keepdims=True)], 1)
+        return out
+
+    def score(self, states: np.ndarray) -> np.ndarray:
+        """(B,) Black's area minus White's area minus komi (Tromp-Taylor)."""
+        board = self.boards(states)
+        empty = board == 0
+
+        def reach(colour: int) -> np.ndarray:
+            r = board == colour
+            while True:
+                grown = r.copy()
+                for nb in self._neighbours(self._pad(r, False)):
+                    grown |= nb & empty
+                if np.array_equal(grown, r):
+                    return r
+                r = grown
+
+        rb, rw = reach(1), reach(2)
+        black = (board == 1).sum((1, 2)) + (empty & rb & ~rw).sum((1, 2))
+        white = (board == 2).sum((1, 2)) + (empty & rw & ~rb).sum((1, 2))
+        return black - white - self.komi
+
+    def step(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        b, n = len(states), self.size
+        actions = np.asarray(actions, np.int64)
+        nxt = states.copy()
+        mover = states[:, self.cells].astype(np.int64)
+        nxt[:, self.cells] = 1 - mover
+        nxt[:, self._moves] += 1
+        passed = actions == self.pass_action
+        nxt[:, self._passes] = np.where(passed, states[:, self._passes] + 1, 0)
+        nxt[:, self._ko] = -1
+        play = np.nonzero(~passed)[0]
+        if len(play):
+            s = states[play]
+            a = actions[play]
+            board = self.boards(s).copy()
+            if np.any(board.reshape(len(play), -1)[np.arange(len(play)), a] != 0):
+                raise ValueError("illegal Go move: the point is taken")
+            me = (mover[play] + 1)[:, None, None]
+            opp = 3 - me
+            lab, libs = self.groups(board)
+            sl = self._stone_libs(lab, libs)
+            r, c = a // n, a % n
+            # opponent groups next to the new stone with one liberty (that one) are captured
+            captured = np.zeros(board.shape, bool)
+            own_nb = np.zeros(len(play), bool)
+            empty_nb = np.zeros(len(play), bool)
+            own_safe = np.zeros(len(play), bool)
+            cols = self._neighbours(self._pad(board, -1))
+            labs = self._neighbours(self._pad(lab, BIG))
+            slibs = self._neighbours(self._pad(sl, 0))
+            # neighbours of the played point: look the four directions up at (r, c)
+            k = np.arange(len(play))
+            for col_d, lab_d, lib_d in zip(cols, labs, slibs):
+                cd, ld, libd = col_d[k, r, c], lab_d[k, r, c], lib_d[k, r, c]
+                kill = (cd == opp[:, 0, 0]) & (libd == 1)
+                captured |= kill[:, None, None] & (lab == ld[:, None, None])
+                own_nb |= cd == me[:, 0, 0]
+                own_safe |= (cd == me[:, 0, 0]) & (libd >= 2)
+                empty_nb |= cd == 0
+            board[captured] = 0
+            board[k, r, c] = me[:, 0, 0]
+            ncap = captured.sum((1, 2))
+            flat = nxt[play, : self.cells]
+            flat[:] = board.reshape(len(play), -1)
+            nxt[play, : self.cells] = flat
+            ko_rows = (ncap == 1) & ~own_nb & ~empty_nb
+            if ko_rows.any():
+                kp = np.nonzero(captured.reshape(len(play), -1)[ko_rows])[1]
+                nxt[play[ko_rows], self._ko] = kp
+            # a move that leaves its own group without liberties (suicide) is refused
+            if np.any(~empty_nb & (ncap == 0) & ~own_safe):
+                raise ValueError("illegal Go move: suicide")
+            if np.any(a == s[:, self._ko]):
+                raise ValueError("illegal Go move: it retakes a ko at once")
+        terminal = (nxt[:, self._passes] >= 2) | (nxt[:, self._moves] >= self.max_moves)
+        reward = np.zeros(b, np.float32)
+        if terminal.any():
+            t = np.nonzero(terminal)[0]
+            sc = self.score(nxt[t])
+            black_wins = sc > 0
+            reward[t] = np.where(black_wins == (mover[t] == 0), 1.0, -1.0)
+        return nxt, terminal, reward
+
+    # -- network input and observations -----------------------------------------------------------
+    def encode(self, states: np.ndarray) -> np.ndarray:
+        b, n = len(states), self.size
+        board = self.boards(states)
+        tp = self.to_play(states)
+        me = (tp + 1)[:, None, None]
+        x = np.zeros((b, 5, n, n), np.float32)
+        x[:, 0] = board == me
+        x[:, 1] = (board != 0) & (board != me)
+        ko = states[:, self._ko]
+        rows = np.nonzero(ko >= 0)[0]
+        x[rows, 2, ko[rows] // n, ko[rows] % n] = 1.0
+        x[:, 3] = (tp == 0)[:, None, None]
+        x[:, 4] = (states[:, self._passes] > 0)[:, None, None]
+        return x
+
+    def observation(self, state: np.ndarray, player: int, to_move: bool) -> dict[str, np.ndarray]:
+        s = state.copy()[None]
+        if int(s[0, self.cells]) != player:  # seen by the player who is not to move
+            s[0, self.cells] = player
+            s[0, self._ko] = -1
+        obs = np.transpose(self.encode(s)[0], (1, 2, 0)).astype(np.int8)
+        mask = self.legal(state[None])[0].astype(np.int8) if to_move else np.zeros(self.num_actions, np.int8)
+        return {"observation": obs, "action_mask": mask}
+
+    def from_observation(self, observation: np.ndarray) -> np.ndarray:
+        obs = np.asarray(observation)
+        n = self.size
+        player = 0 if obs[0, 0, 3] else 1
+        s = self.initial(1)[0]
+        own, opp = obs[:, :, 0].reshape(-1) != 0, obs[:, :, 1].reshape(-1) != 0
+        s[: self.cells][own] = player + 1
+        s[: self.cells][opp] = 2 - player
+        s[self.cells] = player
+        ko = np.nonzero(obs[:, :, 2].reshape(-1))[0]
+        s[self._ko] = ko[0] if len(ko) else -1
+        s[self._passes] = 1 if obs[0, 0, 4] else 0
+        s[self._moves] = int(own.sum() + opp.sum())  # a lower bound: captures are not seen
+        return s
+
+    def symmetry(self, inputs: np.ndarray, policies: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return square_symmetry(inputs, policies, k, self.size)
+
+    def display(self, state: np.ndarray) -> np.ndarray:
+        return state[: self.cells].reshape(self.size, self.size)
+
+    def action_at(self, row: int, col: int) -> int | None:
+        return row * self.size + col
+
+    def action_cell(self, action: int) -> tuple[int, int] | None:
+        if action == self.pass_action:
+            return None
+        return action // self.size, action % self.size
+
+    def action_name(self, action: int) -> str:
+        if action == self.pass_action:
+            return "pass"
+        letters = "ABCDEFGHJKLMNOPQRST"
+        return f"{letters[action % self.size]}{self.size - action // self.size}"

@@ -1,0 +1,259 @@
+"""DDPM (Ho et al. 2020): learn to predict the noise added to data, then walk back from pure noise.
+
+Training, one step:
+
+1. take a batch x₀ (images scaled to [-1, 1], or standardised 2-D points) and its labels;
+2. draw noise ε ~ N(0, I) and a timestep t ~ U{0, ..., T-1} per example;
+3. x_t = √ᾱ_t x₀ + √(1-ᾱ_t) ε (diffusers' ``DDPMScheduler.add_noise``);
+4. with probability ``label_dropout`` replace the label by "no label" (classifier-free guidance);
+5. minimise ‖ε - ε_θ(x_t, t, y)‖² (in fp32, under bf16 autocast on CUDA), clip, step, update the EMA.
+
+The denoiser ε_θ is the backbone's denoiser role: diffusers' ``UNet2DModel`` for ``backbone=cnn``, a
+DiT for ``backbone=transformer``, an MLP for ``backbone=mlp`` (2-D sets and tiny images).
+
+Sampling uses diffusers' schedulers built from the training schedule: ``ddpm`` (ancestral, every
+step by default), ``ddim`` (deterministic) and ``dpm`` (DPM-Solver++ multistep), with any number of
+steps, and guidance ε = ε_∅ + w (ε_y - ε_∅) when ``guidance`` w ≠ 1. Samples come from the EMA.
+
+A UNet run also writes ``RUN_DIR/pipeline``, a folder that ``diffusers.DDPMPipeline.from_pretrained``
+loads. ``DDPMPipeline`` passes no labels, so a class-conditional UNet is exported as the
+unconditional model it also learned: the "no label" class embedding is added into the bias of the
+UNet's time embedding (the two are summed inside the UNet, so the result is exactly the same
+network). Class-conditional sampling goes through ``sandbox sample RUN_DIR --label L``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from torch import nn
+
+from generative.base import EMA, DataModel, TrainConfig
+from sandbox.backbones.base import build
+from sandbox.config import option
+from sandbox.errors import ConfigError
+from sandbox.registry import generative
+
+if TYPE_CHECKING:
+    from sandbox.run import Run
+
+SAMPLERS = ("ddpm", "ddim", "dpm")
+
+
+@dataclass
+class DDPMConfig(TrainConfig):
+    timesteps: int = option(1000, "diffusion steps T of training")
+    beta_schedule: Literal["linear", "squaredcos_cap_v2", "scaled_linear"] = option("squaredcos_cap_v2", "noise schedule (diffusers' names; squaredcos_cap_v2 is the cosine schedule)")
+    ema: float = option(0.999, "EMA decay of the weights used for sampling (0: no EMA)")
+    warmup: int = option(200, "learning-rate warm-up steps")
+    conditional: Literal["auto", "yes", "no"] = option("auto", "class-conditional training (auto: when the data has labels)")
+    label_dropout: float = option(0.1, "share of labels replaced by 'no label' while training (for guidance)")
+    guidance: float = option(1.0, "default classifier-free guidance scale w (1: plain conditional)")
+    sampler: Literal["ddpm", "ddim", "dpm"] = option("ddpm", "default sampler: ddpm (ancestral), ddim, or dpm (DPM-Solver++)")
+    steps: int = option(0, "default sampling steps (0: all T for ddpm, 50 for ddim and dpm)")
+    eval_sampler: Literal["ddpm", "ddim", "dpm"] = option("dpm", "sampler of the scheduled evaluation during training")
+    eval_steps: int = option(25, "its steps")
+    sample_batch: int = option(500, "images denoised at once when sampling")
+    export_pipeline: bool = option(True, "UNet runs: write RUN_DIR/pipeline for diffusers' DDPMPipeline")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.timesteps < 2 or not 0.0 <= self.ema < 1.0 or not 0.0 <= self.label_dropout < 1.0:
+            raise ConfigError("model.timesteps must be ≥ 2, model.ema and model.label_dropout in [0, 1).")
+        if self.steps < 0 or self.eval_steps <= 0 or self.sample_batch <= 0 or self.warmup < 0:
+            raise ConfigError("model.steps ≥ 0; model.eval_steps, model.sample_batch positive; model.warmup ≥ 0.")
+
+
+@generative.register("ddpm")
+class DDPM(DataModel):
+    """Denoising diffusion (DDPM) with DDPM, DDIM and DPM-Solver++ sampling and classifier-free guidance."""
+
+    Config = DDPMConfig
+    handles_points = True
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        from diffusers import DDPMScheduler
+
+        cfg = self.cfg
+        self.conditional = bool(self.num_classes) and cfg.conditional != "no"
+        if cfg.conditional == "yes" and not self.num_classes:
+            raise ConfigError(f"model.conditional=yes needs labels, but data={self.data.name} has none; use model.conditional=auto.")
+        self.model = build(config.backbone, self.spec, "denoiser", num_classes=self.num_classes if self.conditional else None).to(self.device)
+        self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.scheduler = DDPMScheduler(
+            num_train_timesteps=cfg.timesteps, beta_schedule=cfg.beta_schedule,
+            clip_sample=self.data.kind == "image", prediction_type="epsilon",
+        )
+        self.alphas = self.scheduler.alphas_cumprod.to(self.device)
+        self.updates = 0
+        if self.conditional:
+            counts = torch.bincount(self.data.y_train, minlength=self.num_classes).float()  # type: ignore[arg-type]
+            self.label_freq = counts / counts.sum()
+
+    # -- training ------------------------------------------------------------------------------------
+    def modules(self) -> dict[str, nn.Module]:
+        mods = {"model": self.model}
+        if self.ema is not None:
+            mods["ema"] = self.ema.module
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"model": self.opt}
+
+    def prepare(self, accelerator: Any) -> None:
+        self.model, self.opt = accelerator.prepare(self.model, self.opt)
+
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2.0 - 1.0 if self.data.kind == "image" else x
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        cfg = self.cfg
+        x0 = self.to_model_space(x)
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, cfg.timesteps, (x0.shape[0],), device=x0.device)
+        a = self.alphas[t].view(-1, *([1] * (x0.dim() - 1)))
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # = DDPMScheduler.add_noise(x0, noise, t)
+        labels = None
+        if self.conditional:
+            drop = torch.rand(y.shape[0], device=y.device) < cfg.label_dropout  # type: ignore[union-attr]
+            labels = torch.where(drop, torch.full_like(y, self.num_classes), y)  # type: ignore[arg-type]
+        self.updates += 1
+        lr = cfg.lr * min(1.0, self.updates / max(1, cfg.warmup))
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        with self.autocast():
+            pred = self.model(xt, t, labels)
+        loss = nn.functional.mse_loss(pred.float(), noise.float())
+        norm = self.backward_step(loss, self.model, self.opt)
+        if self.ema is not None:
+            self.ema.update(self.unwrap(self.model))
+        return {"loss": loss.item(), "grad_norm": norm, "lr": lr}
+
+    def fit(self, run: Run) -> None:
+        super().fit(run)
+        if self.cfg.export_pipeline and hasattr(self.unwrap(self.model), "unet") and self.accelerator.is_main_process:
+            self.export_pipeline(Path(run.dir) / "pipeline")
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"updates": self.updates, "ema_updates": self.ema.updates if self.ema else 0}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.updates = int(state.get("updates", 0))
+        if self.ema is not None:
+            self.ema.updates = int(state.get("ema_updates", 0))
+
+    # -- sampling ------------------------------------------------------------------------------------
+    def make_sampler(self, sampler: str, steps: int) -> Any:
+        """A fresh diffusers scheduler of kind ``sampler`` with ``steps`` steps, on the training schedule."""
+        from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+        if sampler not in SAMPLERS:
+            from sandbox.registry import did_you_mean
+
+            raise ConfigError(f"unknown sampler {sampler!r}; {did_you_mean(sampler, list(SAMPLERS))}")
+        config = self.scheduler.config
+        if sampler == "ddpm":
+            s = DDPMScheduler.from_config(config)
+        elif sampler == "ddim":
+            s = DDIMScheduler.from_config(config, set_alpha_to_one=True)
+        else:
+            s = DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2)
+        if steps > self.cfg.timesteps:
+            raise ConfigError(f"--steps {steps} is more than the {self.cfg.timesteps} diffusion steps the model was trained with.")
+        s.set_timesteps(steps)
+        return s
+
+    def denoise_fn(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.unwrap(self.model)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, sampler: str | None = None, steps: int | None = None,
+               label: int | None = None, guidance: float | None = None, **options: Any) -> torch.Tensor:
+        """n samples (images N×C×H×W in [0, 1], or N×2 points) from noise seeded by ``seed``."""
+        if options:
+            raise ConfigError(f"ddpm.sample does not take {', '.join(options)}.")
+        sampler = sampler or self.cfg.sampler
+        steps = steps or self.cfg.steps or (self.cfg.timesteps if sampler == "ddpm" else 50)
+        w = self.cfg.guidance if guidance is None else float(guidance)
+        g = torch.Generator().manual_seed(int(seed))
+        labels = self.sample_labels(n, label, g)
+        net = self.denoise_fn()
+        was_training = net.training
+        net.eval()
+        out = []
+        shape = tuple(self.data.shape)
+        noise = torch.randn((n, *shape), generator=g)
+        for start in range(0, n, self.cfg.sample_batch):
+            sched = self.make_sampler(sampler, steps)
+            x = (noise[start: start + self.cfg.sample_batch] * sched.init_noise_sigma).to(self.device)
+            y = None if labels is None else labels[start: start + self.cfg.sample_batch].to(self.device)
+            for t in sched.timesteps:
+                tt = torch.full((x.shape[0],), int(t), device=self.device, dtype=torch.long)
+                xin = sched.scale_model_input(x, t)
+                with self.autocast():
+                    eps = self.guided_eps(net, xin, tt, y, w)
+                x = sched.step(eps.float(), t, x, generator=g).prev_sample
+            out.append(x.float().cpu())
+        net.train(was_training)
+        x = torch.cat(out)
+        return ((x + 1) / 2).clamp(0, 1) if self.data.kind == "image" else x
+
+    def sample_labels(self, n: int, label: int | None, g: torch.Generator) -> torch.Tensor | None:
+        """The labels to sample: all ``label``, or drawn as often as in the training data."""
+        if not self.conditional:
+            if label is not None:
+                raise ConfigError(f"this model was trained without labels (data={self.data.name}); drop --label.")
+            return None
+        if label is None:
+            return torch.multinomial(self.label_freq, n, replacement=True, generator=g)
+        if not 0 <= int(label) < int(self.num_classes):  # type: ignore[arg-type]
+            names = f" ({', '.join(self.data.class_names)})" if self.data.class_names else ""
+            raise ConfigError(f"--label {label} is not a class of {self.data.name}: use 0 to {int(self.num_classes) - 1}{names}.")  # type: ignore[arg-type]
+        return torch.full((n,), int(label), dtype=torch.long)
+
+    def guided_eps(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, w: float) -> torch.Tensor:
+        """ε_θ(x, t, y), with classifier-free guidance ε_∅ + w (ε_y - ε_∅) when w ≠ 1."""
+        if y is None or w == 1.0:
+            return net(x, t, y)
+        null = torch.full_like(y, int(self.num_classes))  # type: ignore[arg-type]
+        both = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
+        cond, uncond = both.chunk(2)
+        return uncond + w * (cond - uncond)
+
+    def evaluate(self, n: int | None = None, during_training: bool = False, **options: Any) -> dict[str, Any]:
+        """As :meth:`DataModel.evaluate`; during training with ``eval_sampler`` and ``eval_steps``."""
+        if during_training:
+            options = {"sampler": self.cfg.eval_sampler, "steps": self.cfg.eval_steps, **options}
+        return super().evaluate(n=n, during_training=during_training, **options)
+
+    # -- diffusers pipeline ----------------------------------------------------------------------------
+    def export_pipeline(self, folder: Path) -> Path:
+        """Write a ``DDPMPipeline`` folder (EMA UNet + training scheduler, safetensors) at ``folder``."""
+        import copy
+        import shutil
+
+        from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+        den = self.denoise_fn()
+        unet = copy.deepcopy(den.unet).float().cpu()  # type: ignore[union-attr]
+        if self.conditional:  # fold the "no label" embedding into the time embedding's bias
+            config = dict(unet.config)
+            config["num_class_embeds"] = None
+            plain = UNet2DModel.from_config(config)
+            state = {k: v for k, v in unet.state_dict().items() if not k.startswith("class_embedding.")}
+            null = unet.class_embedding.weight[int(self.num_classes)].detach()  # type: ignore[arg-type]
+            state["time_embedding.linear_2.bias"] = state["time_embedding.linear_2.bias"] + null
+            plain.load_state_dict(state)
+            unet = plain
+        scheduler = DDPMScheduler.from_config(self.scheduler.config)
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(str(tmp), safe_serialization=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+        return folder
