@@ -8,7 +8,7 @@ checkpoints without pickles) is in agents/sb3.py and agents/rl.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agents.sb3 import SB3Agent, SB3Config, schedule
 from sandbox.config import option
@@ -20,14 +20,14 @@ from sandbox.registry import agents
 class PPOConfig(SB3Config):
     n_envs: int = option(8, "envs stepped together")
     learning_rate: float = option(1e-3, "Adam learning rate (the start value with lr_schedule=linear)")
-    lr_schedule: str = option("linear", "constant, or linear: decay the learning rate to 0 over the run")
+    lr_schedule: Literal["constant", "linear"] = option("linear", "constant, or linear: decay the learning rate to 0 over the run")
     n_steps: int = option(32, "steps per env in each rollout (a rollout is n_steps × n_envs steps)")
     batch_size: int = option(256, "minibatch size")
     n_epochs: int = option(20, "passes over each rollout")
     gamma: float = option(0.98, "discount factor")
     gae_lambda: float = option(0.8, "GAE lambda")
     clip_range: float = option(0.2, "PPO clip range (the start value with clip_schedule=linear)")
-    clip_schedule: str = option("linear", "constant or linear (decay the clip range to 0)")
+    clip_schedule: Literal["constant", "linear"] = option("linear", "constant or linear (decay the clip range to 0)")
     ent_coef: float = option(0.0, "entropy bonus")
     vf_coef: float = option(0.5, "value loss weight")
     max_grad_norm: float = option(0.5, "gradient clipping")
@@ -36,8 +36,6 @@ class PPOConfig(SB3Config):
 
     def validate(self) -> None:
         super().validate()
-        if self.lr_schedule not in ("constant", "linear") or self.clip_schedule not in ("constant", "linear"):
-            raise ConfigError("agent.lr_schedule and agent.clip_schedule are constant or linear.")
         if self.n_steps < 1 or self.batch_size < 2 or self.n_epochs < 1:
             raise ConfigError("agent.n_steps and agent.n_epochs must be ≥ 1 and agent.batch_size ≥ 2.")
 

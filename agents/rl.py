@@ -315,7 +315,8 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
 
     env = agent.make_env(render_mode="rgb_array")
     fps = float(env.metadata.get("render_fps") or 30)
-    pygame.init()
+    pygame.display.init()
+    pygame.font.init()
     font = pygame.font.Font(None, 28)
     clock = pygame.time.Clock()
     frames: list[np.ndarray] = []

@@ -177,7 +177,8 @@ def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: 
     env = gymnasium.make(f"ALE/{game}-v5", frameskip=1, render_mode="rgb_array").unwrapped
     keys_to_action = {tuple(sorted(k)): a for k, a in env.get_keys_to_action().items()}  # ('a', ' ') -> LEFTFIRE
     aliases = {pygame.K_UP: "w", pygame.K_DOWN: "s", pygame.K_LEFT: "a", pygame.K_RIGHT: "d"}
-    pygame.init()
+    pygame.display.init()
+    pygame.font.init()
     env.reset()
     frame = env.render()
     h, w = frame.shape[:2]
