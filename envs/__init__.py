@@ -16,3 +16,6 @@ _envs.register_lazy("Catch-v0", "envs.classic:Catch", "Catch the falling ball: a
 
 
 # -- board games (issue: self-play tree search) -----------------------------------------------------
+_envs.register_lazy("tictactoe", "envs.games.env:tictactoe", "Tic-tac-toe (PettingZoo AEC, as tictactoe_v3)")
+_envs.register_lazy("connect_four", "envs.games.env:connect_four", "Connect Four 7x6 (PettingZoo AEC, as connect_four_v3)")
+_envs.register_lazy("go9", "envs.games.env:go9", "Go 9x9, area scoring, komi 7.5 (PettingZoo AEC)")
