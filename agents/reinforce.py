@@ -1,0 +1,167 @@
+"""REINFORCE: vanilla policy gradient with a learned baseline, on any backbone.
+
+Karpathy's "Pong from pixels" in spirit, written top to bottom:
+
+1. Play ``n_envs`` envs with the stochastic policy and keep each episode's observations, actions
+   and rewards.
+2. When an episode ends, its returns-to-go are ``G_t = r_t + γ r_{t+1} + ...`` (an episode cut by a
+   time limit adds ``γ^k V(s_end)``, the baseline's guess of what was left).
+3. Once ``batch_steps`` steps of finished episodes are in hand, one gradient step on
+   ``-(log π(a_t|s_t) · A_t) + vf_coef · (V(s_t) - G_t)²`` with ``A_t = G_t - V(s_t)`` (normalised),
+   for the policy and the baseline together. Episodes that were still running keep going into the
+   next batch (their log-probabilities are taken under the current policy at update time).
+
+The policy and the baseline are two copies of the run's backbone, each with a linear head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.rl import RLAgent, RLConfig, load_optimizer_state, make_vec_env, observation_spec, optimizer_state
+from sandbox.backbones.base import build
+from sandbox.config import RunConfig, option
+from sandbox.errors import ConfigError
+from sandbox.registry import agents
+
+if TYPE_CHECKING:
+    from sandbox.run import Run
+
+
+@dataclass
+class REINFORCEConfig(RLConfig):
+    learning_rate: float = option(1e-3, "Adam learning rate (policy and baseline)")
+    gamma: float = option(0.99, "discount factor")
+    batch_steps: int = option(2000, "update once the finished episodes hold this many steps")
+    ent_coef: float = option(0.0, "entropy bonus")
+    vf_coef: float = option(0.5, "weight of the baseline's squared error")
+    max_grad_norm: float = option(1.0, "gradient clipping (0: none)")
+    normalize_advantage: bool = option(True, "normalise the advantages of each batch")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.batch_steps < 1 or self.learning_rate <= 0 or not 0 < self.gamma <= 1:
+            raise ConfigError("agent.batch_steps must be ≥ 1, agent.learning_rate > 0 and agent.gamma in (0, 1].")
+
+
+@agents.register("reinforce")
+class REINFORCE(RLAgent):
+    """Vanilla policy gradient with a learned baseline (our own, one file)."""
+
+    Config = REINFORCEConfig
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__(config)
+        self.env = make_vec_env(config, self.cfg.n_envs, seed=config.seed, training=True)
+        self.observation_space = self.env.observation_space
+        if not hasattr(self.env.action_space, "n"):
+            raise ConfigError(f"reinforce plays discrete actions, but {config.env.name} has {self.env.action_space}.")
+        spec = observation_spec(config, self.observation_space)
+        self.scale = 1 / 255 if self.observation_space.dtype == np.uint8 else 1.0
+        policy_body, baseline_body = build(config.backbone, spec), build(config.backbone, spec)
+        self.policy = nn.Sequential(policy_body, nn.Linear(policy_body.out_dim, int(self.env.action_space.n))).to(self.device)
+        self.baseline = nn.Sequential(baseline_body, nn.Linear(baseline_body.out_dim, 1)).to(self.device)
+        self.params = list(self.policy.parameters()) + list(self.baseline.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=self.cfg.learning_rate)
+        self.updates = 0
+
+    def tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs), device=self.device).float() * self.scale
+
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        with torch.no_grad():
+            logits = self.policy(self.tensor(obs))
+        if deterministic:
+            return logits.argmax(-1).cpu().numpy()
+        return torch.distributions.Categorical(logits=logits).sample().cpu().numpy()
+
+    # -- training ---------------------------------------------------------------------------------
+    def fit(self, run: Run) -> None:
+        cfg, n = self.cfg, self.cfg.n_envs
+        every = cfg.eval_every
+        next_eval = (run.step // every + 1) * every if every else None
+        last_eval = -1
+        running: list[list[tuple[np.ndarray, int, float]]] = [[] for _ in range(n)]  # episodes being played
+        batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # finished: observations, actions, returns
+        batch_steps = 0
+        obs = self.env.reset()
+        while not run.should_stop():
+            actions = self.act_batch(obs, deterministic=False)
+            next_obs, rewards, dones, infos = self.env.step(actions)
+            for i in range(n):
+                running[i].append((obs[i], int(actions[i]), float(rewards[i])))
+                if dones[i]:
+                    tail = 0.0
+                    if infos[i].get("TimeLimit.truncated"):  # cut by a time limit: the baseline guesses the rest
+                        with torch.no_grad():
+                            tail = float(self.baseline(self.tensor(infos[i]["terminal_observation"][None]))[0, 0])
+                    batch.append(self.returns_to_go(running[i], tail))
+                    batch_steps += len(running[i])
+                    running[i] = []
+                if "episode" in infos[i]:
+                    run.log({"episodic_return": float(infos[i]["episode"]["r"]), "episodic_length": int(infos[i]["episode"]["l"])})
+            obs = next_obs
+            run.step += n
+            if batch_steps >= cfg.batch_steps:
+                run.log(self.update(batch))
+                batch, batch_steps = [], 0
+            if next_eval is not None and run.step >= next_eval:
+                self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed)
+                last_eval, next_eval = run.step, (run.step // every + 1) * every
+            elif run.checkpoint_due():
+                run.checkpoint(self)
+        if every and last_eval != run.step and not run.interrupted:
+            self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed)
+
+    def returns_to_go(self, episode: list[tuple[np.ndarray, int, float]], tail: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The episode's observations, actions and discounted returns-to-go."""
+        returns = np.zeros(len(episode), np.float32)
+        g = tail
+        for t in range(len(episode) - 1, -1, -1):
+            g = episode[t][2] + self.cfg.gamma * g
+            returns[t] = g
+        return np.stack([e[0] for e in episode]), np.array([e[1] for e in episode]), returns
+
+    def update(self, batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+        """One gradient step of the policy gradient with baseline on the finished episodes."""
+        cfg = self.cfg
+        obs = self.tensor(np.concatenate([b[0] for b in batch]))
+        actions = torch.as_tensor(np.concatenate([b[1] for b in batch]), device=self.device)
+        returns = torch.as_tensor(np.concatenate([b[2] for b in batch]), device=self.device)
+        dist = torch.distributions.Categorical(logits=self.policy(obs))
+        values = self.baseline(obs).squeeze(-1)
+        advantages = returns - values.detach()
+        if cfg.normalize_advantage and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy_loss = -(dist.log_prob(actions) * advantages).mean()
+        value_loss = ((values - returns) ** 2).mean()
+        entropy = dist.entropy().mean()
+        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+        self.optimizer.zero_grad()
+        loss.backward()
+        if cfg.max_grad_norm:
+            nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return {"train/policy_loss": policy_loss.item(), "train/value_loss": value_loss.item(),
+                "train/entropy": entropy.item(), "train/batch_steps": float(len(returns))}
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
+        tensors.update({f"baseline.{k}": v for k, v in self.baseline.state_dict().items()})
+        opt_tensors, opt_state = optimizer_state(self.optimizer, "optimizer")
+        tensors.update(opt_tensors)
+        return tensors, {"optimizer": opt_state, "updates": self.updates}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        self.policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
+        self.baseline.load_state_dict({k[9:]: v for k, v in tensors.items() if k.startswith("baseline.")})
+        if "optimizer" in state:
+            load_optimizer_state(self.optimizer, tensors, state["optimizer"], "optimizer")
+        self.updates = int(state.get("updates", 0))
