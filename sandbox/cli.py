@@ -230,14 +230,19 @@ def cmd_play(args: argparse.Namespace) -> int:
         if result:
             print(json.dumps(result))
         return 0
-    if target.exists() or "/" in args.target and not args.target.startswith("ALE/") and not args.human:
-        from sandbox.run import check_run_dir
-
-        check_run_dir(target)
-    if not args.human:
-        raise SandboxError(f"{args.target!r} is not a run directory; to play an env yourself add --human (sandbox play {args.target} --human).")
     from sandbox.registry import envs
 
+    if target.exists():
+        from sandbox.run import check_run_dir
+
+        check_run_dir(target)  # says why this folder is not a run
+    if envs.find(args.target) is None:
+        from sandbox.registry import did_you_mean
+
+        raise SandboxError(f"{args.target} is neither a run directory nor an env id; give a folder made by 'sandbox train' "
+                           f"or an env to play with --human ({did_you_mean(args.target, envs.names() + ['CartPole-v1', 'ALE/Pong-v5'])})")
+    if not args.human:
+        raise SandboxError(f"{args.target!r} is an env, not a run directory; to play it yourself add --human (sandbox play {args.target} --human).")
     factory = envs.get(args.target).load()
     human = getattr(factory, "play_human", None)
     if human is None:
