@@ -18,3 +18,4 @@ _agents.register_lazy("reinforce", "agents.reinforce:REINFORCE", "Vanilla policy
 
 
 # -- AlphaZero (issue: self-play tree search) -------------------------------------------------------
+_agents.register_lazy("alphazero", "agents.alphazero.agent:AlphaZero", "AlphaZero: self-play with batched PUCT/Gumbel tree search on board games")

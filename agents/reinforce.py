@@ -17,7 +17,7 @@ The policy and the baseline are two copies of the run's backbone, each with a li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 @dataclass
 class REINFORCEConfig(RLConfig):
     learning_rate: float = option(1e-3, "Adam learning rate (policy and baseline)")
+    lr_schedule: Literal["constant", "linear"] = option("linear", "linear: decay the learning rate to 0 over the run")
     gamma: float = option(0.99, "discount factor")
     batch_steps: int = option(2000, "update once the finished episodes hold this many steps")
     ent_coef: float = option(0.0, "entropy bonus")
@@ -108,6 +109,9 @@ class REINFORCE(RLAgent):
             obs = next_obs
             run.step += n
             if batch_steps >= cfg.batch_steps:
+                if cfg.lr_schedule == "linear":
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = cfg.learning_rate * max(0.0, 1.0 - run.step / self.config.steps)
                 run.log(self.update(batch))
                 batch, batch_steps = [], 0
             if next_eval is not None and run.step >= next_eval:
@@ -148,7 +152,7 @@ class REINFORCE(RLAgent):
             nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
-        return {"train/policy_loss": policy_loss.item(), "train/value_loss": value_loss.item(),
+        return {"train/learning_rate": self.optimizer.param_groups[0]["lr"], "train/policy_loss": policy_loss.item(), "train/value_loss": value_loss.item(),
                 "train/entropy": entropy.item(), "train/batch_steps": float(len(returns))}
 
     # -- checkpoints --------------------------------------------------------------------------------

@@ -58,15 +58,27 @@ def rom_name(game: str) -> str:
     return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(game))
 
 
-def area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) weights that average the input cells each output cell covers (area resize)."""
+def area_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area resize of one axis as taps: output cell o averages inputs ``idx[o]`` with weights ``w[o]``
+    (the share of each input cell it covers). Elementwise NumPy, no BLAS threads."""
     scale = n_in / n_out
-    m = np.zeros((n_out, n_in), np.float32)
+    taps = int(np.ceil(scale)) + 1
+    idx = np.zeros((n_out, taps), np.int64)
+    w = np.zeros((n_out, taps), np.float32)
     for o in range(n_out):
         lo, hi = o * scale, (o + 1) * scale
-        for i in range(int(np.floor(lo)), min(int(np.ceil(hi)), n_in)):
-            m[o, i] = min(hi, i + 1) - max(lo, i)
-    return m / scale
+        for k, i in enumerate(range(int(np.floor(lo)), min(int(np.ceil(hi)), n_in))):
+            idx[o, k], w[o, k] = i, (min(hi, i + 1) - max(lo, i)) / scale
+    return idx, w
+
+
+def area_resize(img: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``img`` (H, W) resized with the taps of :func:`area_taps`, rounded to uint8."""
+    (ri, rw), (ci, cw) = rows, cols
+    x = img.astype(np.float32)
+    x = (x[ri] * rw[:, :, None]).sum(axis=1)  # (out_h, W)
+    x = (x[:, ci] * cw[None]).sum(axis=2)  # (out_h, out_w)
+    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
 class AtariPreprocessed(gymnasium.Env):
@@ -92,14 +104,13 @@ class AtariPreprocessed(gymnasium.Env):
         self.observation_space = spaces.Box(0, 255, (k, s, s), np.uint8)
         self.metadata = {**self.metadata, "render_fps": 60 / self.cfg.frame_skip}
         h, w = self.ale.getScreenDims()
-        self._rows, self._cols = area_matrix(h, s), area_matrix(w, s).T
+        self._rows, self._cols = area_taps(h, s), area_taps(w, s)
         self._stack = np.zeros((k, s, s), np.uint8)
         self._screens = np.zeros((2, h, w), np.uint8)
         self._fire = "FIRE" in self.ale_env.get_action_meanings()
 
     def _frame(self) -> np.ndarray:
-        pooled = self._screens.max(axis=0).astype(np.float32)
-        return np.clip(self._rows @ pooled @ self._cols + 0.5, 0, 255).astype(np.uint8)
+        return area_resize(self._screens.max(axis=0), self._rows, self._cols)
 
     def _push(self) -> np.ndarray:
         self._stack = np.roll(self._stack, -1, axis=0)

@@ -1,0 +1,113 @@
+"""The envs the agents' issue registers: Gymnasium's checker passes on each, the single Atari env
+sees exactly what ale-py's C++ vector env sees, rewards are clipped for learning only, and a person
+can play Pong (headless here, quitting on a posted QUIT event)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import sandbox  # noqa: E402
+from sandbox.registry import envs  # noqa: E402
+
+OURS = [e.name for e in envs.entries() if e.origin.startswith(("envs.atari", "envs.classic"))]
+
+
+def test_registered_envs_are_listed() -> None:
+    assert "ALE/Pong-v5" in OURS and "Catch-v0" in OURS
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_check_env(name: str) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    env = sandbox.make_env(name)
+    check_env(env, skip_render_check=True)
+    env.close()
+    env = envs.get(name).load()(render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[-1] == 3 and frame.dtype == np.uint8
+    env.close()
+
+
+def test_single_atari_env_matches_the_cpp_vector_env() -> None:
+    from ale_py.vector_env import AtariVectorEnv
+    from gymnasium.vector import AutoresetMode
+
+    single = sandbox.make_env("ALE/Pong-v5", repeat_action_probability=0.0, noop_max=0)
+    vector = AtariVectorEnv("pong", 1, repeat_action_probability=0.0, noop_max=0, reward_clipping=False,
+                            autoreset_mode=AutoresetMode.SAME_STEP)
+    a, _ = single.reset(seed=0)
+    b, _ = vector.reset(seed=0)
+    assert a.shape == (4, 84, 84) and np.array_equal(a, b[0])
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        action = int(rng.integers(single.action_space.n))
+        a, ra, *_ = single.step(action)
+        b, rb, *_ = vector.step(np.array([action], np.int32))
+        assert np.array_equal(a, b[0]) and ra == rb[0]
+    vector.close()
+
+
+def test_atari_vec_env_clips_for_learning_but_reports_the_true_score() -> None:
+    from agents.rl import AtariVecEnv
+    from envs.atari import AtariConfig
+
+    venv = AtariVecEnv("SpaceInvaders", 2, AtariConfig(), seed=0, clip_rewards=True)
+    venv.reset()
+    rng = np.random.default_rng(0)
+    learned, episode = [], None
+    while episode is None:
+        _, reward, _, infos = venv.step(rng.integers(venv.action_space.n, size=2))
+        learned.append(reward[0])
+        episode = infos[0].get("episode")
+    assert set(np.unique(learned)) <= {-1.0, 0.0, 1.0}
+    assert episode["r"] > sum(learned) > 0  # invaders are worth 5 to 30 points each
+    assert episode["l"] == len(learned)
+    venv.close()
+
+
+def test_catch_is_winnable_by_following_the_ball() -> None:
+    env = sandbox.make_env("Catch-v0")
+    for seed in range(5):
+        obs, _ = env.reset(seed=seed)
+        done, reward = False, 0.0
+        while not done:
+            frame = obs[-1]
+            ball_col = int(np.argmax(frame[:-1].max(axis=0)))
+            paddle = int(np.mean(np.flatnonzero(frame[-1])))
+            obs, reward, done, _, _ = env.step(1 + int(np.sign(ball_col - paddle)))
+        assert reward == 1.0
+
+
+def test_human_play_runs_headless_and_quits_on_a_posted_event(tmp_path: Path) -> None:
+    import pygame
+
+    factory = envs.get("ALE/Pong-v5").load()
+
+    def post_quit() -> None:
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
+
+    timer = threading.Timer(1.0, post_quit)
+    timer.start()
+    try:
+        result = factory.play_human("ALE/Pong-v5", episodes=1, record=tmp_path / "human.gif")
+    finally:
+        timer.cancel()
+    assert result["quit"] is True
+    assert (tmp_path / "human.gif").exists()
+
+
+def test_cli_human_play_of_an_env_without_it_is_refused(capsys: pytest.CaptureFixture) -> None:
+    from sandbox.cli import main
+
+    assert main(["play", "CartPole-v1", "--human"]) == 2
+    assert "human play" in capsys.readouterr().err

@@ -1,0 +1,138 @@
+"""Every agent on every backbone that fits: trains a few hundred steps on CartPole and on Catch (a
+tiny pixel env), checkpoints without pickles, reloads with sandbox.load and acts; resume, time
+budget, evaluation and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import sandbox  # noqa: E402
+from sandbox.cli import main  # noqa: E402
+from sandbox.run import load_checkpoint  # noqa: E402
+
+AGENTS = ["ppo", "dqn", "a2c", "reinforce"]
+SMALL_BACKBONE = {
+    "mlp": ["backbone.hidden=[16,16]"],
+    "cnn": ["backbone.channels=[8,8]", "backbone.hidden=32"],
+    "rnn": ["backbone.hidden=16", "backbone.frame_embed=16"],
+    "transformer": ["backbone.d_model=16", "backbone.layers=1", "backbone.heads=2"],
+}
+FAST_AGENT = {
+    "ppo": ["agent.n_envs=4", "agent.n_steps=32", "agent.batch_size=64", "agent.n_epochs=2"],
+    "dqn": ["agent.learning_starts=50", "agent.train_freq=16", "agent.gradient_steps=2", "agent.buffer_size=1000"],
+    "a2c": ["agent.n_envs=4"],
+    "reinforce": ["agent.n_envs=4", "agent.batch_steps=64"],
+}
+CASES = [(a, "CartPole-v1", b) for a in AGENTS for b in ("mlp", "rnn", "transformer")]
+CASES += [(a, "Catch-v0", b) for a in AGENTS for b in ("mlp", "cnn", "rnn", "transformer")]
+
+
+def overrides(agent: str, env: str, backbone: str, tmp: Path, steps: int = 300, *extra: str) -> list[str]:
+    return [f"agent={agent}", f"env={env}", f"backbone={backbone}", f"steps={steps}", f"out={tmp}",
+            "wandb.mode=disabled", "agent.eval_every=200", "agent.eval_episodes=2", "agent.eval_video=false",
+            *SMALL_BACKBONE[backbone], *FAST_AGENT[agent], *extra]
+
+
+def assert_no_pickle(run_dir: Path) -> None:
+    for f in run_dir.rglob("*"):
+        if f.is_file():
+            assert f.suffix not in (".pkl", ".pickle", ".pt", ".pth", ".zip"), f
+            head = f.read_bytes()[:2]
+            assert not (len(head) == 2 and head[0] == 0x80 and head[1] in (2, 3, 4, 5)), f"{f} looks like a pickle"
+
+
+@pytest.mark.parametrize("agent,env,backbone", CASES)
+def test_train_save_reload_act(agent: str, env: str, backbone: str, tmp_path: Path) -> None:
+    run = sandbox.train(None, overrides(agent, env, backbone, tmp_path / "run"), progress=False)
+    assert run.step >= 300
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("episodic_return" in r for r in rows)
+    assert any("eval/mean_return" in r for r in rows)
+    assert (run.dir / "checkpoints" / "best.json").exists()
+    assert_no_pickle(run.dir)
+
+    policy = sandbox.load(run.dir, which="latest")
+    tensors, _ = load_checkpoint(run.dir, "latest")
+    reloaded, _ = policy.state()
+    for name, value in reloaded.items():
+        assert np.allclose(value.detach().cpu().numpy(), tensors[name].numpy()), name
+    env_ = policy.make_env()
+    obs, _ = env_.reset(seed=0)
+    for _ in range(5):
+        action = policy.act(obs)
+        assert env_.action_space.contains(action)
+        obs, *_ = env_.step(action)
+    result = policy.evaluate(episodes=2)
+    assert set(result) == {"mean_return", "std_return", "episodes"} and result["episodes"] == 2
+
+
+def test_cartpole_rnn_stacks_observations(tmp_path: Path) -> None:
+    run = sandbox.train(None, overrides("ppo", "CartPole-v1", "rnn", tmp_path / "r", 64), progress=False)
+    cfg = sandbox.load(run.dir).config
+    assert cfg.agent.config.frame_stack == 4
+    assert sandbox.load(run.dir).observation_space.shape == (4, 4)
+
+
+@pytest.mark.parametrize("agent", ["ppo", "dqn", "reinforce"])
+def test_resume_continues_from_checkpoint(agent: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    sandbox.train(None, overrides(agent, "CartPole-v1", "mlp", out, 256), progress=False)
+    run = sandbox.train(None, [f"out={out}", "steps=512"], progress=False)
+    assert run.step >= 512
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) >= 512 and min(steps) < 256
+    _, state = load_checkpoint(out, "latest")
+    if agent != "reinforce":
+        assert state["plugin"]["num_timesteps"] >= 512
+
+
+def test_max_minutes_stops_cleanly(tmp_path: Path) -> None:
+    run = sandbox.train(None, overrides("ppo", "CartPole-v1", "mlp", tmp_path / "t", 10_000_000, "max_minutes=0.05"), progress=False)
+    assert run.stop_reason == "time"
+    assert run.step < 10_000_000
+    assert sandbox.load(run.dir) is not None
+
+
+def test_backbone_that_cannot_read_vectors_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["train", "agent=ppo", "env=CartPole-v1", "backbone=cnn", f"out={tmp_path / 'x'}", "wandb.mode=disabled"])
+    assert code == 2
+    assert "cnn" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_atari_pong_with_cnn_trains_on_the_cpp_vector_env(tmp_path: Path) -> None:
+    run = sandbox.train(None, [
+        "agent=ppo", "env=ALE/Pong-v5", "steps=64", f"out={tmp_path / 'pong'}", "wandb.mode=disabled",
+        "agent.n_envs=2", "agent.n_steps=16", "agent.batch_size=32", "agent.n_epochs=1", "agent.eval_every=0",
+        "backbone.hidden=64",
+    ], progress=False)
+    policy = sandbox.load(run.dir)
+    assert policy.config.backbone.name == "cnn"  # chosen for frames
+    assert policy.config.agent.config.clip_reward is True
+    env = policy.make_env()
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 84, 84)
+    assert env.action_space.contains(policy.act(obs))
+
+
+def test_cli_eval_json_and_record(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import imageio.v3 as iio
+
+    run = sandbox.train(None, overrides("reinforce", "Catch-v0", "cnn", tmp_path / "c", 128), progress=False)
+    capsys.readouterr()
+    assert main(["eval", str(run.dir), "--episodes", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["episodes"] == 3 and {"mean_return", "std_return"} <= set(result)
+    for name in ("catch.gif", "catch.mp4"):
+        assert main(["play", str(run.dir), "--record", str(tmp_path / name), "--episodes", "2"]) == 0
+        frames = iio.imread(tmp_path / name, index=None)
+        assert len(frames) >= 2 * 9 and frames.shape[-1] == 3
+        assert frames.reshape(len(frames), -1).std(axis=1).max() > 0  # pictures, not blank frames
