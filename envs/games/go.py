@@ -1,7 +1,7 @@
 """Go on a small board (9×9 by default): captures, simple ko, suicide refused, area scoring.
 
-The rules core steps many boards at once with NumPy: stones are grouped by repeated min-label
-propagation, liberties are counted from an adjacency table, and the score is Tromp-Taylor's area
+The rules core steps many boards at once with NumPy: stones are grouped by connected-component
+labelling (SciPy's, 4-connected within each board), liberties are counted per label, and the score is Tromp-Taylor's area
 count (stones plus empty points that reach only one colour) with komi for White. Positional
 superko is not checked (simple ko only); a game also ends at ``max_moves``.
 
@@ -18,7 +18,8 @@ import numpy as np
 
 from envs.games.base import Game, square_symmetry
 
-BIG = 10_000
+_FOUR = np.zeros((3, 3, 3), bool)
+_FOUR[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]  # 4-connected within a board, never across boards
 
 
 class Go(Game):
@@ -70,35 +71,27 @@ class Go(Game):
         return [padded[:, 0:n, 1:n + 1], padded[:, 2:n + 2, 1:n + 1], padded[:, 1:n + 1, 0:n], padded[:, 1:n + 1, 2:n + 2]]
 
     def groups(self, board: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Group labels (B, N, N) (BIG on empty points) and liberties per label (B, N*N)."""
-        b, n = board.shape[0], self.size
-        stones = board != 0
-        lab = np.where(stones, np.arange(n * n).reshape(n, n)[None], BIG).astype(np.int32)
-        colour_nb = self._neighbours(self._pad(board, -1))
-        same = [c == board for c in colour_nb]
-        while True:
-            nbs = self._neighbours(self._pad(lab, BIG))
-            new = lab
-            for s, l in zip(same, nbs):
-                new = np.where(s & stones, np.minimum(new, l), new)
-            if np.array_equal(new, lab):
-                break
-            lab = new
-        # liberties: distinct (group, empty point) pairs
-        adj = np.zeros((b, n * n + 1, n * n), bool)
-        empty = ~stones
-        bi, ei = np.nonzero(empty.reshape(b, -1))
-        for l in self._neighbours(self._pad(lab, BIG)):
-            li = l.reshape(b, -1)[bi, ei]
-            adj[bi, np.minimum(li, n * n), ei] = True
-        libs = adj[:, : n * n].sum(2)
+        """Group labels (B, N, N), unique over the whole batch (0 on empty points), and the
+        liberties of each label (index 0 unused)."""
+        from scipy import ndimage
+
+        lb, nb = ndimage.label(board == 1, structure=_FOUR)
+        lw, nw = ndimage.label(board == 2, structure=_FOUR)
+        lab = np.where(lw > 0, lw + nb, lb)
+        empty = board == 0
+        libs = np.zeros(nb + nw + 1, np.int64)
+        seen: list[np.ndarray] = []
+        for l in self._neighbours(self._pad(lab, 0)):
+            keep = empty & (l > 0)
+            for other in seen:  # an empty point counts once for a group that touches it twice
+                keep &= l != other
+            libs += np.bincount(l[keep], minlength=len(libs))
+            seen.append(l)
+        libs[0] = 0
         return lab, libs
 
     def _stone_libs(self, lab: np.ndarray, libs: np.ndarray) -> np.ndarray:
-        b = lab.shape[0]
-        flat = lab.reshape(b, -1)
-        out = np.take_along_axis(libs, np.minimum(flat, self.cells - 1), 1)
-        return np.where(flat < BIG, out, 0).reshape(lab.shape)
+        return libs[lab]
 
     # -- rules ----------------------------------------------------------------------------------
     def legal(self, states: np.ndarray) -> np.ndarray:
@@ -185,7 +178,7 @@ class Go(Game):
             empty_nb = np.zeros(len(play), bool)
             own_safe = np.zeros(len(play), bool)
             cols = self._neighbours(self._pad(board, -1))
-            labs = self._neighbours(self._pad(lab, BIG))
+            labs = self._neighbours(self._pad(lab, 0))
             slibs = self._neighbours(self._pad(sl, 0))
             # neighbours of the played point: look the four directions up at (r, c)
             k = np.arange(len(play))

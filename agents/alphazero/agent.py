@@ -1,0 +1,467 @@
+"""AlphaZero: self-play with a batched tree search, a policy-value network, and nothing else.
+
+The loop, top to bottom (:meth:`AlphaZero.fit`):
+
+1. **Self-play.** ``games`` games run in lockstep, each with its own search tree. Every move, all
+   trees are searched together (one network batch per simulation step), with Dirichlet noise at
+   the roots (or Gumbel root search), and the move is drawn from the visit counts for the first
+   ``temperature_moves`` plies, then the most visited. The subtree under the move is kept (tree
+   reuse). A finished game's positions enter the replay buffer with its result ``z``, and a new
+   game starts in its slot.
+2. **Training.** For every new position, ``train_ratio / batch_size`` updates on batches drawn
+   from the buffer, each position under a random board symmetry: cross-entropy to the search's
+   policy plus squared error to ``z``.
+3. **Evaluation.** Every ``eval_minutes``: matches against each of ``eval_opponents`` (random,
+   pure MCTS, perfect play) and against earlier snapshots of the network, first move alternating;
+   an Elo rating is fitted to every result so far (random = 0) and the checkpoint with the best
+   Elo is kept as ``best``.
+
+``run.step`` counts self-play moves. Everything (network, optimiser, buffer, ratings, snapshots)
+is in the checkpoint, so a run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.alphazero.network import PolicyValueNet
+from agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
+from agents.alphazero.search import SearchConfig, Trees, capacity_for, pick
+from sandbox.config import Section, option
+from sandbox.errors import ConfigError
+from sandbox.plugin import Agent
+from sandbox.registry import agents
+
+GAMES = ("tictactoe", "connect_four", "go9")
+
+
+@dataclass
+class AlphaZeroConfig:
+    simulations: int = option(64, "search simulations per self-play move")
+    eval_simulations: int = option(0, "simulations per move when acting and evaluating (0: as simulations)")
+    games: int = option(64, "self-play games searched in lockstep (the network's batch)")
+    search: Literal["puct", "gumbel"] = option("puct", "puct with Dirichlet noise, or Gumbel root search (sequential halving)")
+    gumbel_actions: int = option(16, "gumbel: actions considered at the root")
+    c_puct: float = option(1.5, "exploration constant of PUCT")
+    dirichlet_alpha: float = option(0.0, "Dirichlet noise alpha at the root (0: the game's own, ~10/moves)")
+    noise_fraction: float = option(0.25, "share of the root prior taken by the noise")
+    temperature_moves: int = option(8, "plies per game whose move is drawn in proportion to visits")
+    reuse_tree: bool = option(True, "keep the subtree under the move played")
+    augment: bool = option(True, "train on random board symmetries of each position")
+    buffer_size: int = option(100_000, "positions in the replay buffer")
+    batch_size: int = option(256, "positions per gradient step")
+    learning_rate: float = option(1e-3, "AdamW learning rate")
+    weight_decay: float = option(1e-4, "AdamW weight decay")
+    train_ratio: float = option(4.0, "gradient samples per self-play position")
+    min_buffer: int = option(512, "positions before training starts")
+    eval_minutes: float = option(1.0, "minutes between evaluations (matches, Elo)")
+    eval_games: int = option(20, "games against each opponent per evaluation")
+    eval_opponents: list[str] = option(["random", "mcts:100"], "opponents of the evaluations: random, mcts:N, perfect")
+    elo_snapshots: int = option(3, "earlier networks kept as Elo opponents")
+    log_seconds: float = option(10.0, "seconds between logged self-play metrics")
+    threads: int = option(1, "torch CPU threads (0: torch's default); 1 is fastest for search's small batches")
+
+    def validate(self) -> None:
+        positive = {"simulations": self.simulations, "games": self.games, "buffer_size": self.buffer_size,
+                    "batch_size": self.batch_size, "gumbel_actions": self.gumbel_actions, "eval_games": self.eval_games}
+        for k, v in positive.items():
+            if v <= 0:
+                raise ConfigError(f"agent.{k}={v} must be positive.")
+        if self.eval_simulations < 0 or self.train_ratio < 0 or self.min_buffer < 0 or self.temperature_moves < 0:
+            raise ConfigError("agent.eval_simulations, train_ratio, min_buffer and temperature_moves must be ≥ 0.")
+        if self.learning_rate <= 0 or self.eval_minutes <= 0 or self.c_puct <= 0:
+            raise ConfigError("agent.learning_rate, eval_minutes and c_puct must be positive.")
+        if not 0 <= self.noise_fraction <= 1:
+            raise ConfigError(f"agent.noise_fraction={self.noise_fraction} must be in [0, 1].")
+
+
+class Replay:
+    """A ring buffer of (planes int8, policy target, result z)."""
+
+    def __init__(self, capacity: int, shape: tuple[int, ...], actions: int) -> None:
+        self.x = np.zeros((capacity, *shape), np.int8)
+        self.p = np.zeros((capacity, actions), np.float32)
+        self.z = np.zeros(capacity, np.float32)
+        self.capacity, self.pos, self.size = capacity, 0, 0
+
+    def add(self, x: np.ndarray, p: np.ndarray, z: np.ndarray) -> None:
+        for i in range(len(x)):
+            self.x[self.pos], self.p[self.pos], self.z[self.pos] = x[i], p[i], z[i]
+            self.pos = (self.pos + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        i = rng.integers(0, self.size, n)
+        return self.x[i].astype(np.float32), self.p[i], self.z[i]
+
+
+@agents.register("alphazero")
+class AlphaZero(Agent):
+    """AlphaZero: batched PUCT/Gumbel tree search and self-play on tic-tac-toe, Connect Four and Go."""
+
+    Config = AlphaZeroConfig
+    default_backbone = "cnn"
+
+    @classmethod
+    def complete_config(cls, config: Any) -> Any:
+        if config.backbone is None:
+            from sandbox.backbones.cnn import CNNConfig
+
+            config.backbone = Section("cnn", CNNConfig(arch="small", channels=[64], downsample_to=32, residual_blocks=3, hidden=128))
+        return config
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        from envs.games.base import get_game
+
+        if config.env is None or config.env.name not in GAMES:
+            got = "no env" if config.env is None else f"env={config.env.name}"
+            raise ConfigError(f"alphazero plays board games, but the run has {got}; use env=tictactoe, env=connect_four or env=go9.")
+        env_cfg = config.env.config
+        self.game = get_game(config.env.name)
+        if config.env.name == "go9" and env_cfg is not None and hasattr(env_cfg, "komi"):
+            from envs.games.go import Go
+
+            self.game = Go(9, env_cfg.komi)
+        for spec in self.cfg.eval_opponents:
+            opponent(self.game, spec)  # a bad opponent string fails now, before anything is written
+        cfg, game = self.cfg, self.game
+        if cfg.threads > 0 and self.device.type == "cpu":
+            torch.set_num_threads(cfg.threads)
+        self.net = PolicyValueNet(config.backbone, game).to(self.device)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        self.search_cfg = SearchConfig(
+            simulations=cfg.simulations, c_puct=cfg.c_puct, dirichlet_alpha=cfg.dirichlet_alpha or game.dirichlet_alpha,
+            noise_fraction=cfg.noise_fraction, gumbel=cfg.search == "gumbel", gumbel_actions=cfg.gumbel_actions)
+        self.eval_sims = cfg.eval_simulations or cfg.simulations
+        self.eval_cfg = SearchConfig(**{**vars(self.search_cfg), "simulations": self.eval_sims})
+        self.buffer = Replay(cfg.buffer_size, (game.planes, game.height, game.width), game.num_actions)
+        self.elo = Elo()
+        self.snapshots: dict[str, dict[str, torch.Tensor]] = {}
+        self.counters = {"games": 0, "positions": 0, "updates": 0}
+        self.rng = np.random.default_rng(config.seed)
+        self._solo: Trees | None = None
+        self._rated_at = -1
+
+    # -- the network as an evaluator ------------------------------------------------------------
+    def evaluator(self, net: PolicyValueNet | None = None):
+        """evaluate(states, legal) -> (priors, values) with the network (batched, no gradients)."""
+        net = net or self.net
+        game, device = self.game, self.device
+
+        def evaluate(states: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            x = torch.from_numpy(game.encode(states)).to(device)
+            with torch.no_grad():
+                logits, value = net(x)
+            logits = logits.float().cpu().numpy()
+            logits = np.where(legal, logits, -np.inf)
+            logits -= logits.max(1, keepdims=True)
+            p = np.exp(logits)
+            return (p / p.sum(1, keepdims=True)).astype(np.float32), value.float().cpu().numpy()
+
+        return evaluate
+
+    def player(self, name: str = "agent", net: PolicyValueNet | None = None, random_opening: int = 0, seed: int = 0) -> SearchPlayer:
+        """The network with its evaluation search, as a match player."""
+        return SearchPlayer(self.game, self.evaluator(net), self.eval_cfg, name, seed, random_opening)
+
+    # -- training -------------------------------------------------------------------------------
+    def fit(self, run: Any) -> None:
+        cfg, game = self.cfg, self.game
+        g_all = np.arange(cfg.games)
+        trees = Trees(game, cfg.games, capacity_for(cfg.simulations, cfg.reuse_tree), self.search_cfg, seed=self.config.seed * 7919 + run.step)
+        states = game.initial(cfg.games)
+        trees.set_roots(g_all, states)
+        ply = np.zeros(cfg.games, np.int64)
+        history: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in g_all]
+        evaluate = self.evaluator()
+        owed = 0.0
+        window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0}
+        losses: list[tuple[float, float]] = []
+        next_eval = run.elapsed + cfg.eval_minutes * 60.0
+        if not self.snapshots and not self.elo.results:
+            self.rate(run)  # the untrained network's rating: the start of the curve
+        while not run.should_stop():
+            t0 = time.time()
+            self.net.eval()
+            res = trees.search(g_all, evaluate, noise=True)
+            actions = pick(res, 0.0)
+            early = np.nonzero(ply < cfg.temperature_moves)[0]
+            if len(early) and "action" not in res:
+                actions[early] = pick({"visits": res["visits"][early]}, 1.0, [trees.rngs[i] for i in early])
+            x = game.encode(states).astype(np.int8)
+            to_play = game.to_play(states)
+            for i in g_all:
+                history[i].append((x[i], res["target"][i], int(to_play[i])))
+            nxt, term, reward = game.step(states, actions)
+            ply += 1
+            fin = np.nonzero(term)[0]
+            for i in fin:
+                xs, ps, players = zip(*history[i])
+                z = np.where(np.array(players) == to_play[i], reward[i], -reward[i]).astype(np.float32)
+                self.buffer.add(np.stack(xs), np.stack(ps), z)
+                history[i] = []
+                window["games"] += 1
+                window["len"] += int(ply[i])
+                first_won = (reward[i] > 0) == (to_play[i] == 0)
+                window["first_wins"] += int(reward[i] != 0 and first_won)
+                window["draws"] += int(reward[i] == 0)
+            cont = np.nonzero(~term)[0]
+            if len(cont):
+                if cfg.reuse_tree:
+                    trees.advance(cont, actions[cont], nxt[cont])
+                else:
+                    trees.set_roots(cont, nxt[cont])
+            if len(fin):
+                nxt[fin] = game.initial(len(fin))
+                ply[fin] = 0
+                trees.set_roots(fin, nxt[fin])
+            states = nxt
+            self.counters["games"] += len(fin)
+            self.counters["positions"] += cfg.games
+            window["sims"] += cfg.games * cfg.simulations
+            window["moves"] += cfg.games
+            t1 = time.time()
+            window["self"] += t1 - t0
+            run.step += cfg.games
+            if self.buffer.size >= max(cfg.min_buffer, cfg.batch_size):
+                owed += cfg.games * cfg.train_ratio / cfg.batch_size
+                while owed >= 1:
+                    losses.append(self.train_step())
+                    owed -= 1
+            window["train"] += time.time() - t1
+            if time.time() - window["t"] >= cfg.log_seconds and window["moves"]:
+                self._log_window(run, window, losses)
+                losses = []
+                window = {k: 0 for k in window} | {"t": time.time(), "self": 0.0, "train": 0.0}
+            if run.elapsed >= next_eval:
+                self.rate(run)
+                next_eval = run.elapsed + cfg.eval_minutes * 60.0
+            elif run.checkpoint_due():
+                run.checkpoint(self)
+        if run.stop_reason != "interrupted" and self._rated_at != run.step:
+            self.rate(run)  # the closing evaluation, so that the final network is rated too
+
+    def _log_window(self, run: Any, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
+        busy = max(w["self"], 1e-9)
+        metrics: dict[str, Any] = {
+            "sims_per_s": w["sims"] / busy, "games_per_s": w["games"] / max(w["self"] + w["train"], 1e-9),
+            "moves_per_s": w["moves"] / busy, "buffer": self.buffer.size, "games": self.counters["games"],
+            "updates": self.counters["updates"], "train_share": w["train"] / max(w["self"] + w["train"], 1e-9),
+        }
+        if w["games"]:
+            metrics.update(game_length=w["len"] / w["games"], first_player_wins=w["first_wins"] / w["games"], draws=w["draws"] / w["games"])
+        if losses:
+            pl, vl = np.mean(losses, axis=0)
+            metrics.update(loss=float(pl + vl), policy_loss=float(pl), value_loss=float(vl))
+        run.log(metrics)
+
+    def train_step(self) -> tuple[float, float]:
+        """One gradient step on a batch from the buffer, each position under a random symmetry."""
+        cfg, game = self.cfg, self.game
+        x, p, z = self.buffer.sample(self.rng, cfg.batch_size)
+        if cfg.augment and game.num_symmetries > 1:
+            ks = self.rng.integers(0, game.num_symmetries, len(x))
+            for k in range(1, game.num_symmetries):
+                sel = ks == k
+                if sel.any():
+                    x[sel], p[sel] = game.symmetry(x[sel], p[sel], k)
+        self.net.train()
+        logits, value = self.net(torch.from_numpy(x).to(self.device))
+        target = torch.from_numpy(p).to(self.device)
+        policy_loss = -(target * F.log_softmax(logits, -1)).sum(-1).mean()
+        value_loss = F.mse_loss(value, torch.from_numpy(z).to(self.device))
+        self.opt.zero_grad()
+        (policy_loss + value_loss).backward()
+        self.opt.step()
+        self.counters["updates"] += 1
+        return float(policy_loss.detach()), float(value_loss.detach())
+
+    # -- evaluation and Elo ---------------------------------------------------------------------
+    def rate(self, run: Any) -> dict[str, float]:
+        """Matches against the opponents and earlier snapshots; log win rates and Elo; checkpoint."""
+        cfg = self.cfg
+        self.net.eval()
+        name = f"net@{run.step}"
+        me = self.player(name, seed=run.step)
+        metrics: dict[str, Any] = {}
+        for i, spec in enumerate(cfg.eval_opponents):
+            r = play_match(self.game, me, opponent(self.game, spec, seed=run.step + i), cfg.eval_games)
+            self.elo.add(name, spec, r["win"], r["draw"], r["loss"])
+            metrics[f"win_rate/{spec}"] = r["win_rate"]
+            metrics[f"loss_rate/{spec}"] = r["loss"] / r["games"]
+        for snap_name, weights in list(self.snapshots.items())[-2:]:
+            other = PolicyValueNet(self.config.backbone, self.game).to(self.device)
+            other.load_state_dict(weights)
+            other.eval()
+            a = self.player(name, random_opening=2, seed=run.step)
+            b = self.player(snap_name, net=other, random_opening=2, seed=run.step + 1)
+            r = play_match(self.game, a, b, max(2, cfg.eval_games // 2))
+            self.elo.add(name, snap_name, r["win"], r["draw"], r["loss"])
+            metrics[f"score/previous"] = r["score"]
+        ratings = self.elo.ratings()
+        elo = ratings.get(name, 0.0)
+        metrics["elo"] = elo
+        for spec in cfg.eval_opponents:
+            metrics[f"elo/{spec}"] = ratings.get(spec, 0.0)
+        run.log(metrics)
+        self.snapshots[name] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        while len(self.snapshots) > cfg.elo_snapshots:
+            self.snapshots.pop(next(iter(self.snapshots)))
+        run.checkpoint(self, score=elo)
+        self._rated_at = run.step
+        return metrics
+
+    def evaluate(self, games: int | None = None, opponent: str = "random", episodes: int | None = None, **options: Any) -> dict[str, Any]:
+        """Win, draw and loss counts of ``games`` against ``opponent`` (random, mcts:N, perfect), first move alternating."""
+        from agents.alphazero.opponents import opponent as make_opponent
+
+        n = int(games or episodes or 100)
+        other = make_opponent(self.game, opponent, seed=self.config.seed + 1)
+        self.net.eval()
+        r = play_match(self.game, self.player("agent", seed=self.config.seed), other, n)
+        return {**r, "opponent": opponent, "simulations": self.eval_sims}
+
+    # -- acting ---------------------------------------------------------------------------------
+    def think(self, state: np.ndarray, deterministic: bool = True) -> tuple[int, dict[str, Any]]:
+        """Search one position: the move, and what the agent thinks (probabilities, value)."""
+        if self._solo is None:
+            self._solo = Trees(self.game, 1, capacity_for(self.eval_sims, False), self.eval_cfg, self.config.seed)
+        self.net.eval()
+        self._solo.set_roots(np.array([0]), state[None])
+        res = self._solo.search(np.array([0]), self.evaluator(), noise=False)
+        visits = res["visits"][0]
+        if deterministic or "action" in res:
+            action = int(pick(res, 0.0)[0])
+        else:
+            action = int(pick({"visits": visits[None]}, 1.0, [self._solo.rngs[0]])[0])
+        probs = res["target"][0] if "action" in res else visits / max(visits.sum(), 1)
+        return action, {"probs": probs, "value": float(res["value"][0]), "prior": res["prior"][0]}
+
+    def act(self, observation: Any, action_mask: Any = None, deterministic: bool = True) -> int:
+        """A move for a PettingZoo observation (the dict, or its 'observation' array)."""
+        if isinstance(observation, dict):
+            if action_mask is None:
+                action_mask = observation.get("action_mask")
+            observation = observation["observation"]
+        state = self.game.from_observation(np.asarray(observation))
+        action, _ = self.think(state, deterministic)
+        if action_mask is not None and not np.asarray(action_mask)[action]:
+            legal = np.nonzero(np.asarray(action_mask))[0]
+            if len(legal) == 0:
+                raise ConfigError("the action mask allows no move; the game is over.")
+            action = int(legal[0])
+        return action
+
+    # -- watching and playing -------------------------------------------------------------------
+    def play(self, episodes: int = 1, record: Path | None = None, human: bool = False) -> dict[str, Any]:
+        """``human``: you play the agent in a window. Otherwise the agent plays itself, in a window
+        or recorded to ``record`` (.mp4 or .gif) with its value and move probabilities drawn."""
+        from envs.games.draw import HumanGame, outcome_line, render_board, side_names
+
+        game = self.game
+        if human:
+            window = HumanGame(game, lambda s: self.think(s), episodes=episodes, record=record, opponent_name="AlphaZero")
+            return window.run()
+        frames: list[np.ndarray] = []
+        results = {"games": 0, "first_wins": 0, "second_wins": 0, "draws": 0}
+        names = side_names(game)
+        screen = None
+        for ep in range(episodes):
+            state, last, over = game.initial(1)[0], None, ""
+            while True:
+                ply = int(np.count_nonzero(state[: game.cells]))
+                action, info = self.think(state, deterministic=not (ep > 0 and ply < 2))
+                v = info["value"] * (1 if game.to_play(state[None])[0] == 0 else -1)
+                lines = (f"Game {ep + 1}: AlphaZero against itself", f"value {v:+.2f} for {names[0]}; next: {game.action_name(action)}")
+                frames.append(render_board(game, state, info["probs"], last, lines))
+                nxt, term, reward = game.step(state[None], np.array([action]))
+                state, last = nxt[0], action
+                if term[0]:
+                    over = outcome_line(game, state, float(reward[0]))
+                    mover = 1 - int(game.to_play(state[None])[0])
+                    results["games"] += 1
+                    key = "draws" if reward[0] == 0 else ("first_wins" if (mover == 0) == (reward[0] > 0) else "second_wins")
+                    results[key] += 1
+                    frames.extend([render_board(game, state, None, last, (f"Game {ep + 1}: {over}",))] * 3)
+                    break
+            if record is None:
+                screen = self._show(frames, screen)
+                frames = []
+        if record is not None:
+            from sandbox.tracking import write_video
+
+            write_video(record, frames, fps=2)
+            results["record"] = str(record)
+        return results
+
+    def _show(self, frames: list[np.ndarray], screen: Any) -> Any:
+        import pygame
+
+        pygame.display.init()
+        if screen is None:
+            screen = pygame.display.set_mode(frames[0].shape[1::-1])
+            pygame.display.set_caption("AlphaZero against itself")
+        for f in frames:
+            for event in pygame.event.get():
+                if event.type == pygame.QUIT:
+                    return screen
+            screen.blit(pygame.surfarray.make_surface(f.swapaxes(0, 1)), (0, 0))
+            pygame.display.flip()
+            pygame.time.wait(500)
+        return screen
+
+    def demo_media(self, run: Any) -> list[Path]:
+        """A recorded game of the trained agent against itself."""
+        run.media_dir.mkdir(parents=True, exist_ok=True)
+        path = run.media_dir / f"alphazero-{self.game.name}.gif"
+        self.play(episodes=1, record=path)
+        return [path]
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}
+        params = list(self.net.parameters())
+        steps = {}
+        for i, p in enumerate(params):
+            st = self.opt.state.get(p, {})
+            if "exp_avg" in st:
+                tensors[f"opt.{i}.exp_avg"] = st["exp_avg"]
+                tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"]
+                steps[str(i)] = float(st["step"])
+        n = self.buffer.size
+        tensors["buffer.x"] = torch.from_numpy(self.buffer.x[:n].copy())
+        tensors["buffer.p"] = torch.from_numpy(self.buffer.p[:n].copy())
+        tensors["buffer.z"] = torch.from_numpy(self.buffer.z[:n].copy())
+        for j, (name, weights) in enumerate(self.snapshots.items()):
+            tensors.update({f"snap.{j}.{k}": v for k, v in weights.items()})
+        return tensors, {"opt_steps": steps, "buffer_pos": self.buffer.pos, "elo": self.elo.results,
+                         "snapshots": list(self.snapshots), "counters": self.counters}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        for i, p in enumerate(self.net.parameters()):
+            if f"opt.{i}.exp_avg" in tensors:
+                self.opt.state[p] = {"step": torch.tensor(state["opt_steps"][str(i)]),
+                                     "exp_avg": tensors[f"opt.{i}.exp_avg"].clone().to(self.device),
+                                     "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].clone().to(self.device)}
+        if "buffer.x" in tensors:
+            n = min(len(tensors["buffer.x"]), self.buffer.capacity)
+            self.buffer.x[:n] = tensors["buffer.x"][:n].numpy()
+            self.buffer.p[:n] = tensors["buffer.p"][:n].numpy()
+            self.buffer.z[:n] = tensors["buffer.z"][:n].numpy()
+            self.buffer.size = n
+            self.buffer.pos = int(state.get("buffer_pos", n)) % self.buffer.capacity
+        self.elo = Elo(state.get("elo", []))
+        self.snapshots = {}
+        for j, name in enumerate(state.get("snapshots", [])):
+            prefix = f"snap.{j}."
+            self.snapshots[name] = {k[len(prefix):]: v.clone() for k, v in tensors.items() if k.startswith(prefix)}
+        self.counters = dict(state.get("counters", self.counters))

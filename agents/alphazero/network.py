@@ -1,0 +1,27 @@
+"""The policy-value network: a shared backbone (a residual CNN by default; MLP, RNN and transformer
+work too), a policy head (one logit per action) and a value head (tanh, for the player to move)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from sandbox.backbones.base import InputSpec, build
+
+
+class PolicyValueNet(nn.Module):
+    """board planes (B, C, H, W) -> (policy logits (B, A), value (B,) in [-1, 1])."""
+
+    def __init__(self, backbone: Any, game: Any, value_hidden: int = 64) -> None:
+        super().__init__()
+        self.spec = InputSpec.image(game.planes, game.height, game.width)
+        self.body = build(backbone, self.spec)
+        d = self.body.out_dim
+        self.policy = nn.Linear(d, game.num_actions)
+        self.value = nn.Sequential(nn.Linear(d, value_hidden), nn.ReLU(), nn.Linear(value_hidden, 1), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(x)
+        return self.policy(features), self.value(features).squeeze(-1)
