@@ -174,6 +174,7 @@ class Trees:
             considered = np.minimum(cfg.gumbel_actions, n_legal)
             table = {int(c): considered_visits(int(c), sims) for c in np.unique(considered)}
             schedule = np.stack([table[int(c)] for c in considered])  # (k, sims)
+            self._base_visits = self._child_stats(idx, zeros)[1]  # a reused root has visits already
         for i in range(sims):
             forced = self._gumbel_choice(idx, schedule[:, i]) if schedule is not None else None
             self._simulate(idx, evaluate, forced)
@@ -215,8 +216,10 @@ class Trees:
 
     def _gumbel_choice(self, idx: np.ndarray, considered_visit: np.ndarray) -> np.ndarray:
         score, nc = self._gumbel_scores(idx)
-        score = np.where(nc == considered_visit[:, None], score, -np.inf)
-        return np.argmax(score, 1)
+        chosen = np.where(nc - self._base_visits == considered_visit[:, None], score, -np.inf)
+        fallback = ~np.isfinite(chosen).any(1)  # cannot happen with a fresh count; kept safe
+        chosen[fallback] = score[fallback]
+        return np.argmax(chosen, 1)
 
     def _simulate(self, idx: np.ndarray, evaluate: Evaluator, forced: np.ndarray | None) -> None:
         cfg = self.cfg

@@ -1,0 +1,151 @@
+"""The alphazero agent: trains (tiny), resumes, acts in PettingZoo's own envs, evaluates, plays,
+records, and refuses bad input with one sentence."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import numpy as np
+import pytest
+
+import sandbox
+from sandbox.tracking import read_metrics
+
+TINY = ["agent=alphazero", "agent.simulations=8", "agent.games=8", "agent.batch_size=32", "agent.min_buffer=32",
+        "agent.eval_games=2", "agent.eval_simulations=8", "agent.log_seconds=0", "wandb.mode=disabled"]
+
+
+@pytest.fixture(scope="module")
+def c4_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("az") / "c4"
+    run = sandbox.train(None, TINY + ["env=connect_four", "backbone=mlp", "steps=400", "agent.eval_opponents=[random]", f"out={out}"], progress=False)
+    return run
+
+
+def test_training_logs_losses_speed_win_rates_and_elo(c4_run) -> None:
+    rows = read_metrics(c4_run.dir)
+    keys = set().union(*rows)
+    for k in ("loss", "policy_loss", "value_loss", "sims_per_s", "games_per_s", "win_rate/random", "elo", "score/previous"):
+        assert k in keys, k
+    assert c4_run.step >= 400
+    assert (c4_run.dir / "checkpoints" / "best.json").exists()
+
+
+def test_the_trained_agent_plays_in_pettingzoos_own_connect_four(c4_run) -> None:
+    from pettingzoo.classic import connect_four_v3
+
+    agent = sandbox.load(c4_run.dir)
+    env = connect_four_v3.env()
+    rng = np.random.default_rng(0)
+    for episode in range(2):
+        env.reset(seed=episode)
+        mine = env.possible_agents[episode % 2]
+        for name in env.agent_iter():
+            obs, reward, term, trunc, _ = env.last()
+            if term or trunc:
+                action = None
+            elif name == mine:
+                action = agent.act(obs)
+                assert obs["action_mask"][action] == 1
+            else:
+                action = int(rng.choice(np.nonzero(obs["action_mask"])[0]))
+            env.step(action)
+        assert env.rewards is not None
+
+
+def test_act_takes_the_observation_array_too_and_wins_in_one(c4_run) -> None:
+    agent = sandbox.load(c4_run.dir)
+    g = agent.game
+    s = g.initial(1)
+    for m in [0, 6, 1, 6, 2, 5]:
+        s, _, _ = g.step(s, np.array([m]))
+    obs = g.observation(s[0], 0, True)
+    assert agent.act(obs["observation"], obs["action_mask"]) == 3
+    assert agent.act(obs, deterministic=False) in range(7)
+
+
+def test_resume_continues_from_the_checkpoint(c4_run, tmp_path) -> None:
+    import shutil
+
+    out = tmp_path / "resumed"
+    shutil.copytree(c4_run.dir, out)
+    before = len(read_metrics(out))
+    run = sandbox.train(None, TINY + ["env=connect_four", "backbone=mlp", "steps=560", "agent.eval_opponents=[random]", f"out={out}"], progress=False)
+    assert run.step >= 560
+    agent = sandbox.load(out, which="latest")
+    assert agent.buffer.size > 0 and agent.elo.results and agent.counters["games"] > 0
+    assert len(read_metrics(out)) > before
+
+
+def test_cli_eval_prints_win_draw_loss_json(c4_run, capsys) -> None:
+    from sandbox.cli import main
+
+    assert main(["eval", str(c4_run.dir), "--opponent", "mcts:5", "--games", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"win", "draw", "loss", "win_rate"} <= set(result) and result["win"] + result["draw"] + result["loss"] == 4
+    assert main(["eval", str(c4_run.dir), "--opponent", "alphago", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "random, mcts:N" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_play_records_a_game_with_what_the_agent_thinks(c4_run, tmp_path) -> None:
+    agent = sandbox.load(c4_run.dir)
+    result = agent.play(episodes=2, record=tmp_path / "game.gif")
+    assert result["games"] == 2 and (tmp_path / "game.gif").stat().st_size > 0
+
+
+def test_tictactoe_gumbel_and_transformer_train_and_demo_media(tmp_path) -> None:
+    out = tmp_path / "ttt"
+    run = sandbox.train(None, TINY + ["env=tictactoe", "backbone=transformer", "backbone.d_model=16", "backbone.layers=1",
+                                      "agent.search=gumbel", "agent.gumbel_actions=4", "steps=160",
+                                      "agent.eval_opponents=[perfect,mcts:10]", f"out={out}"], progress=False)
+    agent = sandbox.load(run.dir)
+    assert agent.evaluate(games=4, opponent="perfect")["win"] == 0
+    media = agent.demo_media(run)
+    assert media and media[0].exists()
+
+
+def test_human_play_against_the_agent_headless(c4_run, monkeypatch) -> None:
+    import pygame
+
+    agent = sandbox.load(c4_run.dir)
+    from envs.games import draw
+
+    made = []
+    real = draw.HumanGame
+
+    class Scripted(real):  # the person presses 2 (plays second) and then closes the window
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_2))
+
+        def tick(self):
+            super().tick()
+            if self.phase == "play" and self.last is not None and self.info is not None:
+                pygame.event.post(pygame.event.Event(pygame.QUIT))
+
+    monkeypatch.setattr(draw, "HumanGame", Scripted)
+    result = agent.play(episodes=1, human=True)
+    window = made[0]
+    assert window.human == 1 and window.last is not None  # the agent (first) has moved
+    assert window.info is not None and window.info["probs"].shape == (7,)  # its view of your position
+    assert result["games"] == 0
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (["env=CartPole-v1"], "board games"),
+    (["env=tictactoe", "agent.eval_opponents=[random,minimax]"], "random, mcts:N"),
+    (["env=connect_four", "agent.eval_opponents=[perfect]"], "tic-tac-toe only"),
+    (["env=tictactoe", "agent.simulations=0"], "positive"),
+    (["env=tictactoe", "backbone=rnn", "backbone.hidden=-1"], ""),
+])
+def test_bad_configs_are_refused_before_anything_is_written(overrides, match, tmp_path) -> None:
+    out = tmp_path / "bad"
+    with pytest.raises(sandbox.SandboxError, match=match):
+        sandbox.train(None, ["agent=alphazero", "wandb.mode=disabled", f"out={out}", *overrides], progress=False)
+    assert not out.exists()

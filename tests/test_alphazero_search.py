@@ -1,0 +1,148 @@
+"""The batched search: forced wins, blocks, Gumbel, tree reuse, and batched = unbatched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.alphazero.opponents import Elo, against_every_perfect_line, perfect_moves, play_match, opponent
+from agents.alphazero.search import SearchConfig, Trees, capacity_for, considered_visits, pick, rollout_evaluator, uniform_evaluator
+from envs.games.base import get_game
+
+
+def search_one(game, state, cfg: SearchConfig, evaluate=None, noise: bool = False):
+    trees = Trees(game, 1, capacity_for(cfg.simulations, False), cfg, seed=0)
+    trees.set_roots(np.array([0]), state[None])
+    return trees.search(np.array([0]), evaluate or rollout_evaluator(game, 0), noise=noise)
+
+
+def c4(moves: list[int]) -> np.ndarray:
+    g = get_game("connect_four")
+    s = g.initial(1)
+    for m in moves:
+        s, _, _ = g.step(s, np.array([m]))
+    return s[0]
+
+
+@pytest.mark.parametrize("search", ["puct", "uct", "gumbel"])
+def test_finds_a_win_in_one_and_blocks_a_loss_in_one(search: str) -> None:
+    cfg = SearchConfig(simulations=200, formula="uct" if search == "uct" else "puct", gumbel=search == "gumbel", gumbel_actions=8)
+    ttt = get_game("tictactoe")
+    win = np.array([1, 1, 0, 2, 2, 0, 0, 0, 0, 0], np.int16)  # X to move: 2 wins
+    assert pick(search_one(ttt, win, cfg), 0.0)[0] == 2
+    block = np.array([1, 1, 0, 0, 2, 0, 0, 0, 0, 1], np.int16)  # O to move must take 2
+    assert pick(search_one(ttt, block, cfg), 0.0)[0] == 2
+    g = get_game("connect_four")
+    # first player has three in a row on the bottom (columns 0-2): it wins at column 3
+    assert pick(search_one(g, c4([0, 6, 1, 6, 2, 5]), cfg), 0.0)[0] == 3
+    # second player to move must block at column 3
+    assert pick(search_one(g, c4([0, 6, 1, 6, 2]), cfg), 0.0)[0] == 3
+
+
+def test_win_in_one_with_the_uniform_evaluator_and_the_search_value() -> None:
+    g = get_game("connect_four")
+    res = search_one(g, c4([0, 6, 1, 6, 2, 5]), SearchConfig(simulations=50), uniform_evaluator(g))
+    assert np.argmax(res["visits"][0]) == 3 and res["value"][0] > 0.5
+    assert res["target"][0].sum() == pytest.approx(1.0)
+
+
+class TinyNet(torch.nn.Module):
+    def __init__(self, game) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(game.planes * game.cells, 32), torch.nn.Tanh())
+        self.p = torch.nn.Linear(32, game.num_actions)
+        self.v = torch.nn.Linear(32, 1)
+
+    def forward(self, x):
+        f = self.body(x)
+        return self.p(f), torch.tanh(self.v(f)).squeeze(-1)
+
+
+def net_evaluator(game, net):
+    def evaluate(states, legal):
+        with torch.no_grad():
+            logits, v = net(torch.from_numpy(game.encode(states)).double())
+        logits = np.where(legal, logits.numpy(), -np.inf)
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        return p / p.sum(1, keepdims=True), v.numpy()
+
+    return evaluate
+
+
+@pytest.mark.parametrize("gumbel", [False, True])
+def test_batched_search_gives_the_same_moves_as_one_game_at_a_time(gumbel: bool) -> None:
+    g = get_game("connect_four")
+    net = TinyNet(g).double()
+    evaluate = net_evaluator(g, net)
+    rng = np.random.default_rng(0)
+    states = g.initial(6)
+    for _ in range(3):
+        legal = g.legal(states)
+        states, _, _ = g.step(states, np.argmax(rng.random(legal.shape) * legal, 1))
+    cfg = SearchConfig(simulations=40, gumbel=gumbel, gumbel_actions=4, dirichlet_alpha=1.0)
+    batched = Trees(g, 6, capacity_for(40, False), cfg, seed=3)
+    batched.set_roots(np.arange(6), states)
+    together = batched.search(np.arange(6), evaluate, noise=True)
+    for i in range(6):
+        alone = Trees(g, 6, capacity_for(40, False), cfg, seed=3)  # the same seeds per tree index
+        alone.set_roots(np.array([i]), states[i:i + 1])
+        one = alone.search(np.array([i]), evaluate, noise=True)
+        assert np.array_equal(one["visits"][0], together["visits"][i])
+        assert pick(one, 0.0)[0] == pick(together, 0.0)[i]
+
+
+def test_tree_reuse_keeps_the_subtree_under_the_move() -> None:
+    g = get_game("tictactoe")
+    cfg = SearchConfig(simulations=60)
+    trees = Trees(g, 2, capacity_for(60, True), cfg)
+    trees.set_roots(np.arange(2), g.initial(2))
+    res = trees.search(np.arange(2), uniform_evaluator(g))
+    a = pick(res, 0.0)
+    child_visits = res["visits"][np.arange(2), a]
+    nxt, _, _ = g.step(g.initial(2), a)
+    trees.advance(np.arange(2), a, nxt)
+    assert trees.visits[np.arange(2), 0].tolist() == child_visits.astype(int).tolist()
+    assert np.array_equal(trees.state[np.arange(2), 0], nxt)
+    assert (trees.size < 61).all()
+    more = trees.search(np.arange(2), uniform_evaluator(g), simulations=10)
+    assert (more["visits"].sum(1) == child_visits - 1 + 10).all()
+
+
+def test_sequential_halving_schedule() -> None:
+    s = considered_visits(4, 16)
+    assert len(s) == 16 and list(s[:4]) == [0, 0, 0, 0] and max(s) >= 3
+    assert list(considered_visits(1, 5)) == [0, 1, 2, 3, 4]
+
+
+def test_perfect_player_never_loses_and_random_loses_lines() -> None:
+    g = get_game("tictactoe")
+    assert sorted(perfect_moves(g.initial(1)[0])) == list(range(9))  # every opening draws
+    lines = against_every_perfect_line(g, lambda s: perfect_moves(s)[0])
+    assert lines["first"]["loss"] == 0 and lines["second"]["loss"] == 0 and lines["second"]["lines"] > 10
+    bad = against_every_perfect_line(g, lambda s: int(np.nonzero(g.legal(s[None])[0])[0][0]))
+    assert bad["first"]["loss"] + bad["second"]["loss"] > 0
+
+
+def test_matches_alternate_the_first_move_and_elo_orders_players() -> None:
+    g = get_game("tictactoe")
+    r = play_match(g, opponent(g, "perfect"), opponent(g, "random", seed=1), 20)
+    assert r["loss"] == 0 and r["win"] >= 10 and r["games"] == 20
+    r2 = play_match(g, opponent(g, "mcts:50"), opponent(g, "random", seed=2), 10)
+    elo = Elo()
+    elo.add("perfect", "random", r["win"], r["draw"], r["loss"])
+    elo.add("mcts:50", "random", r2["win"], r2["draw"], r2["loss"])
+    elo.add("perfect", "mcts:50", 3, 7, 0)
+    ratings = elo.ratings()
+    assert ratings["random"] == 0 and ratings["perfect"] > ratings["mcts:50"] > 0
+
+
+@pytest.mark.parametrize("spec", ["minimax", "mcts:", "mcts:0", "mcts:ten"])
+def test_a_bad_opponent_is_one_sentence(spec: str) -> None:
+    from sandbox.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="random, mcts:N"):
+        opponent(get_game("connect_four"), spec)
+    with pytest.raises(ConfigError, match="tic-tac-toe only"):
+        opponent(get_game("connect_four"), "perfect")
