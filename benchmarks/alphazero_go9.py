@@ -1,6 +1,6 @@
 """Go 9×9: AlphaZero's training curve, win rate against pure MCTS over training time.
 
-    flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_go9.py [--segments 4 8 12] [--mcts 16]
+    flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_go9.py [--segments 3 6 9] [--mcts 16]
 
 Trains the preset alphazero-go9 in segments (each resumes the run with a larger max_minutes), and
 after each segment plays ``--games`` games against pure MCTS with ``--mcts`` random-rollout
@@ -20,7 +20,7 @@ from agents.alphazero.opponents import opponent, play_match
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--segments", type=float, nargs="+", default=[4.0, 8.0, 12.0])
+    ap.add_argument("--segments", type=float, nargs="+", default=[3.0, 6.0, 9.0])
     ap.add_argument("--mcts", type=int, default=16)
     ap.add_argument("--games", type=int, default=8)
     args = ap.parse_args()
@@ -33,6 +33,9 @@ def main() -> None:
         r = play_match(agent.game, agent.player("agent"), opponent(agent.game, f"mcts:{args.mcts}", seed=1), args.games)
         curve.append({"train_minutes": minutes, **r, "match_seconds": round(time.time() - t, 1)})
         print(f"  after {minutes} min: {r}", flush=True)
+        Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
+        partial = {"opponent": f"mcts:{args.mcts}", "games_per_point": args.games, "curve": curve, "run": str(out), "complete": False}
+        Path("benchmarks/results/alphazero_go9.json").write_text(json.dumps(partial, indent=1))
 
     sandbox.train("alphazero-go9", ["max_minutes=0.05", f"out={out}", "wandb.mode=disabled"], progress=False)
     match(0.05)
@@ -41,7 +44,7 @@ def main() -> None:
         run = sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled"], progress=False)
         steps = run.step
         match(minutes)
-    result = {"opponent": f"mcts:{args.mcts}", "games_per_point": args.games, "self_play_moves": steps, "curve": curve, "run": str(out)}
+    result = {"opponent": f"mcts:{args.mcts}", "games_per_point": args.games, "self_play_moves": steps, "curve": curve, "run": str(out), "complete": True}
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     Path("benchmarks/results/alphazero_go9.json").write_text(json.dumps(result, indent=1))
     print(f"\nAlphaZero Go 9x9 (Gumbel search), against pure MCTS with {args.mcts} rollouts a move, {args.games} games a point")

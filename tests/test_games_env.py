@@ -108,3 +108,22 @@ def test_connect_four_window_drops_in_the_clicked_column() -> None:
     assert window.state[5 * 7 + 2] == 2
     window.running = False
     window.run()
+
+
+def test_sandbox_play_env_human_opens_the_window_and_closes(monkeypatch) -> None:
+    import pygame
+
+    from envs.games import draw
+    from sandbox.cli import main
+
+    original = draw.HumanGame.__init__
+    opened = []
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+        pygame.event.post(pygame.event.Event(pygame.QUIT))  # the person closes the window
+
+    monkeypatch.setattr(draw.HumanGame, "__init__", init)
+    assert main(["play", "connect_four", "--human"]) == 0
+    assert opened and opened[0].opponent_name.startswith("pure MCTS") and not opened[0].running

@@ -143,11 +143,13 @@ def _check_mode(render_mode: str | None) -> None:
 
 
 def play_human(env_id: str, episodes: int = 1, record: Path | None = None) -> dict[str, Any]:
-    """A person plays ``env_id`` with the mouse against pure MCTS (200 random rollouts a move)."""
+    """A person plays ``env_id`` with the mouse against pure MCTS (200 random rollouts a move; 32 in Go,
+    whose rollouts are long)."""
     from envs.games.draw import HumanGame, mcts_opponent
 
     game = get_game(env_id)
-    window = HumanGame(game, mcts_opponent(game, 200), episodes=episodes, record=record, opponent_name="pure MCTS, 200 rollouts")
+    n = 32 if game.name.startswith("go") else 200
+    window = HumanGame(game, mcts_opponent(game, n), episodes=episodes, record=record, opponent_name=f"pure MCTS, {n} rollouts")
     return window.run()
 
 
