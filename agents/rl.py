@@ -38,13 +38,16 @@ class RLConfig:
     n_envs: int = option(8, "envs stepped together")
     frame_stack: int = option(0, "vector observations: read the last K as a K×D sequence (0: auto, 4 for rnn, else 1)")
     clip_reward: bool | None = option(None, "clip rewards to their sign for learning only (null: on for Atari)")
-    eval_every: int = option(10_000, "evaluate every this many env steps (0: never); the best checkpoint is the best evaluation")
+    eval_every: int = option(25_000, "evaluate every this many env steps (0: never); the best checkpoint is the best evaluation")
     eval_episodes: int = option(10, "episodes per evaluation")
-    eval_video: bool = option(True, "record one episode to media/ (and W&B) at each evaluation")
+    eval_video: bool = option(True, "record gameplay videos to media/ (and W&B) at evaluations")
+    eval_video_every: int = option(4, "record a video at every Nth evaluation and at the last one")
+    target_return: float | None = option(None, "stop training once an evaluation's mean return reaches this (null: never)")
     video_max_steps: int = option(5_000, "at most this many agent steps in an evaluation video")
+    torch_threads: int = option(1, "torch CPU threads (0: torch's default); small networks run fastest on one")
 
     def validate(self) -> None:
-        if self.n_envs < 1 or self.frame_stack < 0 or self.eval_every < 0 or self.eval_episodes < 1:
+        if self.n_envs < 1 or self.frame_stack < 0 or self.eval_every < 0 or self.eval_episodes < 1 or self.torch_threads < 0 or self.eval_video_every < 1:
             raise ConfigError("agent.n_envs and agent.eval_episodes must be ≥ 1, agent.frame_stack and agent.eval_every ≥ 0.")
 
 
@@ -70,6 +73,15 @@ def is_atari(config: RunConfig) -> bool:
 def frame_stacked(config: RunConfig) -> bool:
     """True when the env's image observations are stacks of consecutive frames (Atari, Catch)."""
     return bool(getattr(env_factory(config)[0], "observation_is_frame_stack", False))
+
+
+def observation_shape(config: RunConfig) -> tuple[int, ...]:
+    """The shape of the env's own observations (before any stacking by the agent)."""
+    factory, kwargs = env_factory(config)
+    env = factory(**kwargs)
+    shape = tuple(env.observation_space.shape or ())
+    env.close()
+    return shape
 
 
 def make_env(config: RunConfig, render_mode: str | None = None) -> Any:
@@ -231,25 +243,29 @@ class RLAgent(Agent):
 
     default_backbone = "mlp"
 
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__(config)
+        if self.device.type == "cpu" and self.cfg.torch_threads > 0:
+            import torch
+
+            torch.set_num_threads(self.cfg.torch_threads)
+
+    @classmethod
+    def default_backbone_for(cls, config: RunConfig) -> str | None:
+        """cnn for image observations (Atari, Catch), mlp otherwise."""
+        return "cnn" if len(observation_shape(config)) == 3 else "mlp"
+
     @classmethod
     def complete_config(cls, config: RunConfig) -> RunConfig:
-        """cnn for image observations (Atari), mlp otherwise; frame_stack 4 for rnn on vectors;
-        reward clipping on for Atari."""
-        from sandbox.config import Section, plugin_config_class
-
+        """Fill in the default backbone, frame_stack (4 for rnn on vectors, else 1) and reward
+        clipping (on for Atari), so that the saved config says what ran."""
+        config = super().complete_config(config)
         cfg = config.plugin.config
         if cfg.clip_reward is None:
             cfg.clip_reward = is_atari(config)
-        factory, kwargs = env_factory(config)
-        env = factory(**kwargs)
-        shape = tuple(env.observation_space.shape or ())
-        env.close()
-        if config.backbone is None and len(shape) == 3:
-            backbone_cls = plugin_config_class("backbone", "cnn")
-            config.backbone = Section("cnn", backbone_cls())
-        config = super().complete_config(config)
         if cfg.frame_stack == 0:
-            cfg.frame_stack = 4 if (len(shape) == 1 and config.backbone.name == "rnn") else 1
+            vector = len(observation_shape(config)) == 1
+            cfg.frame_stack = 4 if (vector and config.backbone is not None and config.backbone.name == "rnn") else 1
         return config
 
     # the agent's policy on a batch of observations (each agent implements it)
@@ -273,11 +289,21 @@ class RLAgent(Agent):
         returns = run_episodes(lambda o: self.act_batch(o, True), self.config, n, seed=10_000 + self.config.seed if seed is None else seed)
         return {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)), "episodes": n}
 
-    def evaluate_and_checkpoint(self, run: Run, seed: int) -> float:
-        """Evaluate, log ``eval/*``, record a video if asked, and checkpoint (best = best evaluation)."""
+    #: evaluations done by this process; True once an evaluation reached ``target_return``
+    evaluations = 0
+    reached_target = False
+
+    def evaluate_and_checkpoint(self, run: Run, seed: int, last: bool = False) -> float:
+        """Evaluate, log ``eval/*``, record a video at every ``eval_video_every``-th (and the last)
+        evaluation, and checkpoint (the best checkpoint is the best evaluation)."""
         result = self.evaluate(self.cfg.eval_episodes, seed=seed)
+        self.evaluations += 1
         run.log({"eval/mean_return": result["mean_return"], "eval/std_return": result["std_return"]})
-        if self.cfg.eval_video:
+        target = self.cfg.target_return
+        if target is not None and result["mean_return"] >= target:
+            self.reached_target = True
+            last = True
+        if self.cfg.eval_video and (last or self.evaluations % self.cfg.eval_video_every == 0):
             path = run.media_dir / f"eval-step-{run.step:09d}.mp4"
             self.play(1, record=path, max_steps=self.cfg.video_max_steps, seed=seed)
             run.log_video("eval/video", path)

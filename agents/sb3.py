@@ -104,12 +104,13 @@ class SandboxCallback(BaseCallback):
                 run.log({"episodic_return": float(episode["r"]), "episodic_length": int(episode["l"])})
         if self.next_eval is not None and run.step >= self.next_eval:
             self.agent.last_eval_step = run.step
-            self.agent.evaluate_and_checkpoint(run, seed=10_000 + self.agent.config.seed)
+            last = run.step >= self.agent.config.steps
+            self.agent.evaluate_and_checkpoint(run, seed=10_000 + self.agent.config.seed, last=last)
             every = self.agent.cfg.eval_every
             self.next_eval = (run.step // every + 1) * every
         elif run.checkpoint_due():
             run.checkpoint(self.agent)
-        return not run.should_stop()
+        return not (self.agent.reached_target or run.should_stop())
 
 
 class SB3Agent(RLAgent):
@@ -147,8 +148,8 @@ class SB3Agent(RLAgent):
             self.model.learn(total_timesteps=remaining, callback=SandboxCallback(self, run),
                              log_interval=self.log_interval, reset_num_timesteps=False, progress_bar=False)
         run.step = self.model.num_timesteps
-        if self.cfg.eval_every and self.last_eval_step != run.step and not run.interrupted:
-            self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed)
+        if self.cfg.eval_every and self.last_eval_step != run.step and not run.interrupted and not self.reached_target:
+            self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed, last=True)
 
     def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self.model.predict(obs, deterministic=deterministic)[0]
