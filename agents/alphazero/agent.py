@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from agents.alphazero.network import PolicyValueNet
 from agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
-from agents.alphazero.search import SearchConfig, Trees, capacity_for, pick
+from agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
 from sandbox.config import Section, option
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
@@ -151,7 +151,7 @@ class AlphaZero(Agent):
         self._rated_at = -1
 
     # -- the network as an evaluator ------------------------------------------------------------
-    def evaluator(self, net: PolicyValueNet | None = None):
+    def evaluator(self, net: PolicyValueNet | None = None) -> Evaluator:
         """evaluate(states, legal) -> (priors, values) with the network (batched, no gradients)."""
         net = net or self.net
         game, device = self.game, self.device
