@@ -219,13 +219,17 @@ class DataModel(GenerativeModel):
     def log_samples(self, run: Run) -> None:
         """Log a grid of samples (images) or a scatter over the data (2-D sets)."""
         was = {k: m.training for k, m in self.modules().items()}
-        samples = self.sample(self.cfg.grid if self.data.kind == "image" else 2000, seed=0)
+        samples = self.sample(self.cfg.grid if self.data.kind == "image" else 2000, seed=0, **self.quick_sample_options())
         if self.data.kind == "image":
             run.log_image("samples", samples)
         else:
             run.log_image("samples", scatter_picture(self.data.x_test.numpy(), np.asarray(samples)))
         for k, m in self.modules().items():
             m.train(was[k])
+
+    def quick_sample_options(self) -> dict[str, Any]:
+        """Options of :meth:`sample` for grids and metrics during training (a fast sampler)."""
+        return {}
 
     # -- state ---------------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -270,7 +274,7 @@ class DataModel(GenerativeModel):
         """A grid of 64 samples in the run's media folder."""
         from sandbox.tracking import image_grid, write_png
 
-        samples = self.sample(64 if self.data.kind == "image" else 2000, seed=0)
+        samples = self.sample(64 if self.data.kind == "image" else 2000, seed=0, **self.quick_sample_options())
         if self.data.kind == "image":
             picture = image_grid(samples)
         else:

@@ -225,10 +225,13 @@ class DDPM(DataModel):
         cond, uncond = both.chunk(2)
         return uncond + w * (cond - uncond)
 
+    def quick_sample_options(self) -> dict[str, Any]:
+        return {"sampler": self.cfg.eval_sampler, "steps": self.cfg.eval_steps}
+
     def evaluate(self, n: int | None = None, during_training: bool = False, **options: Any) -> dict[str, Any]:
         """As :meth:`DataModel.evaluate`; during training with ``eval_sampler`` and ``eval_steps``."""
         if during_training:
-            options = {"sampler": self.cfg.eval_sampler, "steps": self.cfg.eval_steps, **options}
+            options = {**self.quick_sample_options(), **options}
         return super().evaluate(n=n, during_training=during_training, **options)
 
     # -- diffusers pipeline ----------------------------------------------------------------------------
