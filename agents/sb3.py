@@ -53,7 +53,9 @@ def schedule(value: float, kind: str) -> Any:
 class BackboneExtractor(BaseFeaturesExtractor):
     """A sandbox backbone as a stable-baselines3 features extractor.
 
-    SB3 has already divided uint8 frames by 255 when this runs.
+    SB3 has already divided uint8 frames by 255 when this runs. Convolutions run in channels-last
+    memory layout, which oneDNN computes faster on CPUs (the same network and numbers, laid out
+    differently in memory).
     """
 
     def __init__(self, observation_space: Any, backbone: Section, frame_stack: bool = False) -> None:
@@ -61,8 +63,15 @@ class BackboneExtractor(BaseFeaturesExtractor):
         net = build(backbone, spec)
         super().__init__(observation_space, net.out_dim)
         self.net = net
+        self.channels_last = spec.kind == "image" and backbone.name == "cnn"
+        self._laid_out = False
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            if not self._laid_out:  # after SB3's orthogonal init, which needs the default layout
+                self.net.to(memory_format=torch.channels_last)
+                self._laid_out = True
+            observations = observations.contiguous(memory_format=torch.channels_last)
         return self.net(observations)
 
 
