@@ -147,3 +147,21 @@ def test_cli_eval_json_and_record(tmp_path: Path, capsys: pytest.CaptureFixture)
         frames = iio.imread(tmp_path / name, index=None)
         assert len(frames) >= 2 * 9 and frames.shape[-1] == 3
         assert frames.reshape(len(frames), -1).std(axis=1).max() > 0  # pictures, not blank frames
+
+
+def test_demo_preset_trains_and_records_an_episode(tmp_path: Path) -> None:
+    import imageio.v3 as iio
+
+    run = sandbox.train("demo-cartpole", ["steps=256", f"out={tmp_path / 'demo'}", "agent.eval_every=128", "agent.eval_episodes=2"], progress=False)
+    media = sandbox.load(run.dir).demo_media(run)
+    assert len(media) == 1 and media[0].parent == run.media_dir
+    frames = iio.imread(media[0], index=None)
+    assert len(frames) >= 8 and frames.shape[-1] == 3
+    videos = sorted(run.media_dir.glob("eval-*.mp4"))
+    assert videos, "an evaluation video is recorded at the last evaluation"
+
+
+def test_target_return_stops_training_early(tmp_path: Path) -> None:
+    run = sandbox.train(None, overrides("ppo", "Catch-v0", "mlp", tmp_path / "t", 100_000, "agent.target_return=-1.0"), progress=False)
+    assert run.step < 100_000
+    assert run.best_score is not None and run.best_score >= -1.0

@@ -1,0 +1,84 @@
+"""Pong from pixels on the CPU: the learning curve of a PPO run (preset ``ppo-pong``) given
+``--minutes`` of wall time (``max_minutes``), then a recorded full episode of the trained agent.
+
+    flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/agents_pong_learning.py --minutes 60 [--out runs/pong-ppo]
+
+Writes the run to ``--out``, the curve to benchmarks/results/agents_pong_curve.png, the video to
+``<out>/pong.mp4`` (``sandbox play RUN --record``), and the figures to
+benchmarks/results/agents_pong_learning.json; prints a table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "agents_pong_learning.json"
+CURVE = ROOT / "benchmarks" / "results" / "agents_pong_curve.png"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--out", default=str(ROOT / "runs" / "pong-ppo"))
+    p.add_argument("--eval-every", type=int, default=100_000)
+    p.add_argument("--skip-train", action="store_true", help="only evaluate, record and plot an existing run")
+    args = p.parse_args()
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "WANDB_SILENT": "true"}
+    out = Path(args.out)
+    t0 = time.time()
+    if not args.skip_train:
+        subprocess.run([sys.executable, "-m", "sandbox", "train", "ppo-pong", f"max_minutes={args.minutes}", f"out={out}",
+                        f"agent.eval_every={args.eval_every}", "wandb.mode=disabled", "--no-progress"], cwd=ROOT, env=env, check=True)
+    train_s = time.time() - t0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    episodes = [(r["step"], r["episodic_return"], r["time"]) for r in rows if "episodic_return" in r]
+    evals = [(r["step"], r["eval/mean_return"], r["time"]) for r in rows if "eval/mean_return" in r]
+    sps = [r["steps_per_second"] for r in rows if "steps_per_second" in r]
+    steps = max(r["step"] for r in rows)
+
+    def window(k: int, at: int) -> float | None:
+        vals = [e[1] for e in episodes[max(0, at - k) : at]] if episodes else []
+        return sum(vals) / len(vals) if vals else None
+
+    video = out / "pong.mp4"
+    t1 = time.time()
+    subprocess.run([sys.executable, "-m", "sandbox", "play", str(out), "--record", str(video)], cwd=ROOT, env=env, check=True)
+    record_s = time.time() - t1
+    frame_png = out / "pong-frame.png"
+    import imageio.v3 as iio
+
+    frames = iio.imread(video, index=None)
+    iio.imwrite(frame_png, frames[len(frames) // 2])
+    subprocess.run([sys.executable, "-m", "sandbox", "compare", str(out), "--out", str(CURVE),
+                    "--metric", "episodic_return", "--metric", "eval/mean_return"], cwd=ROOT, env=env, check=True)
+    result = {
+        "preset": "ppo-pong", "minutes_asked": args.minutes, "train_wall_seconds": round(train_s, 1), "env_steps": steps,
+        "mean_steps_per_second": sum(sps) / len(sps) if sps else None, "episodes": len(episodes),
+        "first_10_episodes_mean": (sum(e[1] for e in episodes[:10]) / min(10, len(episodes))) if episodes else None,
+        "last_10_episodes_mean": window(10, len(episodes)), "evaluations": evals,
+        "best_eval": max((e[1] for e in evals), default=None), "video": str(video), "video_frames": int(len(frames)),
+        "record_seconds": round(record_s, 1), "curve": str(CURVE.relative_to(ROOT)), "frame_png": str(frame_png),
+        "curve_points": [(s, r) for s, r, _ in episodes[:: max(1, len(episodes) // 200)]],
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1))
+    print(f"\nPPO on Pong (CPU, {os.cpu_count()} cores), max_minutes={args.minutes:g}")
+    print(f"{'env steps':<28} {steps}")
+    print(f"{'training wall time (s)':<28} {train_s:.0f}")
+    print(f"{'mean steps/s':<28} {result['mean_steps_per_second']:.0f}" if sps else "")
+    print(f"{'episodes finished':<28} {len(episodes)}")
+    print(f"{'first 10 episodes mean':<28} {result['first_10_episodes_mean']}")
+    print(f"{'last 10 episodes mean':<28} {result['last_10_episodes_mean']}")
+    print(f"{'evaluations (step, mean)':<28} {[(s, round(m, 1)) for s, m, _ in evals]}")
+    print(f"{'recorded episode':<28} {video} ({len(frames)} frames)")
+
+
+if __name__ == "__main__":
+    main()
