@@ -205,6 +205,7 @@ class DataModel(GenerativeModel):
                 run.log(logs)
             if self.cfg.sample_every and run.step % self.cfg.sample_every == 0:
                 self.log_samples(run)
+            self.periodic(run)
             if self.cfg.eval_every and run.step % self.cfg.eval_every == 0:
                 metrics = self.evaluate(n=self.cfg.eval_n, during_training=True)
                 run.log(metrics)
@@ -215,6 +216,9 @@ class DataModel(GenerativeModel):
         if main:
             self.log_samples(run)
         acc.wait_for_everyone()
+
+    def periodic(self, run: Run) -> None:
+        """Called after every step on the main process: a model's own periodic logging."""
 
     def log_samples(self, run: Run) -> None:
         """Log a grid of samples (images) or a scatter over the data (2-D sets)."""

@@ -1,0 +1,136 @@
+"""GAN (Goodfellow et al. 2014) on a shared backbone, with the non-saturating loss and R1.
+
+- Generator G(z): the backbone's decoder role, z ~ N(0, I), then tanh to [-1, 1].
+- Discriminator D(x): the backbone's encoder role, then a linear layer to one logit.
+- D step: softplus(D(G(z))) + softplus(-D(x)) + (γ/2) E‖∇ₓD(x)‖² on real x (R1, Mescheder et al. 2018).
+- G step: softplus(-D(G(z))) (the non-saturating loss).
+- Samples come from an EMA of the generator's weights, which is smoother than the last iterate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from generative.base import EMA, DataModel, TrainConfig
+from sandbox.backbones.base import build
+from sandbox.config import option
+from sandbox.errors import ConfigError
+from sandbox.registry import generative
+
+
+@dataclass
+class GANConfig(TrainConfig):
+    lr: float = option(2e-4, "Adam learning rate of both networks")
+    latent: int = option(64, "size of the generator's input noise z")
+    r1: float = option(1.0, "R1 penalty weight γ on real images (0: off)")
+    r1_every: int = option(4, "apply R1 every N discriminator steps (lazy regularisation, scaled by N)")
+    beta1: float = option(0.0, "Adam β₁ of both networks")
+    beta2: float = option(0.99, "Adam β₂ of both networks")
+    ema: float = option(0.999, "EMA decay of the generator weights used for sampling (0: no EMA)")
+    grad_clip: float = option(0.0, "clip each network's gradient norm to this (0: no clipping)")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.latent <= 0 or self.r1 < 0 or self.r1_every <= 0 or not 0.0 <= self.ema < 1.0:
+            raise ConfigError("model.latent and model.r1_every must be positive, model.r1 ≥ 0, model.ema in [0, 1).")
+
+
+class Generator(nn.Module):
+    """z -> decoder -> tanh."""
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.decoder(z))
+
+
+@generative.register("gan")
+class GAN(DataModel):
+    """GAN: backbone decoder as generator, encoder as discriminator; non-saturating loss with R1."""
+
+    Config = GANConfig
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        cfg = self.cfg
+        self.G = Generator(build(config.backbone, self.spec, "decoder", in_dim=cfg.latent)).to(self.device)
+        enc = build(config.backbone, self.spec, "encoder")
+        self.D = nn.Sequential(enc, nn.Linear(enc.out_dim, 1)).to(self.device)
+        self.ema = EMA(self.G, cfg.ema) if cfg.ema > 0 else None
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.d_steps = 0
+
+    def modules(self) -> dict[str, nn.Module]:
+        mods = {"G": self.G, "D": self.D}
+        if self.ema is not None:
+            mods["G_ema"] = self.ema.module
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def prepare(self, accelerator: Any) -> None:
+        self.G, self.D, self.opt_g, self.opt_d = accelerator.prepare(self.G, self.D, self.opt_g, self.opt_d)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"d_steps": self.d_steps, "ema_updates": self.ema.updates if self.ema else 0}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.d_steps = int(state.get("d_steps", 0))
+        if self.ema is not None:
+            self.ema.updates = int(state.get("ema_updates", 0))
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        cfg = self.cfg
+        real = x * 2.0 - 1.0
+        b = real.shape[0]
+        # discriminator
+        z = torch.randn(b, cfg.latent, device=real.device)
+        with torch.no_grad(), self.autocast():
+            fake = self.G(z)
+        r1_now = cfg.r1 > 0 and self.d_steps % cfg.r1_every == 0
+        real = real.detach().requires_grad_(r1_now)
+        with self.autocast():
+            d_real = self.D(real).float()
+            d_fake = self.D(fake.detach()).float()
+        loss_d = nn.functional.softplus(d_fake).mean() + nn.functional.softplus(-d_real).mean()
+        penalty = torch.zeros((), device=real.device)
+        if r1_now:
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            penalty = grad.float().pow(2).flatten(1).sum(1).mean()
+            loss_d = loss_d + 0.5 * cfg.r1 * cfg.r1_every * penalty
+        self.backward_step(loss_d, self.D, self.opt_d)
+        self.d_steps += 1
+        # generator
+        z = torch.randn(b, cfg.latent, device=real.device)
+        self.D.requires_grad_(False)  # the G step needs gradients through D, not into its weights
+        with self.autocast():
+            loss_g = nn.functional.softplus(-self.D(self.G(z)).float()).mean()
+        self.backward_step(loss_g, self.G, self.opt_g)
+        self.D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.unwrap(self.G))
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": penalty.item(),
+                "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, sampler: str | None = None, steps: int | None = None,
+               label: int | None = None, **options: Any) -> torch.Tensor:
+        """n images G(z) in [0, 1] for z ~ N(0, I) seeded by ``seed`` (from the EMA generator)."""
+        if sampler is not None or steps is not None or label is not None or options:
+            raise ConfigError("a GAN samples in one step without labels: drop --sampler, --steps and --label.")
+        z = torch.randn(n, self.cfg.latent, generator=torch.Generator().manual_seed(int(seed))).to(self.device)
+        g = self.ema.module if self.ema is not None else self.unwrap(self.G)
+        was = g.training
+        g.eval()
+        out = torch.cat([g(z[i: i + 512]).float().cpu() for i in range(0, n, 512)])
+        g.train(was)
+        return ((out + 1) / 2).clamp(0, 1)
