@@ -122,3 +122,16 @@ def test_cli_human_play_of_an_env_without_it_is_refused(capsys: pytest.CaptureFi
 
     assert main(["play", "CartPole-v1", "--human"]) == 2
     assert "human play" in capsys.readouterr().err
+
+
+def test_cli_human_play_of_pong_quits_on_a_posted_event() -> None:
+    import pygame
+
+    from sandbox.cli import main
+
+    timer = threading.Timer(1.0, lambda: pygame.event.post(pygame.event.Event(pygame.QUIT)))
+    timer.start()
+    try:
+        assert main(["play", "ALE/Pong-v5", "--human"]) == 0
+    finally:
+        timer.cancel()
