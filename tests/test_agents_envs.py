@@ -28,6 +28,25 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 from sandbox.registry import envs  # noqa: E402
 
+def quit_soon(delay: float = 0.5) -> threading.Thread:
+    """Post a pygame QUIT event once the window is up (as a person closing it would)."""
+    import time
+
+    import pygame
+
+    def run() -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(delay)
+            if pygame.display.get_init() and pygame.display.get_surface() is not None:
+                pygame.event.post(pygame.event.Event(pygame.QUIT))
+                return
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 OURS = [e.name for e in envs.entries() if e.origin.startswith(("envs.atari", "envs.classic"))]
 
 
@@ -100,19 +119,9 @@ def test_catch_is_winnable_by_following_the_ball() -> None:
 
 
 def test_human_play_runs_headless_and_quits_on_a_posted_event(tmp_path: Path) -> None:
-    import pygame
-
     factory = envs.get("ALE/Pong-v5").load()
-
-    def post_quit() -> None:
-        pygame.event.post(pygame.event.Event(pygame.QUIT))
-
-    timer = threading.Timer(1.0, post_quit)
-    timer.start()
-    try:
-        result = factory.play_human("ALE/Pong-v5", episodes=1, record=tmp_path / "human.gif")
-    finally:
-        timer.cancel()
+    quit_soon()
+    result = factory.play_human("ALE/Pong-v5", episodes=1, record=tmp_path / "human.gif")
     assert result["quit"] is True
     assert (tmp_path / "human.gif").exists()
 
@@ -125,13 +134,7 @@ def test_cli_human_play_of_an_env_without_it_is_refused(capsys: pytest.CaptureFi
 
 
 def test_cli_human_play_of_pong_quits_on_a_posted_event() -> None:
-    import pygame
-
     from sandbox.cli import main
 
-    timer = threading.Timer(1.0, lambda: pygame.event.post(pygame.event.Event(pygame.QUIT)))
-    timer.start()
-    try:
-        assert main(["play", "ALE/Pong-v5", "--human"]) == 0
-    finally:
-        timer.cancel()
+    quit_soon()
+    assert main(["play", "ALE/Pong-v5", "--human"]) == 0
