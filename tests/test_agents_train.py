@@ -165,3 +165,9 @@ def test_target_return_stops_training_early(tmp_path: Path) -> None:
     run = sandbox.train(None, overrides("ppo", "Catch-v0", "mlp", tmp_path / "t", 100_000, "agent.target_return=-1.0"), progress=False)
     assert run.step < 100_000
     assert run.best_score is not None and run.best_score >= -1.0
+
+
+def test_play_in_a_window_headless(tmp_path: Path) -> None:
+    run = sandbox.train(None, overrides("ppo", "Catch-v0", "mlp", tmp_path / "w", 64), progress=False)
+    result = sandbox.load(run.dir).play(episodes=1)
+    assert result["episodes"] == 1 and result["scores"][0] in (-1.0, 1.0)
