@@ -17,6 +17,7 @@ The policy and the baseline are two copies of the run's backbone, each with a li
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -92,6 +93,7 @@ class REINFORCE(RLAgent):
         running: list[list[tuple[np.ndarray, int, float]]] = [[] for _ in range(n)]  # episodes being played
         batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # finished: observations, actions, returns
         batch_steps = 0
+        clock = (time.time(), run.step)  # for steps per second
         obs = self.env.reset()
         while not (self.reached_target or run.should_stop()):
             actions = self.act_batch(obs, deterministic=False)
@@ -114,7 +116,10 @@ class REINFORCE(RLAgent):
                 if cfg.lr_schedule == "linear":
                     for group in self.optimizer.param_groups:
                         group["lr"] = cfg.learning_rate * max(0.0, 1.0 - run.step / self.config.steps)
-                run.log(self.update(batch))
+                metrics = self.update(batch)
+                metrics["steps_per_second"] = (run.step - clock[1]) / max(time.time() - clock[0], 1e-9)
+                clock = (time.time(), run.step)
+                run.log(metrics)
                 batch, batch_steps = [], 0
             if next_eval is not None and run.step >= next_eval:
                 self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed, last=run.step >= self.config.steps)
