@@ -124,10 +124,10 @@ CONFIGS: dict[str, Any] = {
 }
 
 WHERE_FROM = {
-    "mnist": "MNIST's four idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-    "t10k-labels-idx1-ubyte.gz) come from the MNIST page of Yann LeCun or any mirror of it",
-    "fashion_mnist": "Fashion-MNIST's four idx files (train-images-idx3-ubyte.gz and friends) come from the "
-    "zalandoresearch/fashion-mnist repository",
+    "mnist": "MNIST's four idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz and the two t10k-* files) "
+    "come from Yann LeCun's MNIST page or a mirror of it",
+    "fashion_mnist": "Fashion-MNIST's four idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz and the two "
+    "t10k-* files) come from the zalandoresearch/fashion-mnist repository",
     "cifar10": "CIFAR-10's binary version (cifar-10-binary.tar.gz, holding data_batch_1.bin ... test_batch.bin) comes "
     "from the CIFAR page of Alex Krizhevsky",
 }

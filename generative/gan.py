@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from generative.base import EMA, DataModel, TrainConfig
 from sandbox.backbones.base import build
@@ -98,7 +100,8 @@ class GAN(DataModel):
             fake = self.G(z)
         r1_now = cfg.r1 > 0 and self.d_steps % cfg.r1_every == 0
         real = real.detach().requires_grad_(r1_now)
-        with self.autocast():
+        # R1 differentiates a gradient: fused attention kernels have no double backward, the math one has
+        with self.autocast(), (sdpa_kernel([SDPBackend.MATH]) if r1_now else contextlib.nullcontext()):
             d_real = self.D(real).float()
             d_fake = self.D(fake.detach()).float()
         loss_d = nn.functional.softplus(d_fake).mean() + nn.functional.softplus(-d_real).mean()
