@@ -21,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# One torch thread: the two cores are shared with other work, and two OpenMP threads on one free core
+# spin-wait for each other (10x slower here). BENCH_THREADS=2 on an idle machine.
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 
 BACKBONES = {
     "cnn": ("ddpm-digits", [], "unet"),
@@ -36,6 +39,9 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="run directory (default runs/bench-ddpm-<backbone>-digits)")
     ap.add_argument("--skip-train", action="store_true", help="measure an existing run at --out")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(THREADS)
 
     import torch
 

@@ -18,6 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# One torch thread: the two cores are shared with other work, and two OpenMP threads on one free core
+# spin-wait for each other (10x slower here). BENCH_THREADS=2 on an idle machine.
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 
 
 def main() -> None:
@@ -26,6 +29,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--only", choices=["gan", "vae"], default=None)
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(THREADS)
     import sandbox
     from sandbox.tracking import image_grid, write_png
 
