@@ -162,7 +162,10 @@ class DDPM(DataModel):
         elif sampler == "ddim":
             s = DDIMScheduler.from_config(config, set_alpha_to_one=True)
         else:
-            s = DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2)
+            # the cosine schedule's last steps have ᾱ ≈ 0, where x₀ = (x - σ ε)/α explodes: images take
+            # dynamic thresholding of x₀ (they live in [-1, 1]); unbounded data clips λ(t) instead
+            extra = {"thresholding": True, "sample_max_value": 1.0} if self.data.kind == "image" else {"lambda_min_clipped": -5.1}
+            s = DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2, **extra)
         if steps > self.cfg.timesteps:
             raise ConfigError(f"--steps {steps} is more than the {self.cfg.timesteps} diffusion steps the model was trained with.")
         s.set_timesteps(steps)
