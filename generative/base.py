@@ -69,6 +69,15 @@ class EMA:
             b.copy_(nb)
 
 
+def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:
+    """AdamW with the fused kernel where torch has one for the device (CPU and CUDA do), else foreach."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(params, lr=lr, **kwargs)
+
+
 def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """An optimiser's state as tensors (``prefix.i.key``) and JSON (the rest)."""
     sd = opt.state_dict()

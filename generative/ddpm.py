@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from generative.base import EMA, DataModel, TrainConfig
+from generative.base import EMA, DataModel, TrainConfig, adamw
 from sandbox.backbones.base import build
 from sandbox.config import option
 from sandbox.errors import ConfigError
@@ -84,7 +84,7 @@ class DDPM(DataModel):
             raise ConfigError(f"model.conditional=yes needs labels, but data={self.data.name} has none; use model.conditional=auto.")
         self.model = build(config.backbone, self.spec, "denoiser", num_classes=self.num_classes if self.conditional else None).to(self.device)
         self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.opt = adamw(self.model.parameters(), cfg.lr, weight_decay=0.0)
         self.scheduler = DDPMScheduler(
             num_train_timesteps=cfg.timesteps, beta_schedule=cfg.beta_schedule,
             clip_sample=self.data.kind == "image", prediction_type="epsilon",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from generative.base import DataModel, TrainConfig
+from generative.base import DataModel, TrainConfig, adamw
 from sandbox.backbones.base import build
 from sandbox.config import option
 from sandbox.errors import ConfigError
@@ -59,7 +59,7 @@ class VAE(DataModel):
         self.log_scale = nn.Parameter(torch.zeros(self.spec.shape[0], device=self.device))
         self.net = nn.ModuleDict({"encoder": self.encoder, "decoder": self.decoder})
         self.net.register_parameter("log_scale", self.log_scale)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.opt = adamw(self.net.parameters(), cfg.lr, weight_decay=0.0)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"net": self.net}
