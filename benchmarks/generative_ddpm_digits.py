@@ -59,7 +59,7 @@ def main() -> None:
     model = sandbox.load(out, which="latest")
     steps = json.loads((out / "run.json").read_text()).get("step")
     rows = []
-    for sampler, k in (("ddpm", 1000), ("ddim", 50), ("ddim", 20), ("dpm", 50), ("dpm", 20)):
+    for sampler, k in (("ddpm", 1000), ("ddim", 50), ("ddim", 30), ("ddim", 20), ("dpm", 50), ("dpm", 30), ("dpm", 20)):
         torch.manual_seed(0)
         t0 = time.time()
         samples = model.sample(args.n, seed=1, sampler=sampler, steps=k)
