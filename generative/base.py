@@ -36,7 +36,7 @@ class TrainConfig:
     amp: Literal["auto", "bf16", "no"] = option("auto", "mixed precision: auto is bf16 autocast on CUDA, none elsewhere")
     log_every: int = option(50, "log the losses every N steps")
     sample_every: int = option(1000, "log a grid of samples every N steps (0: only at the end)")
-    eval_every: int = option(0, "compute FID etc. every N steps and keep the best checkpoint (0: never during training)")
+    eval_every: int = option(2000, "compute FID etc. (or the 2-D distances) every N steps, log them, keep the best checkpoint (0: never)")
     eval_n: int = option(256, "samples used by the scheduled evaluation")
     grid: int = option(64, "images in a logged sample grid")
 
