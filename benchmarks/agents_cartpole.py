@@ -2,7 +2,8 @@
 
 For each agent (ppo ≤ 100k env steps, dqn ≤ 100k, a2c ≤ 500k, reinforce ≤ 300k; presets
 <agent>-cartpole) and seeds 0, 1, 2: train with 20-episode evaluations every ``--eval-every``
-steps, stopping early once an evaluation reaches 475 (``agent.target_return``); then load the
+steps, stopping early once an evaluation reaches ``--stop-at`` (``agent.target_return``; default 500,
+a perfect 20-episode evaluation, so that a lucky evaluation does not end training); then load the
 run's best checkpoint with ``sandbox.load`` and evaluate it on 20 fresh episodes (other seeds than
 training's evaluations). Also: PPO with the mlp, rnn and transformer backbones within 200k.
 
@@ -41,18 +42,18 @@ def first_reach(run_dir: Path, target: float) -> int | None:
     return None
 
 
-def one(preset: str, budget: int, seed: int, extra: list[str], out: Path, eval_every: int) -> dict:
+def one(preset: str, budget: int, seed: int, extra: list[str], out: Path, eval_every: int, stop_at: float) -> dict:
     import sandbox
 
     t0 = time.time()
     run = sandbox.train(preset, [f"steps={budget}", f"seed={seed}", f"out={out}", "wandb.mode=disabled",
                                  f"agent.eval_every={eval_every}", "agent.eval_episodes=20", "agent.eval_video=false",
-                                 f"agent.target_return={TARGET}", *extra], progress=False)
+                                 f"agent.target_return={stop_at}", *extra], progress=False)
     train_s = time.time() - t0
     policy = sandbox.load(run.dir)  # the best checkpoint
     final = policy.evaluate(episodes=20, seed=777_000 + seed)
     return {
-        "preset": preset, "seed": seed, "budget": budget, "extra": extra, "steps_trained": run.step,
+        "preset": preset, "seed": seed, "stop_at": stop_at, "budget": budget, "extra": extra, "steps_trained": run.step,
         "first_eval_at_475": first_reach(run.dir, TARGET), "best_training_eval": run.best_score,
         "final_eval_mean": final["mean_return"], "final_eval_std": final["std_return"], "episodes": 20,
         "train_seconds": round(train_s, 1), "pass": final["mean_return"] >= TARGET and run.step <= budget,
@@ -65,6 +66,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--part", default="all", choices=["seeds", "backbones", "all"])
     p.add_argument("--eval-every", type=int, default=10_000)
+    p.add_argument("--stop-at", type=float, default=500.0, help="stop training once an evaluation reaches this")
     args = p.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"seeds": {}, "backbones": {}}
     tmp = Path(tempfile.mkdtemp(prefix="bench-cartpole-"))
@@ -72,7 +74,7 @@ def main() -> None:
         for agent in args.only.split(","):
             rows = []
             for seed in map(int, args.seeds.split(",")):
-                row = one(f"{agent}-cartpole", BUDGETS[agent], seed, [], tmp / f"{agent}-{seed}", args.eval_every)
+                row = one(f"{agent}-cartpole", BUDGETS[agent], seed, [], tmp / f"{agent}-{seed}", args.eval_every, args.stop_at)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
             results["seeds"][agent] = rows
@@ -80,7 +82,7 @@ def main() -> None:
             RESULTS.write_text(json.dumps(results, indent=1))
     if args.part in ("backbones", "all"):
         for backbone, extra in BACKBONES.items():
-            row = one("ppo-cartpole", 200_000, 0, [f"backbone={backbone}", *extra], tmp / f"ppo-{backbone}", args.eval_every)
+            row = one("ppo-cartpole", 200_000, 0, [f"backbone={backbone}", *extra], tmp / f"ppo-{backbone}", args.eval_every, args.stop_at)
             row["backbone"] = backbone
             print(json.dumps(row), flush=True)
             results["backbones"][backbone] = row

@@ -29,13 +29,15 @@ def main() -> None:
     p.add_argument("--out", default=str(ROOT / "runs" / "pong-ppo"))
     p.add_argument("--eval-every", type=int, default=100_000)
     p.add_argument("--skip-train", action="store_true", help="only evaluate, record and plot an existing run")
+    p.add_argument("overrides", nargs="*", help="extra key=value settings for the run (e.g. agent.torch_threads=1)")
     args = p.parse_args()
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "WANDB_SILENT": "true"}
     out = Path(args.out)
     t0 = time.time()
     if not args.skip_train:
         subprocess.run([sys.executable, "-m", "sandbox", "train", "ppo-pong", f"max_minutes={args.minutes}", f"out={out}",
-                        f"agent.eval_every={args.eval_every}", "wandb.mode=disabled", "--no-progress"], cwd=ROOT, env=env, check=True)
+                        f"agent.eval_every={args.eval_every}", "wandb.mode=disabled", *args.overrides, "--no-progress"],
+                       cwd=ROOT, env=env, check=True)
     train_s = time.time() - t0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     episodes = [(r["step"], r["episodic_return"], r["time"]) for r in rows if "episodic_return" in r]
@@ -59,7 +61,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "sandbox", "compare", str(out), "--out", str(CURVE),
                     "--metric", "episodic_return", "--metric", "eval/mean_return"], cwd=ROOT, env=env, check=True)
     result = {
-        "preset": "ppo-pong", "minutes_asked": args.minutes, "train_wall_seconds": round(train_s, 1), "env_steps": steps,
+        "preset": "ppo-pong", "overrides": args.overrides, "minutes_asked": args.minutes, "train_wall_seconds": round(train_s, 1), "env_steps": steps,
         "mean_steps_per_second": sum(sps) / len(sps) if sps else None, "episodes": len(episodes),
         "first_10_episodes_mean": (sum(e[1] for e in episodes[:10]) / min(10, len(episodes))) if episodes else None,
         "last_10_episodes_mean": window(10, len(episodes)), "evaluations": evals,
