@@ -116,6 +116,8 @@ class DDPM(DataModel):
         x0 = self.to_model_space(x)
         noise = torch.randn_like(x0)
         t = torch.randint(0, cfg.timesteps, (x0.shape[0],), device=x0.device)
+        if self.alphas.device != x0.device:  # accelerate may have chosen another GPU for this process
+            self.alphas = self.alphas.to(x0.device)
         a = self.alphas[t].view(-1, *([1] * (x0.dim() - 1)))
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # = DDPMScheduler.add_noise(x0, noise, t)
         labels = None
