@@ -161,7 +161,13 @@ class DataModel(GenerativeModel):
 
         if self.cfg.amp == "bf16" and self.device.type != "cuda":
             raise ConfigError("model.amp=bf16 needs a CUDA GPU; use model.amp=auto (bf16 on CUDA only) or no.")
-        acc = Accelerator(cpu=self.device.type == "cpu", mixed_precision="bf16" if self.use_bf16 else "no")
+        from accelerate.state import AcceleratorState
+
+        precision = "bf16" if self.use_bf16 else "no"
+        if AcceleratorState._shared_state and AcceleratorState().mixed_precision != precision:
+            # a second run in the same process with another precision; the process group is kept
+            AcceleratorState._reset_state()
+        acc = Accelerator(cpu=self.device.type == "cpu", mixed_precision=precision)
         if acc.device != self.device:
             self.device = acc.device
             for m in self.modules().values():
