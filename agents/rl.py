@@ -223,8 +223,8 @@ def observation_spec(config: RunConfig, observation_space: Any) -> InputSpec:
 
 # -- evaluation, play, recording ------------------------------------------------------------------
 def run_episodes(act_batch: Callable[[np.ndarray], np.ndarray], config: RunConfig, episodes: int, seed: int) -> list[float]:
-    """True returns of ``episodes`` episodes played by ``act_batch`` in up to 8 parallel envs."""
-    n = min(episodes, 8)
+    """True returns of ``episodes`` episodes played by ``act_batch`` in up to 16 parallel envs."""
+    n = min(episodes, 16)
     venv = make_vec_env(config, n, seed=seed, training=False)
     quota = [episodes // n + (i < episodes % n) for i in range(n)]
     returns: list[list[float]] = [[] for _ in range(n)]

@@ -3,8 +3,8 @@ steps=100000`` against SB3's PPO used directly with the same hyperparameters, ne
 
 Both are timed as whole processes (start to exit), alternating, ``--reps`` times each; the sandbox
 side is the command as a user types it (its defaults: evaluations every 25k steps, a gameplay video
-at the last, checkpoints, metrics.jsonl; W&B ``auto``, which is offline here) and, as a second
-variant, with ``wandb.mode=disabled``. Afterwards (untimed) each trained policy is evaluated on 20
+at the last, checkpoints, metrics.jsonl; W&B ``auto``, which is offline here), with
+``wandb.mode=disabled``, and with evaluations off too (``agent.eval_every=0``: the framework alone). Afterwards (untimed) each trained policy is evaluated on 20
 episodes, to show both solved it.
 
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/agents_overhead.py [--reps 2]
@@ -77,20 +77,22 @@ def main() -> None:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "WANDB_SILENT": "true"}
     os.environ.update(env)
     sandbox_cmd = [sys.executable, "-m", "sandbox", "train", "agent=ppo", "env=CartPole-v1", "steps=100000", "--no-progress"]
-    times: dict[str, list[float]] = {"sandbox": [], "sandbox_wandb_disabled": [], "sb3": []}
+    times: dict[str, list[float]] = {"sandbox": [], "sandbox_wandb_disabled": [], "sandbox_no_eval": [], "sb3": []}
     evals: dict[str, list[dict]] = {k: [] for k in times}
     for rep in range(args.reps):
         runs = {
             "sb3": [sys.executable, str(tmp / "plain.py"), str(tmp / f"sb3-{rep}.pt")],
             "sandbox": [*sandbox_cmd, f"out={tmp / f'sandbox-{rep}'}"],
             "sandbox_wandb_disabled": [*sandbox_cmd, f"out={tmp / f'sandbox-nowandb-{rep}'}", "wandb.mode=disabled"],
+            "sandbox_no_eval": [*sandbox_cmd, f"out={tmp / f'sandbox-noeval-{rep}'}", "wandb.mode=disabled", "agent.eval_every=0"],
         }
         order = list(runs) if rep % 2 == 0 else list(reversed(runs))
         for name in order:
             dt = timed(runs[name], ROOT)
             times[name].append(round(dt, 2))
             print(f"rep {rep} {name}: {dt:.1f} s", flush=True)
-        for name, out in (("sandbox", f"sandbox-{rep}"), ("sandbox_wandb_disabled", f"sandbox-nowandb-{rep}")):
+        for name, out in (("sandbox", f"sandbox-{rep}"), ("sandbox_wandb_disabled", f"sandbox-nowandb-{rep}"),
+                          ("sandbox_no_eval", f"sandbox-noeval-{rep}")):
             res = subprocess.run([sys.executable, "-m", "sandbox", "eval", str(tmp / out), "--episodes", "20", "--json"],
                                  cwd=ROOT, capture_output=True, text=True)
             evals[name].append(json.loads(res.stdout.strip().splitlines()[-1]))
@@ -101,6 +103,7 @@ def main() -> None:
         "command": " ".join(sandbox_cmd[2:]), "reps": args.reps, "seconds": times, "median_seconds": med,
         "ratio_sandbox_vs_sb3": round(med["sandbox"] / med["sb3"], 3),
         "ratio_sandbox_wandb_disabled_vs_sb3": round(med["sandbox_wandb_disabled"] / med["sb3"], 3),
+        "ratio_sandbox_no_eval_vs_sb3": round(med["sandbox_no_eval"] / med["sb3"], 3),
         "eval_20_episodes": evals, "target_ratio": 1.05,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +115,8 @@ def main() -> None:
         means = ",".join(f"{e['mean_return']:.0f}" for e in evals[k])
         print(f"{k:<34} {med[k]:>8.1f} {ratio:>6.3f} {means:>20}")
     print(f"target: ratio ≤ 1.05 -> sandbox (W&B auto/offline): {'PASS' if result['ratio_sandbox_vs_sb3'] <= 1.05 else 'MISS'}, "
-          f"W&B disabled: {'PASS' if result['ratio_sandbox_wandb_disabled_vs_sb3'] <= 1.05 else 'MISS'}")
+          f"W&B disabled: {'PASS' if result['ratio_sandbox_wandb_disabled_vs_sb3'] <= 1.05 else 'MISS'}, "
+          f"no evaluation (eval_every=0, W&B disabled): {'PASS' if result['ratio_sandbox_no_eval_vs_sb3'] <= 1.05 else 'MISS'}")
 
 
 if __name__ == "__main__":
