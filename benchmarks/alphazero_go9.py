@@ -23,6 +23,7 @@ def main() -> None:
     ap.add_argument("--segments", type=float, nargs="+", default=[3.0, 6.0, 9.0])
     ap.add_argument("--mcts", type=int, default=16)
     ap.add_argument("--games", type=int, default=8)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of the preset")
     args = ap.parse_args()
     out = Path("runs") / f"bench-alphazero-go9-{time.strftime('%Y%m%d-%H%M%S')}"
     curve = []
@@ -37,11 +38,11 @@ def main() -> None:
         partial = {"opponent": f"mcts:{args.mcts}", "games_per_point": args.games, "curve": curve, "run": str(out), "complete": False}
         Path("benchmarks/results/alphazero_go9.json").write_text(json.dumps(partial, indent=1))
 
-    sandbox.train("alphazero-go9", ["max_minutes=0.05", f"out={out}", "wandb.mode=disabled"], progress=False)
+    sandbox.train("alphazero-go9", ["max_minutes=0.05", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
     match(0.05)
     steps = 0
     for minutes in args.segments:
-        run = sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled"], progress=False)
+        run = sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
         steps = run.step
         match(minutes)
     result = {"opponent": f"mcts:{args.mcts}", "games_per_point": args.games, "self_play_moves": steps, "curve": curve, "run": str(out), "complete": True}
