@@ -1,6 +1,5 @@
 """``sandbox demo``: train every ``demo-*`` preset the installed plugins ship (each small enough
-for a laptop CPU), then write what each makes (a recorded game, a sample grid) and a comparison of
-the runs' curves."""
+for a laptop CPU), then write what each makes (a recorded game, a sample grid) and each run's learning curves."""
 
 from __future__ import annotations
 
@@ -41,15 +40,15 @@ def run_demo(out: Path, only: list[str] | None = None) -> int:
         made.extend(media)
         for m in media:
             print(f"  wrote {m}")
-    if runs:
-        from sandbox.compare import compare
+    from sandbox.compare import compare
 
-        curves = out / "curves.png"
+    for run_dir in runs:  # each run's own curves: agents and models log different things
+        curves = run_dir / "media" / "curves.png"
         try:
-            compare(runs, curves)
+            compare([run_dir], curves)
             made.append(curves)
         except SandboxError as exc:
-            print(f"  (no curves: {exc})", file=sys.stderr)
+            print(f"  (no curves for {run_dir.name}: {exc})", file=sys.stderr)
     print("\nLook at:")
     for m in made:
         print(f"  {m}")

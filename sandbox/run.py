@@ -231,10 +231,22 @@ class Run:
 
     @step.setter
     def step(self, value: int) -> None:
-        value = int(value)
-        if self._bar is not None and value > self._step:
-            self._bar.update(min(value, self.config.steps) - min(self._step, self.config.steps))
-        self._step = value
+        self._step = int(value)
+        if self._bar is not None:
+            self._update_bar()
+
+    def progress(self) -> float:
+        """The share of the budget spent, 0 to 1: steps or time, whichever runs out first."""
+        done = self._step / self.config.steps
+        if self.config.max_minutes is not None:
+            done = max(done, self.elapsed / (self.config.max_minutes * 60.0))
+        return min(1.0, done)
+
+    def _update_bar(self) -> None:
+        target = round(self.progress() * 1000)
+        if target > self._bar.n:
+            self._bar.update(target - self._bar.n)
+            self._bar.set_description(f"{self.dir.name} step {self._step}", refresh=False)
 
     @property
     def elapsed(self) -> float:
@@ -382,15 +394,16 @@ class Run:
         if progress:
             from tqdm.auto import tqdm
 
+            # the bar counts tenths of a percent of the budget (steps or max_minutes, whichever ends first)
             self._bar = tqdm(
-                total=self.config.steps,
-                initial=min(self._step, self.config.steps),
-                desc=self.dir.name,
-                unit="step",
+                total=1000,
+                desc=f"{self.dir.name} step {self._step}",
+                bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
                 dynamic_ncols=True,
                 mininterval=1.0,
                 file=sys.stderr,
             )
+            self._update_bar()
         status = "failed"
         try:
             yield self
