@@ -113,6 +113,15 @@ class DataModel(GenerativeModel):
     #: the model handles 2-D point sets as well as images
     handles_points: ClassVar[bool] = False
 
+    @classmethod
+    def default_backbone_for(cls, config: RunConfig) -> str | None:
+        """cnn for images, mlp for the 2-D point sets."""
+        from generative.data import POINT_SETS
+
+        if config.data is not None and config.data.name in POINT_SETS:
+            return "mlp"
+        return cls.default_backbone
+
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         self.data: Dataset = load_data(config.data, config.seed)

@@ -63,6 +63,8 @@ def _parser() -> ArgumentParser:
     s.add_argument("--games", type=int, help="games to play (board games)")
     s.add_argument("--opponent", help="board games: random, mcts:N or perfect")
     s.add_argument("--n", type=int, help="generative models: samples to measure")
+    s.add_argument("--sampler", help="diffusion models: ddpm, ddim or dpm (default: the run's own)")
+    s.add_argument("--steps", type=int, help="diffusion models: sampling steps")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("play", help="watch a trained agent play, record it, or play an env yourself")
@@ -202,8 +204,15 @@ def _load(run_dir: str, kind: str | None = None) -> Any:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     plugin = _load(args.run_dir)
-    options = {k: v for k in ("episodes", "games", "opponent", "n") if (v := getattr(args, k)) is not None}
-    for k in ("episodes", "games", "n"):
+    options = {k: v for k in ("episodes", "games", "opponent", "n", "sampler", "steps") if (v := getattr(args, k)) is not None}
+    from sandbox.plugin import GenerativeModel
+
+    is_model = isinstance(plugin, GenerativeModel)
+    for flag in options:
+        if (flag in ("n", "sampler", "steps")) != is_model:
+            kind = "generative models" if flag in ("n", "sampler", "steps") else "agents"
+            raise SandboxError(f"--{flag} is for {kind}, and {args.run_dir} is {'a generative model' if is_model else 'an agent'} run.")
+    for k in ("episodes", "games", "n", "steps"):
         if k in options and options[k] <= 0:
             raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
     result = plugin.evaluate(**options)
@@ -271,6 +280,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
         with open(tmp, "wb") as fh:
             np.savez(fh, samples=arr.astype(np.float32))
         tmp.replace(out)
+    elif arr.ndim == 2:  # points (the 2-D toy sets): a scatter plot
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.scatter(arr[:, 0], arr[:, 1], s=4, alpha=0.6)
+        ax.set_aspect("equal")
+        ax.set_title(f"{args.n} samples of {Path(args.run_dir).name}")
+        fig.savefig(out, dpi=100)
+        plt.close(fig)
     else:
         from sandbox.tracking import image_grid, write_png
 

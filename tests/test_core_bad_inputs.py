@@ -75,6 +75,7 @@ CASES = {
     "play a model": (["play", "{model}"], "generative model run"),
     "bad record suffix": (["play", "{agent}", "--record", "game.avi"], ".mp4 or .gif"),
     "zero episodes": (["eval", "{agent}", "--episodes", "0"], "positive"),
+    "sampler for an agent": (["eval", "{agent}", "--sampler", "ddim"], "is for generative models"),
     "wrong flag type": (["sample", "{model}", "--n", "many", "--out", "{base}/y.png"], "invalid int value"),
     "unknown metric": (["compare", "{model}", "--out", "{base}/c.png", "--metric", "los"], "did you mean 'loss'"),
     "compare a foreign dir": (["compare", "{foreign}", "--out", "{base}/c.png"], "no metrics.jsonl"),
