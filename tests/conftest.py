@@ -29,6 +29,17 @@ def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None, 
     )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny networks on two shared cores: one torch thread is faster than two that wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def cli():
     return run_cli

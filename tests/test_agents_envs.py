@@ -15,18 +15,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import sandbox  # noqa: E402
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared 2-core machine: one torch thread is faster and avoids oversubscription."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 from sandbox.registry import envs  # noqa: E402
+
 
 def quit_soon(delay: float = 0.5) -> threading.Thread:
     """Post a pygame QUIT event once the window is up (as a person closing it would)."""

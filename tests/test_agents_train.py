@@ -15,19 +15,9 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import sandbox  # noqa: E402
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared 2-core machine: one torch thread is faster and avoids oversubscription."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 from sandbox.cli import main  # noqa: E402
 from sandbox.run import load_checkpoint  # noqa: E402
+
 
 AGENTS = ["ppo", "dqn", "a2c", "reinforce"]
 SMALL_BACKBONE = {

@@ -26,10 +26,6 @@ FAST = ["steps=3", "wandb.mode=disabled", "model.batch=16", "model.grid=4", "mod
 @pytest.fixture(autouse=True)
 def cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SANDBOX_CACHE", str(tmp_path_factory.getbasetemp() / "sandbox-cache"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks on shared cores: one thread is faster than two that wait for each other
-    yield
-    torch.set_num_threads(threads)
 
 
 def train(tmp_path, model, backbone, *extra, data="digits"):
