@@ -41,7 +41,8 @@ model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, n_epochs=20, gamma=0.9
             learning_rate=lin(1e-3), clip_range=lin(0.2), ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5,
             policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.ReLU), seed=0, device="cpu")
 model.learn(total_timesteps=100_000)
-torch.save(model.policy.state_dict(), sys.argv[1])
+from safetensors.torch import save_file
+save_file({k: v.contiguous() for k, v in model.policy.state_dict().items()}, sys.argv[1])
 '''
 
 EVAL_SB3 = r'''
@@ -52,7 +53,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 env = make_vec_env("CartPole-v1", n_envs=1, seed=777)
 model = PPO("MlpPolicy", env, policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.ReLU), device="cpu")
-model.policy.load_state_dict(torch.load(sys.argv[1]))
+from safetensors.torch import load_file
+model.policy.load_state_dict(load_file(sys.argv[1]))
 mean, std = evaluate_policy(model, env, n_eval_episodes=20, deterministic=True)
 print(json.dumps({"mean_return": float(mean), "std_return": float(std), "episodes": 20}))
 '''
@@ -81,7 +83,7 @@ def main() -> None:
     evals: dict[str, list[dict]] = {k: [] for k in times}
     for rep in range(args.reps):
         runs = {
-            "sb3": [sys.executable, str(tmp / "plain.py"), str(tmp / f"sb3-{rep}.pt")],
+            "sb3": [sys.executable, str(tmp / "plain.py"), str(tmp / f"sb3-{rep}.safetensors")],
             "sandbox": [*sandbox_cmd, f"out={tmp / f'sandbox-{rep}'}"],
             "sandbox_wandb_disabled": [*sandbox_cmd, f"out={tmp / f'sandbox-nowandb-{rep}'}", "wandb.mode=disabled"],
             "sandbox_no_eval": [*sandbox_cmd, f"out={tmp / f'sandbox-noeval-{rep}'}", "wandb.mode=disabled", "agent.eval_every=0"],
@@ -96,7 +98,7 @@ def main() -> None:
             res = subprocess.run([sys.executable, "-m", "sandbox", "eval", str(tmp / out), "--episodes", "20", "--json"],
                                  cwd=ROOT, capture_output=True, text=True)
             evals[name].append(json.loads(res.stdout.strip().splitlines()[-1]))
-        res = subprocess.run([sys.executable, str(tmp / "eval.py"), str(tmp / f"sb3-{rep}.pt")], cwd=ROOT, capture_output=True, text=True)
+        res = subprocess.run([sys.executable, str(tmp / "eval.py"), str(tmp / f"sb3-{rep}.safetensors")], cwd=ROOT, capture_output=True, text=True)
         evals["sb3"].append(json.loads(res.stdout.strip().splitlines()[-1]))
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {
