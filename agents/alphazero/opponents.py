@@ -80,42 +80,36 @@ def mcts_player(game: Any, simulations: int, seed: int = 0) -> SearchPlayer:
 @lru_cache(maxsize=None)
 def _negamax(board: tuple[int, ...], player: int) -> int:
     """Value of a tic-tac-toe position (cells 0/1/2, ``player`` 0 or 1 to move) for the mover."""
-    from envs.games.tictactoe import LINES
-
     best = -2
     for a in range(9):
-        if board[a]:
-            continue
-        nb = list(board)
-        nb[a] = player + 1
-        if any(all(nb[i] == player + 1 for i in line) for line in LINES):
-            return 1
-        if all(nb):
-            v = 0
-        else:
-            v = -_negamax(tuple(nb), 1 - player)
-        best = max(best, v)
+        if not board[a]:
+            best = max(best, _move_value(board, a, player))
+            if best == 1:
+                return 1
     return best
+
+
+def _move_value(board: tuple[int, ...], a: int, player: int) -> int:
+    """Value for the mover of playing the empty cell ``a``: 1 win, 0 draw, -1 loss under perfect play."""
+    from envs.games.tictactoe import LINES
+
+    nb = list(board)
+    nb[a] = player + 1
+    if any(all(nb[i] == player + 1 for i in line) for line in LINES):
+        return 1
+    if all(nb):
+        return 0
+    return -_negamax(tuple(nb), 1 - player)
 
 
 def perfect_moves(state: np.ndarray) -> list[int]:
     """Every optimal move of a tic-tac-toe position (exhaustive search, memoised)."""
-    from envs.games.tictactoe import LINES
-
     board = tuple(int(v) for v in state[:9])
     player = int(state[9])
     values = {}
     for a in range(9):
-        if board[a]:
-            continue
-        nb = list(board)
-        nb[a] = player + 1
-        if any(all(nb[i] == player + 1 for i in line) for line in LINES):
-            values[a] = 1
-        elif all(nb):
-            values[a] = 0
-        else:
-            values[a] = -_negamax(tuple(nb), 1 - player)
+        if not board[a]:
+            values[a] = _move_value(board, a, player)
     best = max(values.values())
     return [a for a, v in values.items() if v == best]
 
