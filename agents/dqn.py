@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents.sb3 import SB3Agent, SB3Config, schedule
+from agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
 from sandbox.config import option
 from sandbox.errors import ConfigError
 from sandbox.registry import agents
@@ -59,7 +59,7 @@ class DQN(SB3Agent):
             exploration_final_eps=c.exploration_final_eps, max_grad_norm=c.max_grad_norm,
             optimize_memory_usage=c.optimize_memory_usage,
             replay_buffer_kwargs={"handle_timeout_termination": False} if c.optimize_memory_usage else None,
-            policy_kwargs=self.policy_kwargs(), seed=self.config.seed, device=self.device,
+            policy_kwargs={**self.policy_kwargs(), "optimizer_kwargs": fused_adam()}, seed=self.config.seed, device=self.device,
         )
 
     def extra_state(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agents.sb3 import SB3Agent, SB3Config, schedule
+from agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
 from sandbox.config import option
 from sandbox.errors import ConfigError
 from sandbox.registry import agents
@@ -53,6 +53,7 @@ class PPO(SB3Agent):
         kwargs = self.policy_kwargs()
         kwargs["share_features_extractor"] = c.share_backbone
         kwargs["net_arch"] = {"pi": list(c.net_arch), "vf": list(c.net_arch)}
+        kwargs["optimizer_kwargs"] = fused_adam(eps=1e-5)  # SB3's PPO default eps
         return SB3PPO(
             "MlpPolicy", env, learning_rate=schedule(c.learning_rate, c.lr_schedule), n_steps=c.n_steps,
             batch_size=c.batch_size, n_epochs=c.n_epochs, gamma=c.gamma, gae_lambda=c.gae_lambda,

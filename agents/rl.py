@@ -347,18 +347,17 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
     clock = pygame.time.Clock()
     frames: list[np.ndarray] = []
     scores: list[float] = []
-    surface = None
+    surface, scale = None, None
     quit_ = False
     for ep in range(episodes):
         obs, _ = env.reset(seed=seed + ep)
         score, steps, done = 0.0, 0, False
         while not done and not quit_:
             frame = env.render()
-            if surface is None:
+            if scale is None:
                 scale = max(1, round(480 / frame.shape[0]))
-                size = (frame.shape[1] * scale, frame.shape[0] * scale + 30)
-                surface = pygame.Surface(size) if record is not None else pygame.display.set_mode(size)
                 if record is None:
+                    surface = pygame.display.set_mode((frame.shape[1] * scale, frame.shape[0] * scale + 30))
                     pygame.display.set_caption(f"sandbox: {agent.config.plugin.name} plays {agent.config.env.name}")
             picture = draw_frame(surface, font, frame, f"score {score:g}   episode {ep + 1}/{episodes}", scale)
             if record is not None:
@@ -373,7 +372,7 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
             score += float(reward)
             steps += 1
             done = terminated or truncated or (max_steps is not None and steps >= max_steps)
-        if record is not None and surface is not None:  # the last picture, with the final score
+        if record is not None and scale is not None:  # the last picture, with the final score
             frames.append(draw_frame(surface, font, env.render(), f"score {score:g}   episode {ep + 1}/{episodes}", scale))
         scores.append(score)
         if quit_:

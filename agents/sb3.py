@@ -43,6 +43,14 @@ class SB3Config(RLConfig):
     net_arch: list[int] = option([], "hidden layers of the heads after the backbone (e.g. [64])")
 
 
+def fused_adam(**kwargs: Any) -> dict[str, Any]:
+    """Adam's keyword arguments for an SB3 policy with torch's fused kernel: the same update, one
+    kernel for all parameters instead of several per tensor (about 25% of a small network's
+    training step on the CPU). SB3 adds PPO/A2C's ``eps=1e-5`` itself only when given no kwargs,
+    so callers pass it here."""
+    return {**kwargs, "fused": True}
+
+
 def schedule(value: float, kind: str) -> Any:
     """A constant, or SB3's linear decay from ``value`` to 0 (progress goes from 1 to 0)."""
     if kind == "linear":

@@ -3,6 +3,7 @@
 
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/agents_pong_learning.py --minutes 60 [--out runs/pong-ppo]
 
+An existing ``--out`` run is resumed until its training time reaches ``--minutes`` in all.
 Writes the run to ``--out``, the curve to benchmarks/results/agents_pong_curve.png, the video to
 ``<out>/pong.mp4`` (``sandbox play RUN --record``), and the figures to
 benchmarks/results/agents_pong_learning.json; prints a table last.
@@ -35,9 +36,12 @@ def main() -> None:
     out = Path(args.out)
     t0 = time.time()
     if not args.skip_train:
-        subprocess.run([sys.executable, "-m", "sandbox", "train", "ppo-pong", f"max_minutes={args.minutes}", f"out={out}",
-                        f"agent.eval_every={args.eval_every}", "wandb.mode=disabled", *args.overrides, "--no-progress"],
-                       cwd=ROOT, env=env, check=True)
+        if (out / "run.json").exists():  # an earlier, shorter run: resume it to --minutes of training in all
+            cmd = ["train", f"out={out}", f"max_minutes={args.minutes}", "--no-progress"]
+        else:
+            cmd = ["train", "ppo-pong", f"max_minutes={args.minutes}", f"out={out}", f"agent.eval_every={args.eval_every}",
+                   "wandb.mode=disabled", *args.overrides, "--no-progress"]
+        subprocess.run([sys.executable, "-m", "sandbox", *cmd], cwd=ROOT, env=env, check=True)
     train_s = time.time() - t0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     episodes = [(r["step"], r["episodic_return"], r["time"]) for r in rows if "episodic_return" in r]

@@ -235,15 +235,24 @@ def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: 
 
 
 def draw_frame(surface: Any, font: Any, frame: np.ndarray, text: str, scale: int) -> np.ndarray:
-    """Draw ``frame`` scaled by ``scale`` with ``text`` in a band below; return the picture (H×W×3)."""
+    """The picture (H×W×3 uint8): ``frame`` scaled by ``scale`` with ``text`` in a band below.
+
+    Composed in NumPy (a recorded episode never goes through a pygame surface); when ``surface`` is
+    given (a window), the picture is also copied onto it.
+    """
     import pygame
 
-    img = pygame.surfarray.make_surface(np.ascontiguousarray(frame[..., :3].swapaxes(0, 1)))
-    img = pygame.transform.scale(img, (frame.shape[1] * scale, frame.shape[0] * scale))
-    surface.fill((20, 20, 20))
-    surface.blit(img, (0, 0))
-    surface.blit(font.render(text, True, (240, 240, 240)), (8, frame.shape[0] * scale + 6))
-    return pygame.surfarray.array3d(surface).swapaxes(0, 1).copy()
+    h, w = frame.shape[0] * scale, frame.shape[1] * scale
+    picture = np.empty((h + 30, w, 3), np.uint8)
+    rgb = frame[..., :3]
+    picture[:h] = rgb if scale == 1 else rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+    picture[h:] = 20
+    label = pygame.surfarray.array3d(font.render(text, True, (240, 240, 240), (20, 20, 20))).swapaxes(0, 1)
+    th, tw = min(label.shape[0], 24), min(label.shape[1], w - 8)
+    picture[h + 6 : h + 6 + th, 8 : 8 + tw] = label[:th, :tw]
+    if surface is not None:
+        pygame.surfarray.blit_array(surface, picture.swapaxes(0, 1))
+    return picture
 
 
 # one factory per registered game, named as envs/__init__.py registers them
