@@ -5,6 +5,11 @@
 - D step: softplus(D(G(z))) + softplus(-D(x)) + (γ/2) E‖∇ₓD(x)‖² on real x (R1, Mescheder et al. 2018).
 - G step: softplus(-D(G(z))) (the non-saturating loss).
 - Samples come from an EMA of the generator's weights, which is smoother than the last iterate.
+- Optional differentiable augmentation (DiffAugment, Zhao et al. 2020): with probability
+  ``model.augment`` each image the discriminator sees, real or generated alike, is shifted by up to
+  ``model.augment_shift`` pixels (the border filled with background). On a small data set this keeps D
+  from memorising the training images; since fakes pass through the same shifts, G is still pushed
+  towards the un-shifted data.
 """
 
 from __future__ import annotations
@@ -34,11 +39,30 @@ class GANConfig(TrainConfig):
     beta2: float = option(0.99, "Adam β₂ of both networks")
     ema: float = option(0.999, "EMA decay of the generator weights used for sampling (0: no EMA)")
     grad_clip: float = option(0.0, "clip each network's gradient norm to this (0: no clipping)")
+    augment: float = option(0.0, "probability of shifting each image D sees, real and fake alike (DiffAugment; 0: off)")
+    augment_shift: int = option(1, "largest shift of the augmentation, in pixels")
 
     def validate(self) -> None:
         super().validate()
         if self.latent <= 0 or self.r1 < 0 or self.r1_every <= 0 or not 0.0 <= self.ema < 1.0:
             raise ConfigError("model.latent and model.r1_every must be positive, model.r1 ≥ 0, model.ema in [0, 1).")
+        if not 0.0 <= self.augment <= 1.0 or self.augment_shift < 0:
+            raise ConfigError("model.augment must be in [0, 1] and model.augment_shift ≥ 0.")
+
+
+def translate(x: torch.Tensor, shift: int, p: float) -> torch.Tensor:
+    """Each image (in [-1, 1]) shifted by a random (dy, dx) in [-shift, shift]² with probability p,
+    the uncovered border set to -1 (black); differentiable in x."""
+    if p <= 0 or shift <= 0:
+        return x
+    b, _, h, w = x.shape
+    d = torch.randint(-shift, shift + 1, (2, b, 1, 1), device=x.device)
+    d = d * (torch.rand(1, b, 1, 1, device=x.device) < p)
+    padded = nn.functional.pad(x, (shift, shift, shift, shift), value=-1.0)
+    rows = (torch.arange(h, device=x.device).view(1, h, 1) + shift + d[0]).expand(b, h, w)
+    cols = (torch.arange(w, device=x.device).view(1, 1, w) + shift + d[1]).expand(b, h, w)
+    batch = torch.arange(b, device=x.device).view(b, 1, 1).expand(b, h, w)
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
 class Generator(nn.Module):
@@ -101,9 +125,10 @@ class GAN(DataModel):
         r1_now = cfg.r1 > 0 and self.d_steps % cfg.r1_every == 0
         real = real.detach().requires_grad_(r1_now)
         # R1 differentiates a gradient: fused attention kernels have no double backward, the math one has
+        aug = (cfg.augment_shift, cfg.augment)
         with self.autocast(), (sdpa_kernel([SDPBackend.MATH]) if r1_now else contextlib.nullcontext()):
-            d_real = self.D(real).float()
-            d_fake = self.D(fake.detach()).float()
+            d_real = self.D(translate(real, *aug)).float()
+            d_fake = self.D(translate(fake.detach(), *aug)).float()
         loss_d = nn.functional.softplus(d_fake).mean() + nn.functional.softplus(-d_real).mean()
         penalty = torch.zeros((), device=real.device)
         if r1_now:
@@ -116,7 +141,7 @@ class GAN(DataModel):
         z = torch.randn(b, cfg.latent, device=real.device)
         self.D.requires_grad_(False)  # the G step needs gradients through D, not into its weights
         with self.autocast():
-            loss_g = nn.functional.softplus(-self.D(self.G(z)).float()).mean()
+            loss_g = nn.functional.softplus(-self.D(translate(self.G(z), *aug)).float()).mean()
         self.backward_step(loss_g, self.G, self.opt_g)
         self.D.requires_grad_(True)
         if self.ema is not None:
