@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import queue
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -126,7 +128,13 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 30.
 
 
 class Tracker:
-    """Writes metrics to ``metrics.jsonl`` and, when on, to a W&B run under the run directory."""
+    """Writes metrics to ``metrics.jsonl`` and, when on, to a W&B run under the run directory.
+
+    Everything W&B does (importing it, ``init``, every ``log``, media, ``finish``) happens on one
+    background thread fed by a queue, in the order it was asked for: training never waits for W&B's
+    service to start or for a row to be serialised. ``close`` waits for the queue to drain.
+    ``metrics.jsonl`` is written on the caller's thread and flushed per line.
+    """
 
     def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: Any, run_id: str, name: str) -> None:
         self.run_dir = Path(run_dir)
@@ -135,19 +143,61 @@ class Tracker:
         self._t0 = time.time()
         self._time_offset = 0.0
         self._warned: set[str] = set()
-        self.wandb_run: Any = None
-        self._start_wandb(config, wandb_cfg, run_id, name)
+        self._run: Any = None
+        self._started = threading.Event()
+        self._queue: queue.SimpleQueue[tuple[str, Any, int] | None] | None = None
+        self._worker: threading.Thread | None = None
+        if wandb_cfg.mode == "disabled":
+            self._started.set()
+        else:
+            self._queue = queue.SimpleQueue()
+            self._worker = threading.Thread(target=self._wandb_worker, args=(config, wandb_cfg, run_id, name),
+                                            name="sandbox-wandb", daemon=True)
+            self._worker.start()
 
-    # -- W&B --------------------------------------------------------------------------------------
+    # -- W&B, on its own thread --------------------------------------------------------------------
     def _warn(self, what: str, exc: BaseException | str) -> None:
         if what not in self._warned:
             self._warned.add(what)
             print(f"warning: W&B {what} failed ({exc}); training goes on, metrics.jsonl is kept.", file=sys.stderr)
 
-    def _start_wandb(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> None:
+    @property
+    def wandb_run(self) -> Any:
+        """The W&B run once it has started (None when W&B is off or failed to start)."""
+        self._started.wait()
+        return self._run
+
+    def _wandb_worker(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> None:
+        try:
+            self._run = self._start_wandb(config, cfg, run_id, name)
+        finally:
+            self._started.set()
+        assert self._queue is not None
+        while (item := self._queue.get()) is not None:
+            if self._run is None:
+                continue  # W&B failed to start: drain the queue, metrics.jsonl has everything
+            kind, payload, step = item
+            try:
+                if kind == "log":
+                    self._run.log(payload, step=step)
+                elif kind == "image":
+                    import wandb
+
+                    name_, path, caption = payload
+                    self._run.log({name_: wandb.Image(str(path), caption=caption)}, step=step)
+                elif kind == "video":
+                    import wandb
+
+                    name_, path = payload
+                    self._run.log({name_: wandb.Video(str(path), format=path.suffix.lstrip("."))}, step=step)
+                elif kind == "finish":
+                    self._run.finish(exit_code=payload)
+                    self._run = None
+            except Exception as exc:
+                self._warn({"log": "logging", "image": "image logging", "video": "video logging"}.get(kind, kind), exc)
+
+    def _start_wandb(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> Any:
         mode = cfg.mode
-        if mode == "disabled":
-            return
         if mode == "auto":
             mode = "online" if logged_in_to_wandb() else "offline"
         try:
@@ -156,7 +206,7 @@ class Tracker:
             os.environ.setdefault("WANDB_SILENT", "true")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.wandb_run = wandb.init(
+                return wandb.init(
                     project=cfg.project,
                     entity=cfg.entity,
                     group=cfg.group,
@@ -171,18 +221,12 @@ class Tracker:
                     settings=wandb.Settings(console="off", init_timeout=60, silent=True),
                 )
         except BaseException as exc:  # wandb raises several kinds, some from threads; none may stop us
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            self.wandb_run = None
             self._warn("init", exc)
+            return None
 
-    def _wandb_log(self, data: dict[str, Any], step: int, what: str = "logging") -> None:
-        if self.wandb_run is None:
-            return
-        try:
-            self.wandb_run.log(data, step=step)
-        except Exception as exc:
-            self._warn(what, exc)
+    def _send(self, kind: str, payload: Any, step: int) -> None:
+        if self._queue is not None:
+            self._queue.put((kind, payload, step))
 
     # -- logging ----------------------------------------------------------------------------------
     def set_time_offset(self, seconds: float) -> None:
@@ -195,19 +239,13 @@ class Tracker:
         row.update({k: _plain(v) for k, v in metrics.items()})
         self._file.write(json.dumps(row) + "\n")
         self._file.flush()
-        self._wandb_log({k: v for k, v in row.items() if k not in ("step",) and isinstance(v, (int, float))}, step)
+        self._send("log", {k: v for k, v in row.items() if k != "step" and isinstance(v, (int, float))}, step)
 
     def image(self, name: str, images: Any, step: int, caption: str | None = None) -> Path:
         """Save images (one, or a batch tiled as a grid) to media/ and log them to W&B."""
         picture = image_grid(images) if not (isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[-1] == 3) else images
         path = write_png(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.png", picture)
-        if self.wandb_run is not None:
-            try:
-                import wandb
-
-                self._wandb_log({name: wandb.Image(str(path), caption=caption)}, step, "image logging")
-            except Exception as exc:
-                self._warn("image logging", exc)
+        self._send("image", (name, path, caption), step)
         return path
 
     def video(self, name: str, frames_or_path: Any, step: int, fps: float = 30.0) -> Path:
@@ -216,23 +254,17 @@ class Tracker:
             path = Path(frames_or_path)
         else:
             path = write_video(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.mp4", frames_or_path, fps)
-        if self.wandb_run is not None:
-            try:
-                import wandb
-
-                self._wandb_log({name: wandb.Video(str(path), format=path.suffix.lstrip("."))}, step, "video logging")
-            except Exception as exc:
-                self._warn("video logging", exc)
+        self._send("video", (name, path), step)
         return path
 
     def close(self, exit_code: int = 0) -> None:
+        """Close metrics.jsonl, then let W&B finish what was queued and end its run."""
         self._file.close()
-        if self.wandb_run is not None:
-            try:
-                self.wandb_run.finish(exit_code=exit_code)
-            except Exception as exc:
-                self._warn("finish", exc)
-            self.wandb_run = None
+        if self._queue is not None and self._worker is not None:
+            self._send("finish", exit_code, 0)
+            self._queue.put(None)
+            self._worker.join()
+            self._queue = None
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
