@@ -5,6 +5,8 @@ sampling time of each.
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/generative_ddpm_digits.py --backbone cnn --minutes 15
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/generative_ddpm_digits.py --backbone transformer --minutes 15
 
+(presets ddpm-digits and ddpm-dit-digits; BENCH_THREADS=2 when nothing else runs.)
+
 Targets: UNet FID ≤ 1.5 F, transformer FID ≤ 2.5 F; DDIM / DPM-Solver++ at 20–50 steps within 1.25×
 of the 1000-step DDPM FID and at least 20× faster. Writes
 benchmarks/results/generative_ddpm_{unet,dit}_digits.json.
@@ -27,7 +29,7 @@ THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 
 BACKBONES = {
     "cnn": ("ddpm-digits", [], "unet"),
-    "transformer": ("ddpm-digits", ["backbone=transformer", "backbone.d_model=128", "backbone.layers=4", "backbone.heads=4", "backbone.patch=2"], "dit"),
+    "transformer": ("ddpm-dit-digits", [], "dit"),
 }
 
 
