@@ -41,7 +41,7 @@ def conv_block(cin: int, cout: int, stride: int, batch_norm: bool) -> list[nn.Mo
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride, 1, bias=not batch_norm)]
     if batch_norm:
         layers.append(nn.BatchNorm2d(cout))
-    layers.append(nn.ReLU())
+    layers.append(nn.ReLU(inplace=True))
     return layers
 
 
@@ -79,7 +79,7 @@ class CNN(Backbone):
             if min(h, w) < 36:
                 raise ConfigError(f"backbone.arch=nature needs frames of at least 36×36 pixels, but the input is {spec.describe()}; use backbone.arch=small.")
             layers: list[nn.Module] = [
-                nn.Conv2d(c, 32, 8, 4), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(), nn.Conv2d(64, 64, 3, 1), nn.ReLU(),
+                nn.Conv2d(c, 32, 8, 4), nn.ReLU(inplace=True), nn.Conv2d(32, 64, 4, 2), nn.ReLU(inplace=True), nn.Conv2d(64, 64, 3, 1), nn.ReLU(inplace=True),
             ]
         else:
             layers, cin, size = [], c, max(h, w)
@@ -92,7 +92,7 @@ class CNN(Backbone):
         self.convs = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
             flat = self.convs(torch.zeros(1, c, h, w)).shape[1]
-        self.head = nn.Sequential(nn.Linear(flat, cfg.hidden), nn.ReLU())
+        self.head = nn.Sequential(nn.Linear(flat, cfg.hidden), nn.ReLU(inplace=True))
         self.out_dim = cfg.hidden
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
