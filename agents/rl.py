@@ -14,6 +14,7 @@ PPO, DQN and A2C (stable-baselines3, agents/sb3.py) and REINFORCE (agents/reinfo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -341,6 +342,9 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
 
     env = agent.make_env(render_mode="rgb_array")
     fps = float(env.metadata.get("render_fps") or 30)
+    # a recording keeps every k-th picture so that videos play at 30 frames per second or fewer, at
+    # the game's speed (CartPole's 50 become 25): half the rendering and encoding, same motion
+    every = max(1, math.ceil(fps / 30 - 1e-9)) if record is not None else 1
     pygame.display.init()
     pygame.font.init()
     font = pygame.font.Font(None, 28)
@@ -353,21 +357,22 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
         obs, _ = env.reset(seed=seed + ep)
         score, steps, done = 0.0, 0, False
         while not done and not quit_:
-            frame = env.render()
-            if scale is None:
-                scale = max(1, round(480 / frame.shape[0]))
-                if record is None:
-                    surface = pygame.display.set_mode((frame.shape[1] * scale, frame.shape[0] * scale + 30))
-                    pygame.display.set_caption(f"sandbox: {agent.config.plugin.name} plays {agent.config.env.name}")
-            picture = draw_frame(surface, font, frame, f"score {score:g}   episode {ep + 1}/{episodes}", scale)
-            if record is not None:
-                frames.append(picture)
-            else:
-                pygame.display.flip()
-                clock.tick(fps)
-                for event in pygame.event.get():
-                    if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
-                        quit_ = True
+            if steps % every == 0:
+                frame = env.render()
+                if scale is None:
+                    scale = max(1, round(480 / frame.shape[0]))
+                    if record is None:
+                        surface = pygame.display.set_mode((frame.shape[1] * scale, frame.shape[0] * scale + 30))
+                        pygame.display.set_caption(f"sandbox: {agent.config.plugin.name} plays {agent.config.env.name}")
+                picture = draw_frame(surface, font, frame, f"score {score:g}   episode {ep + 1}/{episodes}", scale)
+                if record is not None:
+                    frames.append(picture)
+                else:
+                    pygame.display.flip()
+                    clock.tick(fps)
+                    for event in pygame.event.get():
+                        if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
+                            quit_ = True
             obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
             score += float(reward)
             steps += 1
@@ -383,7 +388,7 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
     if record is not None:
         from sandbox.tracking import write_video
 
-        write_video(record, frames, fps=fps)
+        write_video(record, frames, fps=fps / every)
         result["record"] = str(record)
     return result
 

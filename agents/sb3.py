@@ -162,8 +162,16 @@ class SB3Agent(RLAgent):
         self.model.num_timesteps = run.step
         remaining = self.config.steps - run.step
         if remaining > 0 and not run.should_stop():
-            self.model.learn(total_timesteps=remaining, callback=SandboxCallback(self, run),
-                             log_interval=self.log_interval, reset_num_timesteps=False, progress_bar=False)
+            # torch checks every distribution's arguments by default: a third of the cost of a small
+            # policy's Categorical, and SB3 makes one per env step and one per minibatch. Off while
+            # learning; a network gone to NaN still shows in the logged losses.
+            validate = torch.distributions.Distribution._validate_args
+            torch.distributions.Distribution.set_default_validate_args(False)
+            try:
+                self.model.learn(total_timesteps=remaining, callback=SandboxCallback(self, run),
+                                 log_interval=self.log_interval, reset_num_timesteps=False, progress_bar=False)
+            finally:
+                torch.distributions.Distribution.set_default_validate_args(validate)
         run.step = self.model.num_timesteps
         if self.cfg.eval_every and self.last_eval_step != run.step and not run.interrupted and not self.reached_target:
             self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed, last=True)
