@@ -52,5 +52,5 @@ class A2C(SB3Agent):
             "MlpPolicy", env, learning_rate=schedule(c.learning_rate, c.lr_schedule), n_steps=c.n_steps, gamma=c.gamma,
             gae_lambda=c.gae_lambda, ent_coef=c.ent_coef, vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm,
             use_rms_prop=c.use_rms_prop, normalize_advantage=c.normalize_advantage, policy_kwargs=kwargs,
-            seed=self.config.seed, device=self.device,
+            seed=self.config.seed, device=self.device, rollout_buffer_class=self.rollout_buffer_class(),
         )

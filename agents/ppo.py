@@ -59,5 +59,5 @@ class PPO(SB3Agent):
             batch_size=c.batch_size, n_epochs=c.n_epochs, gamma=c.gamma, gae_lambda=c.gae_lambda,
             clip_range=schedule(c.clip_range, c.clip_schedule), ent_coef=c.ent_coef, vf_coef=c.vf_coef,
             max_grad_norm=c.max_grad_norm, target_kl=c.target_kl, policy_kwargs=kwargs, seed=self.config.seed,
-            device=self.device,
+            device=self.device, rollout_buffer_class=self.rollout_buffer_class(),
         )

@@ -83,6 +83,21 @@ class BackboneExtractor(BaseFeaturesExtractor):
         return self.net(observations)
 
 
+def frame_rollout_buffer() -> type:
+    """SB3's rollout buffer, handing out minibatches of frames in channels-last layout.
+
+    Laid out while still uint8, SB3's ``float() / 255`` keeps that layout, so the CNN gets its
+    input without a second pass over the float minibatch (a tenth of a Pong PPO update)."""
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    class FrameRolloutBuffer(RolloutBuffer):
+        def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> Any:
+            samples = super()._get_samples(batch_inds, env)
+            return samples._replace(observations=samples.observations.contiguous(memory_format=torch.channels_last))
+
+    return FrameRolloutBuffer
+
+
 class RunWriter(KVWriter):
     """Forwards what SB3 logs under ``train/`` (losses, entropy, clip fraction, ...) to the run."""
 
@@ -154,6 +169,12 @@ class SB3Agent(RLAgent):
 
     def build_model(self, env: Any) -> Any:
         raise NotImplementedError
+
+    def rollout_buffer_class(self) -> type | None:
+        """PPO/A2C: the frame buffer for a CNN on frames, else SB3's choice."""
+        shape = tuple(self.env.observation_space.shape or ())
+        backbone = self.config.backbone
+        return frame_rollout_buffer() if len(shape) == 3 and backbone is not None and backbone.name == "cnn" else None
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
+import subprocess
 import sys
-import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+
+from sandbox.wandb_worker import warning
 
 
 def _plain(value: Any) -> Any:
@@ -130,10 +130,10 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 30.
 class Tracker:
     """Writes metrics to ``metrics.jsonl`` and, when on, to a W&B run under the run directory.
 
-    Everything W&B does (importing it, ``init``, every ``log``, media, ``finish``) happens on one
-    background thread fed by a queue, in the order it was asked for: training never waits for W&B's
-    service to start or for a row to be serialised. ``close`` waits for the queue to drain.
-    ``metrics.jsonl`` is written on the caller's thread and flushed per line.
+    W&B runs in a process of its own (:mod:`sandbox.wandb_worker`) that this one feeds one JSON
+    line per row, image or video: training never waits for W&B to start or to serialise a row, and
+    wandb's client work runs on another core. ``close`` waits for that process to finish the W&B
+    run. ``metrics.jsonl`` is written here and flushed per line.
     """
 
     def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: Any, run_id: str, name: str) -> None:
@@ -142,91 +142,41 @@ class Tracker:
         self._file = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
         self._t0 = time.time()
         self._time_offset = 0.0
-        self._warned: set[str] = set()
-        self._run: Any = None
-        self._started = threading.Event()
-        self._queue: queue.SimpleQueue[tuple[str, Any, int] | None] | None = None
-        self._worker: threading.Thread | None = None
-        if wandb_cfg.mode == "disabled":
-            self._started.set()
-        else:
-            self._queue = queue.SimpleQueue()
-            self._worker = threading.Thread(target=self._wandb_worker, args=(config, wandb_cfg, run_id, name),
-                                            name="sandbox-wandb", daemon=True)
-            self._worker.start()
+        self._worker: subprocess.Popen[str] | None = None
+        if wandb_cfg.mode != "disabled":
+            self._start_wandb(config, wandb_cfg, run_id, name)
 
-    # -- W&B, on its own thread --------------------------------------------------------------------
-    def _warn(self, what: str, exc: BaseException | str) -> None:
-        if what not in self._warned:
-            self._warned.add(what)
-            print(f"warning: W&B {what} failed ({exc}); training goes on, metrics.jsonl is kept.", file=sys.stderr)
-
+    # -- W&B, in its own process -------------------------------------------------------------------
     @property
-    def wandb_run(self) -> Any:
-        """The W&B run once it has started (None when W&B is off or failed to start)."""
-        self._started.wait()
-        return self._run
+    def wandb_on(self) -> bool:
+        """True while W&B's process is taking this run's rows."""
+        return self._worker is not None
 
-    def _wandb_worker(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> None:
-        try:
-            self._run = self._start_wandb(config, cfg, run_id, name)
-        finally:
-            self._started.set()
-        assert self._queue is not None
-        while (item := self._queue.get()) is not None:
-            if self._run is None:
-                continue  # W&B failed to start: drain the queue, metrics.jsonl has everything
-            kind, payload, step = item
-            try:
-                if kind == "log":
-                    self._run.log(payload, step=step)
-                elif kind == "image":
-                    import wandb
-
-                    name_, path, caption = payload
-                    self._run.log({name_: wandb.Image(str(path), caption=caption)}, step=step)
-                elif kind == "video":
-                    import wandb
-
-                    name_, path = payload
-                    self._run.log({name_: wandb.Video(str(path), format=path.suffix.lstrip("."))}, step=step)
-                elif kind == "finish":
-                    self._run.finish(exit_code=payload)
-                    self._run = None
-            except Exception as exc:
-                self._warn({"log": "logging", "image": "image logging", "video": "video logging"}.get(kind, kind), exc)
-
-    def _start_wandb(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> Any:
+    def _start_wandb(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> None:
         mode = cfg.mode
         if mode == "auto":
             mode = "online" if logged_in_to_wandb() else "offline"
+        kwargs = {"project": cfg.project, "entity": cfg.entity, "group": cfg.group, "tags": list(cfg.tags) or None,
+                  "name": name, "id": run_id, "resume": "allow", "mode": mode, "dir": str(self.run_dir),
+                  "config": config, "reinit": "create_new"}
         try:
-            import wandb
+            self._worker = subprocess.Popen([sys.executable, "-m", "sandbox.wandb_worker"], stdin=subprocess.PIPE,
+                                            stdout=subprocess.DEVNULL, text=True, cwd=os.getcwd())
+        except OSError as exc:
+            print(warning("start", exc), file=sys.stderr)
+            return
+        self._send({"op": "init", "kwargs": kwargs})
 
-            os.environ.setdefault("WANDB_SILENT", "true")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return wandb.init(
-                    project=cfg.project,
-                    entity=cfg.entity,
-                    group=cfg.group,
-                    tags=list(cfg.tags) or None,
-                    name=name,
-                    id=run_id,
-                    resume="allow",
-                    mode=mode,
-                    dir=str(self.run_dir),
-                    config=config,
-                    reinit="create_new",
-                    settings=wandb.Settings(console="off", init_timeout=60, silent=True),
-                )
-        except BaseException as exc:  # wandb raises several kinds, some from threads; none may stop us
-            self._warn("init", exc)
-            return None
-
-    def _send(self, kind: str, payload: Any, step: int) -> None:
-        if self._queue is not None:
-            self._queue.put((kind, payload, step))
+    def _send(self, message: dict[str, Any]) -> None:
+        if self._worker is None:
+            return
+        try:
+            assert self._worker.stdin is not None
+            self._worker.stdin.write(json.dumps(message) + "\n")
+            self._worker.stdin.flush()
+        except (OSError, ValueError) as exc:  # the W&B process is gone: keep training on metrics.jsonl
+            print(warning("logging", exc), file=sys.stderr)
+            self._worker = None
 
     # -- logging ----------------------------------------------------------------------------------
     def set_time_offset(self, seconds: float) -> None:
@@ -239,13 +189,13 @@ class Tracker:
         row.update({k: _plain(v) for k, v in metrics.items()})
         self._file.write(json.dumps(row) + "\n")
         self._file.flush()
-        self._send("log", {k: v for k, v in row.items() if k != "step" and isinstance(v, (int, float))}, step)
+        self._send({"op": "log", "data": {k: v for k, v in row.items() if k != "step" and isinstance(v, (int, float))}, "step": int(step)})
 
     def image(self, name: str, images: Any, step: int, caption: str | None = None) -> Path:
         """Save images (one, or a batch tiled as a grid) to media/ and log them to W&B."""
         picture = image_grid(images) if not (isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[-1] == 3) else images
         path = write_png(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.png", picture)
-        self._send("image", (name, path, caption), step)
+        self._send({"op": "image", "name": name, "path": str(path), "caption": caption, "step": int(step)})
         return path
 
     def video(self, name: str, frames_or_path: Any, step: int, fps: float = 30.0) -> Path:
@@ -254,17 +204,22 @@ class Tracker:
             path = Path(frames_or_path)
         else:
             path = write_video(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.mp4", frames_or_path, fps)
-        self._send("video", (name, path), step)
+        self._send({"op": "video", "name": name, "path": str(path), "step": int(step)})
         return path
 
     def close(self, exit_code: int = 0) -> None:
-        """Close metrics.jsonl, then let W&B finish what was queued and end its run."""
+        """Close metrics.jsonl, then let W&B's process log what it was sent and finish its run."""
         self._file.close()
-        if self._queue is not None and self._worker is not None:
-            self._send("finish", exit_code, 0)
-            self._queue.put(None)
-            self._worker.join()
-            self._queue = None
+        worker = self._worker
+        if worker is not None:
+            self._send({"op": "finish", "exit_code": exit_code})
+            try:
+                assert worker.stdin is not None
+                worker.stdin.close()
+            except OSError:
+                pass
+            worker.wait()
+            self._worker = None
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
