@@ -1,14 +1,21 @@
 """DQN (stable-baselines3) on a sandbox backbone.
 
 Defaults are the RL Zoo's tuned values for CartPole (train every 256 steps, 128 gradient steps,
-target update every 10 updates). The replay buffer is not checkpointed (it would be gigabytes on
-Atari): a resumed run refills it. The rest of the machinery is in agents/sb3.py and agents/rl.py.
+target update every 10 updates). The replay buffer goes into each checkpoint (its filled rows, as
+tensors) when it is at most ``agent.checkpoint_buffer_mb``, so a resumed run learns from the same
+memories; a bigger one (Atari's is gigabytes) is refilled on resume. (With
+``optimize_memory_usage`` the last saved transition's next frame is the row the resumed run
+overwrites first: one transition of the buffer.) The rest of the machinery is
+in agents/sb3.py and agents/rl.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import torch
 
 from agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
 from sandbox.config import option
@@ -31,11 +38,13 @@ class DQNConfig(SB3Config):
     exploration_final_eps: float = option(0.04, "epsilon at the end of the decay")
     max_grad_norm: float = option(10.0, "gradient clipping")
     optimize_memory_usage: bool = option(False, "store each frame once in the buffer (Atari)")
+    checkpoint_buffer_mb: int = option(512, "keep the replay buffer in checkpoints up to this size in MB (0: never; bigger: refilled on resume)")
 
     def validate(self) -> None:
         super().validate()
-        if self.buffer_size < self.batch_size or self.train_freq < 1 or self.gradient_steps < 1:
-            raise ConfigError("agent.buffer_size must be ≥ agent.batch_size; agent.train_freq and agent.gradient_steps ≥ 1.")
+        if self.buffer_size < self.batch_size or self.train_freq < 1 or self.gradient_steps < 1 or self.checkpoint_buffer_mb < 0:
+            raise ConfigError("agent.buffer_size must be ≥ agent.batch_size; agent.train_freq and agent.gradient_steps ≥ 1; "
+                              "agent.checkpoint_buffer_mb ≥ 0.")
         if not 0 < self.exploration_fraction <= 1:
             raise ConfigError("agent.exploration_fraction must be in (0, 1].")
 
@@ -61,6 +70,44 @@ class DQN(SB3Agent):
             replay_buffer_kwargs={"handle_timeout_termination": False} if c.optimize_memory_usage else None,
             policy_kwargs={**self.policy_kwargs(), "optimizer_kwargs": fused_adam()}, seed=self.config.seed, device=self.device,
         )
+
+    BUFFER_ARRAYS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+
+    def _buffer_rows(self) -> int:
+        """Rows of the replay buffer that hold data (one more with optimize_memory_usage, whose next
+        observation sits in the following row); 0 when the buffer is over checkpoint_buffer_mb."""
+        buf = self.model.replay_buffer
+        rows = buf.buffer_size if buf.full else min(buf.buffer_size, buf.pos + int(buf.optimize_memory_usage))
+        per_row = sum(a.nbytes for a in (getattr(buf, n, None) for n in self.BUFFER_ARRAYS) if a is not None) / buf.buffer_size
+        return rows if rows * per_row <= self.cfg.checkpoint_buffer_mb * 2**20 else 0
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Policy and optimiser (agents/sb3.py), plus the replay buffer's filled rows when small enough."""
+        tensors, state = super().state()
+        rows = self._buffer_rows()
+        if rows:
+            buf = self.model.replay_buffer
+            for name in self.BUFFER_ARRAYS:
+                array = getattr(buf, name, None)
+                if array is not None:
+                    tensors[f"replay.{name}"] = torch.from_numpy(np.ascontiguousarray(array[:rows]))
+            state["replay"] = {"pos": int(buf.pos), "full": bool(buf.full), "rows": rows}
+        return tensors, state
+
+    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        super().load_state(tensors, state)
+        replay = state.get("replay")
+        if replay:
+            buf = self.model.replay_buffer
+            for name in self.BUFFER_ARRAYS:
+                array = getattr(buf, name, None)
+                saved = tensors.get(f"replay.{name}")
+                if array is not None and saved is not None:
+                    if tuple(saved.shape[1:]) != array.shape[1:] or saved.shape[0] > array.shape[0]:
+                        raise ConfigError(f"the checkpoint's replay buffer ({name}: {tuple(saved.shape)}) does not fit this "
+                                          f"run's buffer {array.shape}; resume with the run's own config.")
+                    array[: saved.shape[0]] = saved.numpy()
+            buf.pos, buf.full = int(replay["pos"]), bool(replay["full"])
 
     def extra_state(self) -> dict[str, Any]:
         return {"n_calls": int(self.model._n_calls), "exploration_rate": float(self.model.exploration_rate)}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -93,6 +94,26 @@ def test_resume_continues_from_checkpoint(agent: str, tmp_path: Path) -> None:
     _, state = load_checkpoint(out, "latest")
     if agent != "reinforce":
         assert state["plugin"]["num_timesteps"] >= 512
+
+
+def test_dqn_resume_keeps_its_replay_buffer(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    sandbox.train(None, overrides("dqn", "CartPole-v1", "mlp", out, 256), progress=False)
+    first, state = load_checkpoint(out, "latest")
+    n = state["plugin"]["replay"]["rows"]
+    assert n > 200 and first["replay.observations"].shape[0] == n
+    sandbox.train(None, [f"out={out}", "steps=512"], progress=False)
+    later, state = load_checkpoint(out, "latest")
+    assert state["plugin"]["replay"]["pos"] > n + 200  # the resumed run added to the old memories
+    for name in ("observations", "actions", "rewards", "dones"):
+        assert torch.equal(later[f"replay.{name}"][:n], first[f"replay.{name}"])
+
+
+def test_dqn_buffer_over_its_limit_is_left_out_of_checkpoints(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    sandbox.train(None, [*overrides("dqn", "CartPole-v1", "mlp", out, 128), "agent.checkpoint_buffer_mb=0"], progress=False)
+    tensors, state = load_checkpoint(out, "latest")
+    assert "replay" not in state["plugin"] and not any(k.startswith("replay.") for k in tensors)
 
 
 def test_max_minutes_stops_cleanly(tmp_path: Path) -> None:
