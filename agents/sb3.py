@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -83,19 +84,15 @@ class BackboneExtractor(BaseFeaturesExtractor):
         return self.net(observations)
 
 
-def frame_rollout_buffer() -> type:
+class FrameRolloutBuffer(RolloutBuffer):
     """SB3's rollout buffer, handing out minibatches of frames in channels-last layout.
 
     Laid out while still uint8, SB3's ``float() / 255`` keeps that layout, so the CNN gets its
     input without a second pass over the float minibatch (a tenth of a Pong PPO update)."""
-    from stable_baselines3.common.buffers import RolloutBuffer
 
-    class FrameRolloutBuffer(RolloutBuffer):
-        def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> Any:
-            samples = super()._get_samples(batch_inds, env)
-            return samples._replace(observations=samples.observations.contiguous(memory_format=torch.channels_last))
-
-    return FrameRolloutBuffer
+    def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> Any:
+        samples = super()._get_samples(batch_inds, env)
+        return samples._replace(observations=samples.observations.contiguous(memory_format=torch.channels_last))
 
 
 class RunWriter(KVWriter):
@@ -174,7 +171,7 @@ class SB3Agent(RLAgent):
         """PPO/A2C: the frame buffer for a CNN on frames, else SB3's choice."""
         shape = tuple(self.env.observation_space.shape or ())
         backbone = self.config.backbone
-        return frame_rollout_buffer() if len(shape) == 3 and backbone is not None and backbone.name == "cnn" else None
+        return FrameRolloutBuffer if len(shape) == 3 and backbone is not None and backbone.name == "cnn" else None
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:

@@ -161,7 +161,7 @@ class Tracker:
                   "config": config, "reinit": "create_new"}
         try:
             self._worker = subprocess.Popen([sys.executable, "-m", "sandbox.wandb_worker"], stdin=subprocess.PIPE,
-                                            stdout=subprocess.DEVNULL, text=True, cwd=os.getcwd())
+                                            stdout=subprocess.DEVNULL, text=True)
         except OSError as exc:
             print(warning("start", exc), file=sys.stderr)
             return
