@@ -42,9 +42,10 @@ class DQNConfig(SB3Config):
 
     def validate(self) -> None:
         super().validate()
-        if self.buffer_size < self.batch_size or self.train_freq < 1 or self.gradient_steps < 1 or self.checkpoint_buffer_mb < 0:
-            raise ConfigError("agent.buffer_size must be ≥ agent.batch_size; agent.train_freq and agent.gradient_steps ≥ 1; "
-                              "agent.checkpoint_buffer_mb ≥ 0.")
+        if self.buffer_size < self.batch_size or self.train_freq < 1 or self.gradient_steps < 1:
+            raise ConfigError("agent.buffer_size must be ≥ agent.batch_size; agent.train_freq and agent.gradient_steps ≥ 1.")
+        if self.checkpoint_buffer_mb < 0:
+            raise ConfigError(f"agent.checkpoint_buffer_mb must be 0 (never keep the buffer) or more, not {self.checkpoint_buffer_mb}.")
         if not 0 < self.exploration_fraction <= 1:
             raise ConfigError("agent.exploration_fraction must be in (0, 1].")
 
