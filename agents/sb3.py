@@ -62,16 +62,20 @@ def schedule(value: float, kind: str) -> Any:
 class BackboneExtractor(BaseFeaturesExtractor):
     """A sandbox backbone as a stable-baselines3 features extractor.
 
-    SB3 has already divided uint8 frames by 255 when this runs. Convolutions run in channels-last
-    memory layout, which oneDNN computes faster on CPUs (the same network and numbers, laid out
-    differently in memory).
+    Frames (uint8 in [0, 255]) reach the backbone scaled to [0, 1]: SB3 divides them by 255, or,
+    for the CNN (``fold_pixel_scale``), SB3 only converts them to float and the CNN folds the 1/255
+    into its first convolution (the same network without a pass over the batch). Convolutions run
+    in channels-last memory layout, which oneDNN computes faster on CPUs (the same network and
+    numbers, laid out differently in memory).
     """
 
-    def __init__(self, observation_space: Any, backbone: Section, frame_stack: bool = False) -> None:
+    def __init__(self, observation_space: Any, backbone: Section, frame_stack: bool = False, fold_pixel_scale: bool = False) -> None:
         spec = InputSpec.from_shape(tuple(observation_space.shape), frame_stack=frame_stack)
         net = build(backbone, spec)
         super().__init__(observation_space, net.out_dim)
         self.net = net
+        if fold_pixel_scale:
+            net.input_scale = 1.0 / 255.0
         self.channels_last = spec.kind == "image" and backbone.name == "cnn"
         self._laid_out = False
 
@@ -85,14 +89,28 @@ class BackboneExtractor(BaseFeaturesExtractor):
 
 
 class FrameRolloutBuffer(RolloutBuffer):
-    """SB3's rollout buffer, handing out minibatches of frames in channels-last layout.
+    """SB3's rollout buffer, handing out minibatches of uint8 frames in channels-last layout.
 
-    Laid out while still uint8, SB3's ``float() / 255`` keeps that layout, so the CNN gets its
-    input without a second pass over the float minibatch (a tenth of a Pong PPO update)."""
+    After SB3 flattens a finished rollout, its frames are laid out channels-last once (N×H×W×C);
+    each minibatch is then one gather of whole frames, already in the layout the CNN reads, where
+    SB3 would copy it twice (NumPy indexing, then ``torch.tensor``) and the CNN a third time."""
+
+    _frames: torch.Tensor | None = None
+    _frames_of: np.ndarray | None = None
 
     def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> Any:
-        samples = super()._get_samples(batch_inds, env)
-        return samples._replace(observations=samples.observations.contiguous(memory_format=torch.channels_last))
+        from stable_baselines3.common.type_aliases import RolloutBufferSamples
+
+        if self._frames_of is not self.observations:  # a new rollout (SB3 flattens into a new array)
+            self._frames_of = self.observations
+            self._frames = torch.from_numpy(self.observations).permute(0, 2, 3, 1).contiguous()
+        assert self._frames is not None
+        frames = self._frames[torch.from_numpy(batch_inds)].permute(0, 3, 1, 2).to(self.device)
+        data = (
+            self.actions[batch_inds].astype(np.float32, copy=False), self.values[batch_inds].flatten(),
+            self.log_probs[batch_inds].flatten(), self.advantages[batch_inds].flatten(), self.returns[batch_inds].flatten(),
+        )
+        return RolloutBufferSamples(frames, *map(self.to_torch, data))
 
 
 class RunWriter(KVWriter):
@@ -158,20 +176,29 @@ class SB3Agent(RLAgent):
 
     def policy_kwargs(self) -> dict[str, Any]:
         """Plug the run's backbone into the SB3 policy."""
-        return {
+        fold = self.folds_pixel_scale()
+        kwargs = {
             "features_extractor_class": BackboneExtractor,
-            "features_extractor_kwargs": {"backbone": self.config.backbone, "frame_stack": frame_stacked(self.config)},
+            "features_extractor_kwargs": {"backbone": self.config.backbone, "frame_stack": frame_stacked(self.config), "fold_pixel_scale": fold},
             "net_arch": list(self.cfg.net_arch),
         }
+        if fold:
+            kwargs["normalize_images"] = False  # the CNN scales by 1/255 in its first convolution
+        return kwargs
+
+    def folds_pixel_scale(self) -> bool:
+        """Whether the CNN, not SB3, scales this env's uint8 frames to [0, 1] (see BackboneExtractor)."""
+        from stable_baselines3.common.preprocessing import is_image_space
+
+        backbone = self.config.backbone
+        return backbone is not None and backbone.name == "cnn" and is_image_space(self.env.observation_space)
 
     def build_model(self, env: Any) -> Any:
         raise NotImplementedError
 
     def rollout_buffer_class(self) -> type | None:
-        """PPO/A2C: the frame buffer for a CNN on frames, else SB3's choice."""
-        shape = tuple(self.env.observation_space.shape or ())
-        backbone = self.config.backbone
-        return FrameRolloutBuffer if len(shape) == 3 and backbone is not None and backbone.name == "cnn" else None
+        """PPO/A2C: the frame buffer for a CNN on uint8 frames, else SB3's choice."""
+        return FrameRolloutBuffer if self.folds_pixel_scale() else None
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:

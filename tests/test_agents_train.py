@@ -145,6 +145,57 @@ def test_atari_pong_with_cnn_trains_on_the_cpp_vector_env(tmp_path: Path) -> Non
     assert env.action_space.contains(policy.act(obs))
 
 
+def test_cnn_on_frames_scales_pixels_in_its_first_convolution(tmp_path: Path) -> None:
+    """SB3 hands the CNN uint8 frames as floats in [0, 255]; the CNN's features are those of the
+    same network on frames divided by 255, as SB3's own normalisation would give."""
+    import copy
+
+    from stable_baselines3.common.policies import BasePolicy
+
+    run = sandbox.train(None, overrides("ppo", "Catch-v0", "cnn", tmp_path, 64), progress=False)
+    agent = sandbox.load(run.dir)
+    policy = agent.model.policy
+    assert policy.normalize_images is False
+    extractor = policy.pi_features_extractor
+    assert extractor.net.input_scale == pytest.approx(1 / 255)
+    obs = torch.as_tensor(agent.env.reset())
+    assert obs.dtype == torch.uint8 and int(obs.max()) == 255
+    reference = copy.deepcopy(extractor.net)
+    reference.input_scale = 1.0
+    with torch.no_grad():
+        torch.testing.assert_close(BasePolicy.extract_features(policy, obs, extractor), reference(obs.float() / 255), rtol=1e-5, atol=1e-6)
+
+
+def test_frame_rollout_buffer_hands_out_sb3s_minibatches_channels_last() -> None:
+    from gymnasium import spaces
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    from agents.sb3 import FrameRolloutBuffer
+
+    space, actions = spaces.Box(0, 255, (4, 12, 12), np.uint8), spaces.Discrete(3)
+    buffers = [cls(8, space, actions, n_envs=2) for cls in (RolloutBuffer, FrameRolloutBuffer)]
+    rng = np.random.default_rng(0)
+    for rollout in range(2):  # the second rollout must not be served the first one's frames
+        for b in buffers:
+            b.reset()
+        for _ in range(8):
+            step = (rng.integers(0, 256, (2, 4, 12, 12), dtype=np.uint8), rng.integers(0, 3, (2, 1)), rng.normal(size=2).astype(np.float32),
+                    np.zeros(2, bool), torch.randn(2), torch.randn(2))
+            for b in buffers:
+                b.add(*step)
+        for b in buffers:
+            b.compute_returns_and_advantage(torch.zeros(2), np.zeros(2, bool))
+        batches = []
+        for b in buffers:
+            np.random.seed(rollout)
+            batches.append(list(b.get(batch_size=5)))
+        assert len(batches[0]) == len(batches[1]) == 4
+        for theirs, ours in zip(*batches):
+            assert ours.observations.is_contiguous(memory_format=torch.channels_last)
+            for a, b in zip(theirs, ours):
+                assert torch.equal(a, b)
+
+
 def test_cli_eval_json_and_record(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import imageio.v3 as iio
 

@@ -81,6 +81,26 @@ def test_cnn_residual_tower_keeps_board_size_and_nature_arch_on_frames():
         build(section("cnn", arch="nature"), InputSpec.image(1, 8, 8))
 
 
+@pytest.mark.parametrize("arch", ["nature", "small"])
+def test_cnn_input_scale_is_folded_into_the_first_convolution(arch):
+    """conv(x, w·s) = conv(x·s, w): the scaled network computes the same function, and its weights
+    get the same gradients, as the plain network on inputs scaled beforehand."""
+    torch.manual_seed(0)
+    spec = InputSpec.image(4, 84, 84, frame_stack=True) if arch == "nature" else InputSpec.image(2, 10, 10)
+    plain = build(section("cnn", arch=arch, channels=[4, 8], batch_norm=arch == "small", hidden=16), spec)
+    folded = build(section("cnn", arch=arch, channels=[4, 8], batch_norm=arch == "small", hidden=16), spec)
+    folded.load_state_dict(plain.state_dict())
+    folded.input_scale = 1 / 255
+    frames = torch.randint(0, 256, (3, *spec.shape), dtype=torch.uint8)
+    expected, got = plain(frames.float() / 255), folded(frames)
+    assert got.abs().sum() > 0
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    expected.square().sum().backward()
+    got.square().sum().backward()
+    for (name, p), q in zip(plain.named_parameters(), folded.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=f"gradient of {name}")
+
+
 def test_transformer_cls_pool_and_bad_heads():
     net = build(section("transformer", d_model=8, heads=2, layers=1, pool="cls"), InputSpec.image(1, 8, 8))
     check_gradients(net, torch.rand(2, 1, 8, 8), 8)

@@ -94,9 +94,19 @@ class CNN(Backbone):
             flat = self.convs(torch.zeros(1, c, h, w)).shape[1]
         self.head = nn.Sequential(nn.Linear(flat, cfg.hidden), nn.ReLU(inplace=True))
         self.out_dim = cfg.hidden
+        #: inputs are multiplied by this before the network (e.g. 1/255 for raw uint8 frames). It is
+        #: folded into the first convolution's weights, ``conv(x, w * s) = conv(x * s, w)``, so a
+        #: batch of frames is never scaled pixel by pixel: the same network, without one pass over
+        #: the largest tensor of the update.
+        self.input_scale = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x.float()))
+        x = x.float()
+        if self.input_scale == 1.0:
+            return self.head(self.convs(x))
+        first = self.convs[0]
+        x = nn.functional.conv2d(x, first.weight * self.input_scale, first.bias, first.stride, first.padding)
+        return self.head(self.convs[1:](x))
 
     @classmethod
     def decoder(cls, config: CNNConfig | None, in_dim: int, out_spec: InputSpec) -> nn.Module:
