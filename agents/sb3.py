@@ -9,8 +9,10 @@
 - :class:`RunWriter`: SB3's logger output that forwards ``train/*`` (the losses) to ``run.log``.
 - :class:`SB3Agent`: checkpoints without pickles. SB3's ``save()`` writes cloudpickled objects;
   here the policy and optimiser tensors go to safetensors through the core, the rest to JSON, and
-  the SB3 model is rebuilt from the run's config. (DQN's replay buffer is not kept: a resumed DQN
-  refills it.)
+  the SB3 model is rebuilt from the run's config. (DQN adds its replay buffer's filled rows, up to
+  ``agent.checkpoint_buffer_mb``; a bigger buffer is refilled on resume.)
+- :class:`FrameRolloutBuffer`: PPO/A2C's rollout buffer for a CNN on frames, serving channels-last
+  minibatches.
 """
 
 from __future__ import annotations
