@@ -41,7 +41,7 @@ def main() -> None:
               "run": str(run_dir), "ask": "win_rate >= 0.9", "passed": r["win_rate"] >= 0.9}
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     Path("benchmarks/results/alphazero_connect4.json").write_text(json.dumps(result, indent=1))
-    print(f"\nTraining curve (evaluations during training):")
+    print("\nTraining curve (evaluations during training):")
     for c in curve:
         print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in c.items()))
     print(f"\nAlphaZero Connect Four, trained {args.minutes} min, {agent.eval_sims} simulations a move")

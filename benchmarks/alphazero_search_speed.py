@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-import sandbox
 from agents.alphazero.search import Trees, capacity_for
 from sandbox.config import resolve
 

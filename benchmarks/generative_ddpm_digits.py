@@ -23,9 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# One torch thread: the two cores are shared with other work, and two OpenMP threads on one free core
-# spin-wait for each other (10x slower here). BENCH_THREADS=2 on an idle machine.
-THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+from benchmarks import THREADS  # noqa: E402
 
 BACKBONES = {
     "cnn": ("ddpm-digits", [], "unet"),
@@ -45,8 +43,6 @@ def main() -> None:
 
     torch.set_num_threads(THREADS)
 
-    import torch
-
     import sandbox
 
     preset, extra, tag = BACKBONES[args.backbone]
@@ -56,8 +52,7 @@ def main() -> None:
             import shutil
 
             shutil.rmtree(out)
-        run = sandbox.train(preset, [*extra, f"max_minutes={args.minutes}", f"out={out}", "wandb.mode=disabled"])
-        steps = run.step
+        sandbox.train(preset, [*extra, f"max_minutes={args.minutes}", f"out={out}", "wandb.mode=disabled"])
     model = sandbox.load(out, which="latest")
     steps = json.loads((out / "run.json").read_text()).get("step")
     rows = []

@@ -24,9 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# One torch thread: the two cores are shared with other work, and two OpenMP threads on one free core
-# spin-wait for each other (10x slower here). BENCH_THREADS=2 on an idle machine.
-THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+from benchmarks import THREADS  # noqa: E402
 
 
 def plain_loop(model_cfg: dict, sched_cfg: dict, x_all, y_all, batch: int, steps: int, warmup: int, lr: float) -> float:

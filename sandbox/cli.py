@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from sandbox.errors import ConfigError, SandboxError
+from sandbox.errors import SandboxError
 
 DESCRIPTION = """\
 Train agents and generative models on shared backbones, watch them play, sample from them, and

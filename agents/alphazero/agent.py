@@ -305,7 +305,7 @@ class AlphaZero(Agent):
             b = self.player(snap_name, net=other, random_opening=2, seed=run.step + 1)
             r = play_match(self.game, a, b, max(2, cfg.eval_games // 2))
             self.elo.add(name, snap_name, r["win"], r["draw"], r["loss"])
-            metrics[f"score/previous"] = r["score"]
+            metrics["score/previous"] = r["score"]
         ratings = self.elo.ratings()
         elo = ratings.get(name, 0.0)
         metrics["elo"] = elo

@@ -95,7 +95,7 @@ class Go(Game):
 
     # -- rules ----------------------------------------------------------------------------------
     def legal(self, states: np.ndarray) -> np.ndarray:
-        b, n = len(states), self.size
+        b = len(states)
         board = self.boards(states)
         me = (states[:, self.cells] + 1)[:, None, None]
         opp = 3 - me
@@ -240,7 +240,6 @@ class Go(Game):
 
     def from_observation(self, observation: np.ndarray) -> np.ndarray:
         obs = np.asarray(observation)
-        n = self.size
         player = 0 if obs[0, 0, 3] else 1
         s = self.initial(1)[0]
         own, opp = obs[:, :, 0].reshape(-1) != 0, obs[:, :, 1].reshape(-1) != 0
