@@ -10,6 +10,7 @@ from a fresh root.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -52,6 +53,9 @@ def measure(agent, states: np.ndarray, lockstep: int, sims: int, budget_s: float
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=15.0, help="time each way of searching is measured, per game")
+    args = ap.parse_args()
     rows = []
     for name, preset in PRESETS.items():
         cfg = resolve(preset, ["wandb.mode=disabled"])
@@ -60,8 +64,8 @@ def main() -> None:
         agent = AlphaZero(AlphaZero.complete_config(cfg))
         states = openings(agent.game, 64, 4, seed=0)
         sims = 64
-        batched = measure(agent, states, 64, sims, budget_s=15)
-        single = measure(agent, states, 1, sims, budget_s=15)
+        batched = measure(agent, states, 64, sims, budget_s=args.seconds)
+        single = measure(agent, states, 1, sims, budget_s=args.seconds)
         rows.append({"game": name, "simulations": sims, "lockstep_64_sims_per_s": round(batched, 1),
                      "one_at_a_time_sims_per_s": round(single, 1), "ratio": round(batched / single, 2)})
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
