@@ -86,6 +86,8 @@ def _parser() -> ArgumentParser:
     s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     s.add_argument("--out", required=True, metavar="FILE.png")
     s.add_argument("--metric", action="append", help="a metric to draw (repeatable; default: the main ones)")
+    s.add_argument("--smooth", type=float, default=0.6, metavar="W",
+                   help="exponential moving average of the curves, 0 (raw) to below 1; the raw points stay faint behind (default 0.6)")
 
     s = sub.add_parser("demo", help="a short tour: train small things and write what they make")
     s.add_argument("--out", default="runs/demo", help="folder for the demo runs (default runs/demo)")
@@ -303,7 +305,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from sandbox.compare import compare, format_table
 
-    rows = compare(args.run_dirs, args.out, args.metric)
+    rows = compare(args.run_dirs, args.out, args.metric, args.smooth)
     print(format_table(rows))
     print(f"wrote {args.out}")
     return 0

@@ -1,6 +1,7 @@
 """``sandbox compare``: learning curves of several runs from their ``metrics.jsonl``, against steps
 and against wall time, with runs of one ``wandb.group`` drawn as a mean and a min–max band; and a
-table of the final and best values. The offline twin of a W&B dashboard."""
+table of the final and best values. The offline twin of a W&B dashboard: curves are smoothed as
+there (an exponential moving average, the raw points drawn faintly behind), the table is not."""
 
 from __future__ import annotations
 
@@ -79,7 +80,20 @@ def load_curves(run_dirs: list[Path], metrics: list[str] | None) -> tuple[list[s
     return chosen, curves
 
 
-def _draw(ax: Any, curves: list[Curve], use_time: bool) -> None:
+def smooth(values: np.ndarray, weight: float) -> np.ndarray:
+    """The exponential moving average of ``values`` with ``weight`` in [0, 1) (0: unchanged),
+    debiased at the start as TensorBoard's and W&B's smoothing are, so it starts at the first point."""
+    if weight <= 0 or len(values) < 2:
+        return values
+    out = np.empty(len(values))
+    acc = 0.0
+    for i, v in enumerate(values):
+        acc = weight * acc + (1 - weight) * v
+        out[i] = acc / (1 - weight ** (i + 1))
+    return out
+
+
+def _draw(ax: Any, curves: list[Curve], use_time: bool, weight: float = 0.0) -> None:
     groups: dict[str, list[Curve]] = {}
     singles: list[Curve] = []
     for c in curves:
@@ -94,15 +108,19 @@ def _draw(ax: Any, curves: list[Curve], use_time: bool) -> None:
             singles.extend(members)
             continue
         grid = np.linspace(lo, hi, 200)
-        ys = np.stack([np.interp(grid, x, c.values) for x, c in zip(xs, members)])
+        ys = np.stack([np.interp(grid, x, smooth(c.values, weight)) for x, c in zip(xs, members)])
         line = ax.plot(grid, ys.mean(0), label=f"{name} (mean of {len(members)})")[0]
         ax.fill_between(grid, ys.min(0), ys.max(0), color=line.get_color(), alpha=0.2)
     for c in singles:
-        ax.plot(c.times if use_time else c.steps, c.values, label=c.run)
+        x = c.times if use_time else c.steps
+        line = ax.plot(x, smooth(c.values, weight), label=c.run)[0]
+        if weight > 0 and len(c.values) > 1:
+            ax.plot(x, c.values, color=line.get_color(), alpha=0.25, linewidth=0.8)
 
 
-def compare(run_dirs: list[str | Path], out: str | Path, metrics: list[str] | None = None) -> list[dict[str, Any]]:
-    """Draw the curves to ``out`` (PNG) and return the table rows (run, metric, final, best, steps, time)."""
+def compare(run_dirs: list[str | Path], out: str | Path, metrics: list[str] | None = None, smoothing: float = 0.6) -> list[dict[str, Any]]:
+    """Draw the curves to ``out`` (PNG), smoothed by ``smoothing`` (see :func:`smooth`), and return
+    the table rows of the raw values (run, metric, final, best, steps, time)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,13 +129,15 @@ def compare(run_dirs: list[str | Path], out: str | Path, metrics: list[str] | No
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out} must end in .png.")
+    if not 0 <= smoothing < 1:
+        raise ConfigError(f"--smooth {smoothing} must be at least 0 (no smoothing) and below 1 (e.g. 0.6, or 0.9 for noisy curves).")
     dirs = [Path(d) for d in run_dirs]
     chosen, curves = load_curves(dirs, metrics)
     fig, axes = plt.subplots(len(chosen), 2, figsize=(12, 3.6 * len(chosen)), squeeze=False)
     for i, m in enumerate(chosen):
         for j, use_time in enumerate((False, True)):
             ax = axes[i][j]
-            _draw(ax, curves[m], use_time)
+            _draw(ax, curves[m], use_time, smoothing)
             ax.set_xlabel("wall time (s)" if use_time else "step")
             ax.set_ylabel(m)
             ax.grid(alpha=0.3)

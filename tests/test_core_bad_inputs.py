@@ -79,6 +79,7 @@ CASES = {
     "wrong flag type": (["sample", "{model}", "--n", "many", "--out", "{base}/y.png"], "invalid int value"),
     "unknown metric": (["compare", "{model}", "--out", "{base}/c.png", "--metric", "los"], "did you mean 'loss'"),
     "compare a foreign dir": (["compare", "{foreign}", "--out", "{base}/c.png"], "no metrics.jsonl"),
+    "smoothing of 1 or more": (["compare", "{model}", "--out", "{base}/c.png", "--smooth", "1"], "below 1"),
     "play an env without --human": (["play", "CartPole-v1"], "--human"),
     "out is a foreign folder": (["train", *TINY, "out={foreign}"], "not a sandbox run"),
     "resume with another plugin": (["train", "agent=tiny/bandit", "env=CartPole-v1", "out={model}"], "existing run"),

@@ -48,3 +48,21 @@ def test_runs_of_a_group_are_drawn_as_mean_and_band(three_runs):
     rows = compare([a, *g], base / "group.png", metrics=["loss"])
     assert {r["run"] for r in rows} == {"a", "g1", "g2"}
     assert (base / "group.png").exists()
+
+
+def test_smoothing_is_a_debiased_moving_average_and_the_table_stays_raw(three_runs):
+    from sandbox.compare import compare, smooth
+
+    values = np.array([0.0, 10.0, 0.0, 10.0])
+    np.testing.assert_allclose(smooth(values, 0.0), values)
+    expected, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc = 0.5 * acc + 0.5 * v
+        expected.append(acc / (1 - 0.5 ** (i + 1)))
+    np.testing.assert_allclose(smooth(values, 0.5), expected)
+    assert smooth(values, 0.5)[0] == 0.0 and 0 < smooth(values, 0.9)[-1] < 10
+    base, a, b, _ = three_runs
+    raw = compare([a, b], base / "raw.png", metrics=["loss"], smoothing=0.0)
+    smoothed = compare([a, b], base / "smooth.png", metrics=["loss"], smoothing=0.9)
+    assert raw == smoothed  # final and best are the logged values
+    assert (base / "raw.png").read_bytes() != (base / "smooth.png").read_bytes()
