@@ -27,6 +27,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
 from agents.rl import RLAgent, RLConfig, frame_stacked, load_optimizer_state, make_vec_env, optimizer_state
 from sandbox.backbones.base import InputSpec, build
@@ -101,8 +102,6 @@ class FrameRolloutBuffer(RolloutBuffer):
     _frames_of: np.ndarray | None = None
 
     def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> Any:
-        from stable_baselines3.common.type_aliases import RolloutBufferSamples
-
         if self._frames_of is not self.observations:  # a new rollout (SB3 flattens into a new array)
             self._frames_of = self.observations
             self._frames = torch.from_numpy(self.observations).permute(0, 2, 3, 1).contiguous()

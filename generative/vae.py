@@ -99,7 +99,7 @@ class VAE(DataModel):
             self.net["prior"] = MixturePrior(cfg.prior_components, cfg.latent).to(self.device)
         self.net.register_parameter("log_scale", self.log_scale)
         # weight decay on the networks' weights only, not on the pixel scale or the prior
-        nets = [q for q in [*self.encoder.parameters(), *self.decoder.parameters()]]
+        nets = [*self.encoder.parameters(), *self.decoder.parameters()]
         ids = {id(q) for q in nets}
         rest = [q for q in self.net.parameters() if id(q) not in ids]
         self.opt = adamw([{"params": nets, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}], cfg.lr)
