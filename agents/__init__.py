@@ -11,11 +11,11 @@ from sandbox.registry import agents as _agents
 add_preset_dir(Path(__file__).parent / "presets")
 
 # -- stable-baselines3 agents and REINFORCE (issue: agents that learn and play) -----------------------
-_agents.register_lazy("ppo", "agents.ppo:PPO", "Proximal Policy Optimization (stable-baselines3) on any backbone.")
-_agents.register_lazy("dqn", "agents.dqn:DQN", "Deep Q-Network (stable-baselines3) on any backbone.")
-_agents.register_lazy("a2c", "agents.a2c:A2C", "Advantage Actor-Critic (stable-baselines3) on any backbone.")
-_agents.register_lazy("reinforce", "agents.reinforce:REINFORCE", "Vanilla policy gradient with a learned baseline (our own, one file).")
+_agents.register_lazy("ppo", "sandbox.agents.ppo:PPO", "Proximal Policy Optimization (stable-baselines3) on any backbone.")
+_agents.register_lazy("dqn", "sandbox.agents.dqn:DQN", "Deep Q-Network (stable-baselines3) on any backbone.")
+_agents.register_lazy("a2c", "sandbox.agents.a2c:A2C", "Advantage Actor-Critic (stable-baselines3) on any backbone.")
+_agents.register_lazy("reinforce", "sandbox.agents.reinforce:REINFORCE", "Vanilla policy gradient with a learned baseline (our own, one file).")
 
 
 # -- AlphaZero (issue: self-play tree search) -------------------------------------------------------
-_agents.register_lazy("alphazero", "agents.alphazero.agent:AlphaZero", "AlphaZero: self-play with batched PUCT/Gumbel tree search on board games")
+_agents.register_lazy("alphazero", "sandbox.agents.alphazero.agent:AlphaZero", "AlphaZero: self-play with batched PUCT/Gumbel tree search on board games")

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents.sb3 import SB3Agent, SB3Config, schedule
+from sandbox.agents.sb3 import SB3Agent, SB3Config, schedule
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import agents
 
 
 @dataclass
@@ -34,7 +33,6 @@ class A2CConfig(SB3Config):
             raise ConfigError("agent.n_steps must be ≥ 1.")
 
 
-@agents.register("a2c")
 class A2C(SB3Agent):
     """Advantage Actor-Critic (stable-baselines3) on any backbone."""
 

@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
+from sandbox.agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import agents
 
 
 @dataclass
@@ -50,7 +49,6 @@ class DQNConfig(SB3Config):
             raise ConfigError("agent.exploration_fraction must be in (0, 1].")
 
 
-@agents.register("dqn")
 class DQN(SB3Agent):
     """Deep Q-Network (stable-baselines3) on any backbone."""
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
+from sandbox.agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import agents
 
 
 @dataclass
@@ -40,7 +39,6 @@ class PPOConfig(SB3Config):
             raise ConfigError("agent.n_steps and agent.n_epochs must be ≥ 1 and agent.batch_size ≥ 2.")
 
 
-@agents.register("ppo")
 class PPO(SB3Agent):
     """Proximal Policy Optimization (stable-baselines3) on any backbone."""
 

@@ -25,11 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.rl import RLAgent, RLConfig, load_optimizer_state, make_vec_env, observation_spec, optimizer_state
+from sandbox.agents.rl import RLAgent, RLConfig, load_optimizer_state, make_vec_env, observation_spec, optimizer_state
 from sandbox.backbones.base import build
 from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
-from sandbox.registry import agents
 
 if TYPE_CHECKING:
     from sandbox.run import Run
@@ -53,7 +52,6 @@ class REINFORCEConfig(RLConfig):
             raise ConfigError("agent.batch_steps must be ≥ 1, agent.learning_rate > 0 and agent.gamma in (0, 1].")
 
 
-@agents.register("reinforce")
 class REINFORCE(RLAgent):
     """Vanilla policy gradient with a learned baseline (our own, one file)."""
 

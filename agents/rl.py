@@ -66,7 +66,7 @@ def env_factory(config: RunConfig) -> tuple[Any, dict[str, Any]]:
 
 def is_atari(config: RunConfig) -> bool:
     """True when the run's env is one of the Atari games registered by envs/atari.py."""
-    from envs.atari import AtariGame
+    from sandbox.envs.atari import AtariGame
 
     return isinstance(env_factory(config)[0], AtariGame)
 
@@ -109,7 +109,7 @@ def make_vec_env(config: RunConfig, n_envs: int, seed: int, training: bool = Tru
     cfg = config.plugin.config
     clip = bool(cfg.clip_reward) and training
     factory, kwargs = env_factory(config)
-    from envs.atari import AtariConfig, AtariGame
+    from sandbox.envs.atari import AtariConfig, AtariGame
 
     if isinstance(factory, AtariGame):
         return AtariVecEnv(factory.game, n_envs, AtariConfig(**kwargs), seed=seed, clip_rewards=clip)
@@ -151,7 +151,7 @@ class AtariVecEnv(_vec_env_base()):  # type: ignore[misc]
         from ale_py.vector_env import AtariVectorEnv
         from gymnasium.vector import AutoresetMode
 
-        from envs.atari import rom_name
+        from sandbox.envs.atari import rom_name
 
         self.venv = AtariVectorEnv(
             rom_name(game), num_envs, num_threads=threads or min(num_envs, os.cpu_count() or 1),
@@ -338,7 +338,7 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame
 
-    from envs.atari import draw_frame
+    from sandbox.envs.atari import draw_frame
 
     env = agent.make_env(render_mode="rgb_array")
     fps = float(env.metadata.get("render_fps") or 30)

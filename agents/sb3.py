@@ -29,7 +29,7 @@ from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
-from agents.rl import RLAgent, RLConfig, frame_stacked, load_optimizer_state, make_vec_env, optimizer_state
+from sandbox.agents.rl import RLAgent, RLConfig, frame_stacked, load_optimizer_state, make_vec_env, optimizer_state
 from sandbox.backbones.base import InputSpec, build
 from sandbox.config import RunConfig, Section, option
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import sandbox
-from agents.alphazero.opponents import opponent, play_match
+from sandbox.agents.alphazero.opponents import opponent, play_match
 from sandbox.tracking import read_metrics
 
 

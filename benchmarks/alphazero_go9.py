@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import sandbox
-from agents.alphazero.opponents import opponent, play_match
+from sandbox.agents.alphazero.opponents import opponent, play_match
 
 
 def main() -> None:

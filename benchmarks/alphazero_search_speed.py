@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.alphazero.search import Trees, capacity_for
+from sandbox.agents.alphazero.search import Trees, capacity_for
 from sandbox.config import resolve
 
 PRESETS = {"tictactoe": "alphazero-tictactoe", "connect_four": "alphazero-connect4", "go9": "alphazero-go9"}
@@ -59,7 +59,7 @@ def main() -> None:
     rows = []
     for name, preset in PRESETS.items():
         cfg = resolve(preset, ["wandb.mode=disabled"])
-        from agents.alphazero.agent import AlphaZero
+        from sandbox.agents.alphazero.agent import AlphaZero
 
         agent = AlphaZero(AlphaZero.complete_config(cfg))
         states = openings(agent.game, 64, 4, seed=0)

@@ -30,8 +30,8 @@ def main() -> None:
     import numpy as np
 
     import sandbox
-    from generative.base import scatter_picture
-    from generative.metrics import point_metrics
+    from sandbox.generative.base import scatter_picture
+    from sandbox.generative.metrics import point_metrics
     from sandbox.tracking import write_png
 
     rows = []

@@ -61,7 +61,7 @@ def main() -> None:
         t0 = time.time()
         samples = model.sample(args.n, seed=1, sampler=sampler, steps=k)
         seconds = time.time() - t0
-        from generative.metrics import image_metrics
+        from sandbox.generative.metrics import image_metrics
 
         m = image_metrics(model.data, samples)
         rows.append({"sampler": sampler, "steps": k, "seconds": round(seconds, 2), **{key: m[key] for key in ("fid", "fid_floor", "precision", "recall", "fid_n", "fid_classifier_accuracy")}})

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from generative.data import POINT_SETS, Dataset, load_data
+from sandbox.generative.data import POINT_SETS, Dataset, load_data
 from sandbox.backbones.base import InputSpec
 from sandbox.config import RunConfig, Section, option, plugin_config_class
 from sandbox.errors import ConfigError
@@ -116,7 +116,7 @@ class DataModel(GenerativeModel):
     @classmethod
     def default_backbone_for(cls, config: RunConfig) -> str | None:
         """cnn for images, mlp for the 2-D point sets."""
-        from generative.data import POINT_SETS
+        from sandbox.generative.data import POINT_SETS
 
         if config.data is not None and config.data.name in POINT_SETS:
             return "mlp"
@@ -289,7 +289,7 @@ class DataModel(GenerativeModel):
     # -- evaluation ----------------------------------------------------------------------------------
     def evaluate(self, n: int | None = None, during_training: bool = False, **options: Any) -> dict[str, Any]:
         """fid, fid_floor, precision, recall of n samples (2-D sets: sliced Wasserstein and MMD)."""
-        from generative.metrics import image_metrics, point_metrics
+        from sandbox.generative.metrics import image_metrics, point_metrics
 
         if self.data.kind == "points":
             n = n or 2000

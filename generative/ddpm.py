@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from generative.base import EMA, DataModel, TrainConfig, adamw
+from sandbox.generative.base import EMA, DataModel, TrainConfig, adamw
 from sandbox.backbones.base import build
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import generative
 
 if TYPE_CHECKING:
     from sandbox.run import Run
@@ -67,7 +66,6 @@ class DDPMConfig(TrainConfig):
             raise ConfigError("model.steps ≥ 0; model.eval_steps, model.sample_batch positive; model.warmup ≥ 0.")
 
 
-@generative.register("ddpm")
 class DDPM(DataModel):
     """Denoising diffusion (DDPM) with DDPM, DDIM and DPM-Solver++ sampling and classifier-free guidance."""
 

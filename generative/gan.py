@@ -22,11 +22,10 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from generative.base import EMA, DataModel, TrainConfig
+from sandbox.generative.base import EMA, DataModel, TrainConfig
 from sandbox.backbones.base import build
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import generative
 
 
 @dataclass
@@ -76,7 +75,6 @@ class Generator(nn.Module):
         return torch.tanh(self.decoder(z))
 
 
-@generative.register("gan")
 class GAN(DataModel):
     """GAN: backbone decoder as generator, encoder as discriminator; non-saturating loss with R1."""
 

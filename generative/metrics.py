@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from generative.data import Dataset
+from sandbox.generative.data import Dataset
 
 
 def cache_dir() -> Path:

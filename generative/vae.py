@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from generative.base import DataModel, TrainConfig, adamw
+from sandbox.generative.base import DataModel, TrainConfig, adamw
 from sandbox.backbones.base import build
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import generative
 
 if TYPE_CHECKING:
     from sandbox.run import Run
@@ -81,7 +80,6 @@ class MixturePrior(nn.Module):
         return self.means.detach().cpu()[k] + (0.5 * lv[k]).exp() * eps
 
 
-@generative.register("vae")
 class VAE(DataModel):
     """Variational autoencoder: Gaussian encoder and decoder on a backbone; ELBO in nats and bits/dim."""
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sandbox import registry
 from sandbox.errors import ConfigError, RunDirError, SandboxError, UnsupportedInput
-from sandbox.registry import agents, backbones, envs, generative, list_plugins
+from sandbox.registry import list_plugins
 
 __version__ = "0.1.0"
 __all__ = [
-    "train", "load", "make_env", "list_plugins", "agents", "generative", "backbones", "envs",
+    "train", "load", "make_env", "list_plugins", "registry",
     "Agent", "GenerativeModel", "Plugin", "RunConfig", "Run", "InputSpec", "option",
     "SandboxError", "ConfigError", "RunDirError", "UnsupportedInput",
 ]

@@ -13,8 +13,11 @@ or lazily, by the import path of the object, so that listing plugins imports no 
 
     agents.register_lazy("myorg/my-agent", "my_pkg.agent:MyAgent", "One line that says what it is.")
 
-Built-in plugins (those of the packages ``sandbox``, ``agents``, ``generative``, ``envs``) have plain
-names; a third party's names carry a namespace, ``myorg/name``.
+Built-in plugins (the modules of the ``sandbox`` package: its core, ``sandbox.agents``,
+``sandbox.generative`` and ``sandbox.envs``) have plain names; a third party's names carry a
+namespace, ``myorg/name``. Each registry is an attribute of this module (``sandbox.registry.agents``);
+the names ``sandbox.agents``, ``sandbox.envs``, ``sandbox.generative`` and ``sandbox.backbones`` are the
+packages that hold the built-in plugins.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any, Callable, Iterator
 from sandbox.errors import ConfigError, SandboxError
 
 ENTRY_POINT_GROUP = "sandbox.plugins"
-BUILTIN_PACKAGES = frozenset({"sandbox", "agents", "generative", "envs", "benchmarks"})
+BUILTIN_PACKAGES = frozenset({"sandbox"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?$")
 
 
@@ -82,6 +85,10 @@ class Entry:
             obj = mod
             for part in attr.split("."):
                 obj = getattr(obj, part)
+            try:
+                obj.plugin_name = self.name
+            except (AttributeError, TypeError):  # an object that takes no attributes
+                pass
             self._obj = obj
         return self._obj
 

@@ -37,7 +37,7 @@ def quit_soon(delay: float = 0.5) -> threading.Thread:
     return thread
 
 
-OURS = [e.name for e in envs.entries() if e.origin.startswith(("envs.atari", "envs.classic"))]
+OURS = [e.name for e in envs.entries() if e.origin.startswith(("sandbox.envs.atari", "sandbox.envs.classic"))]
 
 
 def test_registered_envs_are_listed() -> None:
@@ -78,8 +78,8 @@ def test_single_atari_env_matches_the_cpp_vector_env() -> None:
 
 
 def test_atari_vec_env_clips_for_learning_but_reports_the_true_score() -> None:
-    from agents.rl import AtariVecEnv
-    from envs.atari import AtariConfig
+    from sandbox.agents.rl import AtariVecEnv
+    from sandbox.envs.atari import AtariConfig
 
     venv = AtariVecEnv("SpaceInvaders", 2, AtariConfig(), seed=0, clip_rewards=True)
     venv.reset()

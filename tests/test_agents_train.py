@@ -170,7 +170,7 @@ def test_frame_rollout_buffer_hands_out_sb3s_minibatches_channels_last() -> None
     from gymnasium import spaces
     from stable_baselines3.common.buffers import RolloutBuffer
 
-    from agents.sb3 import FrameRolloutBuffer
+    from sandbox.agents.sb3 import FrameRolloutBuffer
 
     space, actions = spaces.Box(0, 255, (4, 12, 12), np.uint8), spaces.Discrete(3)
     buffers = [cls(8, space, actions, n_envs=2) for cls in (RolloutBuffer, FrameRolloutBuffer)]

@@ -113,7 +113,7 @@ def test_human_play_against_the_agent_headless(c4_run, monkeypatch) -> None:
     import pygame
 
     agent = sandbox.load(c4_run.dir)
-    from envs.games import draw
+    from sandbox.envs.games import draw
 
     made = []
     real = draw.HumanGame

@@ -30,8 +30,8 @@ def test_list_groups_by_kind_with_descriptions(cli):
 
 def test_unknown_name_lists_the_closest():
     reg = Registry("agent", "agents")
-    reg.register_lazy("ppo", "agents.ppo:PPO", "x")
-    reg.register_lazy("dqn", "agents.dqn:DQN", "x")
+    reg.register_lazy("ppo", "sandbox.agents.ppo:PPO", "x")
+    reg.register_lazy("dqn", "sandbox.agents.dqn:DQN", "x")
     with pytest.raises(ConfigError, match="did you mean 'ppo'"):
         reg.get("pppo")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sandbox
-from envs.games.base import get_game
+from sandbox.envs.games.base import get_game
 
 GAMES = ["tictactoe", "connect_four", "go9"]
 
@@ -32,7 +32,7 @@ def test_rgb_array_render_and_registered_human_play(name: str) -> None:
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and frame.std() > 0
     env.step(int(np.nonzero(env.observe(env.agent_selection)["action_mask"])[0][0]))
     assert not np.array_equal(env.render(), frame)
-    assert callable(sandbox.envs.get(name).load().play_human)
+    assert callable(sandbox.registry.envs.get(name).load().play_human)
 
 
 def test_bad_render_mode_is_one_sentence() -> None:
@@ -47,14 +47,14 @@ def click(pos: tuple[int, int]) -> None:
 
 
 def centre(game, row: int, col: int) -> tuple[int, int]:
-    from envs.games.draw import MARGIN, cell_size
+    from sandbox.envs.games.draw import MARGIN, cell_size
 
     cs = cell_size(game)
     return MARGIN + col * cs + cs // 2, MARGIN + row * cs + cs // 2
 
 
 def test_human_window_reacts_to_posted_mouse_events(tmp_path) -> None:
-    from envs.games.draw import HumanGame
+    from sandbox.envs.games.draw import HumanGame
 
     game = get_game("tictactoe")
     seen = []
@@ -97,7 +97,7 @@ def test_human_window_reacts_to_posted_mouse_events(tmp_path) -> None:
 
 
 def test_connect_four_window_drops_in_the_clicked_column() -> None:
-    from envs.games.draw import HumanGame
+    from sandbox.envs.games.draw import HumanGame
 
     game = get_game("connect_four")
     window = HumanGame(game, lambda s: (6, {"probs": np.full(7, 1 / 7), "value": 0.0}), human_side=1)
@@ -113,7 +113,7 @@ def test_connect_four_window_drops_in_the_clicked_column() -> None:
 def test_sandbox_play_env_human_opens_the_window_and_closes(monkeypatch) -> None:
     import pygame
 
-    from envs.games import draw
+    from sandbox.envs.games import draw
     from sandbox.cli import main
 
     original = draw.HumanGame.__init__

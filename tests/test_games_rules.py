@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.games.base import get_game
-from envs.games.connect_four import ConnectFour
-from envs.games.go import Go
-from envs.games.tictactoe import LINES, TicTacToe
+from sandbox.envs.games.base import get_game
+from sandbox.envs.games.connect_four import ConnectFour
+from sandbox.envs.games.go import Go
+from sandbox.envs.games.tictactoe import LINES, TicTacToe
 
 
 def ttt_state(x: list[int], o: list[int]) -> np.ndarray:

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from generative.data import DataError, load_data
+from sandbox.generative.data import DataError, load_data
 from sandbox.config import Section
 from sandbox.errors import ConfigError
 

@@ -83,7 +83,7 @@ def test_vae_mixture_prior_and_kl_warmup(tmp_path):
     out = m.held_out_elbo(samples_per_image=1)
     assert np.isfinite(out["elbo_nats"]) and out["bits_per_dim"] > 0
     # the mixture's log-density is a proper one: it integrates to 1 (checked in 1-D by a Riemann sum)
-    from generative.vae import MixturePrior
+    from sandbox.generative.vae import MixturePrior
 
     prior = MixturePrior(3, 1)
     z = torch.linspace(-12, 12, 4001)[:, None]
@@ -93,7 +93,7 @@ def test_vae_mixture_prior_and_kl_warmup(tmp_path):
 
 
 def test_gan_augmentation_shifts_real_and_fake_alike(tmp_path):
-    from generative.gan import translate
+    from sandbox.generative.gan import translate
 
     x = torch.rand(6, 1, 8, 8) * 2 - 1
     assert torch.equal(translate(x, 1, 0.0), x)
@@ -195,7 +195,7 @@ def test_accelerate_launch_path_on_cpu(tmp_path):
 @pytest.mark.parametrize("model,backbone", [("ddpm", "cnn"), ("ddpm", "transformer"), ("gan", "cnn"), ("vae", "transformer")])
 def test_bf16_autocast_path_runs_on_cpu(tmp_path, monkeypatch, model, backbone):
     """The CUDA path (bf16 autocast, fp32 loss, clipping) forced on the CPU's bf16 autocast."""
-    from generative.base import DataModel
+    from sandbox.generative.base import DataModel
 
     monkeypatch.setattr(DataModel, "use_bf16", property(lambda self: True))
     extra = ["model.timesteps=20", "model.eval_steps=2"] if model == "ddpm" else []

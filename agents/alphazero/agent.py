@@ -31,13 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.alphazero.network import PolicyValueNet
-from agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
-from agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
+from sandbox.agents.alphazero.network import PolicyValueNet
+from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
+from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
 from sandbox.config import Section, option
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
-from sandbox.registry import agents
 
 GAMES = ("tictactoe", "connect_four", "go9")
 
@@ -102,7 +101,6 @@ class Replay:
         return self.x[i].astype(np.float32), self.p[i], self.z[i]
 
 
-@agents.register("alphazero")
 class AlphaZero(Agent):
     """AlphaZero: batched PUCT/Gumbel tree search and self-play on tic-tac-toe, Connect Four and Go."""
 
@@ -119,7 +117,7 @@ class AlphaZero(Agent):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        from envs.games.base import get_game
+        from sandbox.envs.games.base import get_game
 
         if config.env is None or config.env.name not in GAMES:
             got = "no env" if config.env is None else f"env={config.env.name}"
@@ -127,7 +125,7 @@ class AlphaZero(Agent):
         env_cfg = config.env.config
         self.game = get_game(config.env.name)
         if config.env.name == "go9" and env_cfg is not None and hasattr(env_cfg, "komi"):
-            from envs.games.go import Go
+            from sandbox.envs.games.go import Go
 
             self.game = Go(9, env_cfg.komi)
         for spec in self.cfg.eval_opponents:
@@ -321,7 +319,7 @@ class AlphaZero(Agent):
 
     def evaluate(self, games: int | None = None, opponent: str = "random", episodes: int | None = None, **options: Any) -> dict[str, Any]:
         """Win, draw and loss counts of ``games`` against ``opponent`` (random, mcts:N, perfect), first move alternating."""
-        from agents.alphazero.opponents import opponent as make_opponent
+        from sandbox.agents.alphazero.opponents import opponent as make_opponent
 
         n = int(games or episodes or 100)
         other = make_opponent(self.game, opponent, seed=self.config.seed + 1)
@@ -364,7 +362,7 @@ class AlphaZero(Agent):
     def play(self, episodes: int = 1, record: Path | None = None, human: bool = False) -> dict[str, Any]:
         """``human``: you play the agent in a window. Otherwise the agent plays itself, in a window
         or recorded to ``record`` (.mp4 or .gif) with its value and move probabilities drawn."""
-        from envs.games.draw import HumanGame, outcome_line, render_board, side_names
+        from sandbox.envs.games.draw import HumanGame, outcome_line, render_board, side_names
 
         game = self.game
         if human:

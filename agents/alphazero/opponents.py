@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick, rollout_evaluator
+from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick, rollout_evaluator
 from sandbox.errors import ConfigError
 
 
@@ -91,7 +91,7 @@ def _negamax(board: tuple[int, ...], player: int) -> int:
 
 def _move_value(board: tuple[int, ...], a: int, player: int) -> int:
     """Value for the mover of playing the empty cell ``a``: 1 win, 0 draw, -1 loss under perfect play."""
-    from envs.games.tictactoe import LINES
+    from sandbox.envs.games.tictactoe import LINES
 
     nb = list(board)
     nb[a] = player + 1

@@ -138,15 +138,15 @@ def get_game(name: str) -> Any:
     from sandbox.errors import ConfigError
 
     if name in ("tictactoe", "tictactoe_v3"):
-        from envs.games.tictactoe import TicTacToe
+        from sandbox.envs.games.tictactoe import TicTacToe
 
         return TicTacToe()
     if name in ("connect_four", "connect_four_v3", "connect4"):
-        from envs.games.connect_four import ConnectFour
+        from sandbox.envs.games.connect_four import ConnectFour
 
         return ConnectFour()
     if name.startswith("go") and name[2:].isdigit():
-        from envs.games.go import Go
+        from sandbox.envs.games.go import Go
 
         return Go(int(name[2:]))
     raise ConfigError(f"unknown board game {name!r}; the games are tictactoe, connect_four and go9.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.games.base import Game
+from sandbox.envs.games.base import Game
 
 ROWS, COLS = 6, 7
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from envs.games.base import Game
+from sandbox.envs.games.base import Game
 
 MARGIN = 24
 PANEL = 110
@@ -156,7 +156,7 @@ def outcome_line(game: Game, state: np.ndarray, reward: float) -> str:
 
 def mcts_opponent(game: Game, simulations: int, seed: int = 0) -> Opponent:
     """Pure MCTS with random rollouts, as an opponent for :class:`HumanGame`."""
-    from agents.alphazero.search import SearchConfig, Trees, capacity_for, rollout_evaluator
+    from sandbox.agents.alphazero.search import SearchConfig, Trees, capacity_for, rollout_evaluator
 
     trees = Trees(game, 1, capacity_for(simulations, False), SearchConfig(simulations=simulations, formula="uct", c_puct=1.4), seed)
     evaluate = rollout_evaluator(game, seed)

@@ -16,7 +16,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils import AgentSelector, wrappers
 
-from envs.games.base import Game, get_game
+from sandbox.envs.games.base import Game, get_game
 from sandbox.config import option
 
 
@@ -93,7 +93,7 @@ class BoardGameEnv(AECEnv):
 
             gymnasium.logger.warn("You are calling render method without specifying any render mode.")
             return None
-        from envs.games.draw import render_board
+        from sandbox.envs.games.draw import render_board
 
         frame = render_board(self.game, self.state_, last=self.last_action)
         if self.render_mode == "rgb_array":
@@ -145,7 +145,7 @@ def _check_mode(render_mode: str | None) -> None:
 def play_human(env_id: str, episodes: int = 1, record: Path | None = None) -> dict[str, Any]:
     """A person plays ``env_id`` with the mouse against pure MCTS (200 random rollouts a move; 32 in Go,
     whose rollouts are long)."""
-    from envs.games.draw import HumanGame, mcts_opponent
+    from sandbox.envs.games.draw import HumanGame, mcts_opponent
 
     game = get_game(env_id)
     n = 32 if game.name.startswith("go") else 200
@@ -168,7 +168,7 @@ def connect_four(render_mode: str | None = None) -> AECEnv:
 def go9(render_mode: str | None = None, komi: float = 7.5) -> AECEnv:
     """Go 9×9 with area scoring, komi and simple ko; actions as PettingZoo's go_v5 (81 = pass)."""
     _check_mode(render_mode)
-    from envs.games.go import Go
+    from sandbox.envs.games.go import Go
 
     return wrap(BoardGameEnv(Go(9, komi), render_mode))
 

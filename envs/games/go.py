@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.games.base import Game, square_symmetry
+from sandbox.envs.games.base import Game, square_symmetry
 
 _FOUR = np.zeros((3, 3, 3), bool)
 _FOUR[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]  # 4-connected within a board, never across boards

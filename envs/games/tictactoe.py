@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.games.base import Game, square_symmetry
+from sandbox.envs.games.base import Game, square_symmetry
 
 LINES = np.array([(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)])
 

@@ -12,7 +12,6 @@ from torch import nn
 from sandbox.backbones.base import Backbone, InputSpec
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import backbones
 
 
 @dataclass
@@ -60,7 +59,6 @@ class ResidualBlock(nn.Module):
         return torch.relu(x + self.body(x))
 
 
-@backbones.register("cnn")
 class CNN(Backbone):
     """Convolutional network for images and frame stacks (Nature DQN or small residual stack)."""
 

@@ -11,7 +11,6 @@ from torch import nn
 
 from sandbox.backbones.base import ACTIVATIONS, Backbone, InputSpec, timestep_embedding
 from sandbox.config import option
-from sandbox.registry import backbones
 
 
 @dataclass
@@ -40,7 +39,6 @@ def mlp(sizes: list[int], activation: str, layer_norm: bool = False, last_activa
     return nn.Sequential(*layers)
 
 
-@backbones.register("mlp")
 class MLP(Backbone):
     """Multi-layer perceptron; flattens images and sequences. Encoder, decoder and denoiser."""
 

@@ -12,7 +12,6 @@ from torch import nn
 from sandbox.backbones.base import Backbone, InputSpec
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import backbones
 
 
 @dataclass
@@ -51,7 +50,6 @@ class FrameEmbed(nn.Module):
         return self.net(frames.reshape(b * t, 1, h, w)).view(b, t, -1)
 
 
-@backbones.register("rnn")
 class RNN(Backbone):
     """GRU or LSTM over sequences, image rows, or the frames of a frame stack."""
 

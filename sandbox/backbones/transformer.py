@@ -14,7 +14,6 @@ from torch import nn
 from sandbox.backbones.base import Backbone, InputSpec, timestep_embedding
 from sandbox.config import option
 from sandbox.errors import ConfigError
-from sandbox.registry import backbones
 
 
 @dataclass
@@ -54,7 +53,6 @@ def encoder_stack(cfg: TransformerConfig) -> nn.TransformerEncoder:
     return nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
 
 
-@backbones.register("transformer")
 class Transformer(Backbone):
     """Transformer encoder over sequence steps, image patches, frames or vector features."""
 
