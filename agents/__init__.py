@@ -6,7 +6,9 @@ Each agent is one readable file (or folder); the registration lines below name w
 from pathlib import Path
 
 from sandbox.config import add_preset_dir
+from sandbox.envs.games import GAMES as BOARD_GAMES
 from sandbox.registry import agents as _agents
+from sandbox.registry import envs as _envs
 
 add_preset_dir(Path(__file__).parent / "presets")
 
@@ -19,3 +21,7 @@ _agents.register_lazy("reinforce", "sandbox.agents.reinforce:REINFORCE", "Vanill
 
 # -- AlphaZero (issue: self-play tree search) -------------------------------------------------------
 _agents.register_lazy("alphazero", "sandbox.agents.alphazero.agent:AlphaZero", "AlphaZero: self-play with batched PUCT/Gumbel tree search on board games")
+
+# the board games' human play: a person against pure MCTS (the envs district holds no search)
+for _game in BOARD_GAMES:
+    _envs.provide(_game, "play_human", "sandbox.agents.alphazero.opponents:play_human")

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from sandbox.agents.sb3 import SB3Agent, SB3Config, fused_adam, schedule
+from sandbox.checkpoint import Saved
 from sandbox.config import option
 from sandbox.errors import ConfigError
 
@@ -80,37 +80,33 @@ class DQN(SB3Agent):
         per_row = sum(a.nbytes for a in (getattr(buf, n, None) for n in self.BUFFER_ARRAYS) if a is not None) / buf.buffer_size
         return rows if rows * per_row <= self.cfg.checkpoint_buffer_mb * 2**20 else 0
 
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Policy and optimiser (agents/sb3.py), plus the replay buffer's filled rows when small enough."""
-        tensors, state = super().state()
+    def saved(self) -> Saved:
+        """Policy and optimiser (agents/sb3.py), exploration counters, and the replay buffer's filled rows when small enough."""
+        saved = super().saved()
+        saved.state.update(n_calls=int(self.model._n_calls), exploration_rate=float(self.model.exploration_rate))
         rows = self._buffer_rows()
         if rows:
             buf = self.model.replay_buffer
             for name in self.BUFFER_ARRAYS:
                 array = getattr(buf, name, None)
                 if array is not None:
-                    tensors[f"replay.{name}"] = torch.from_numpy(np.ascontiguousarray(array[:rows]))
-            state["replay"] = {"pos": int(buf.pos), "full": bool(buf.full), "rows": rows}
-        return tensors, state
+                    saved.buffers[f"replay.{name}"] = array[:rows]
+            saved.state["replay"] = {"pos": int(buf.pos), "full": bool(buf.full), "rows": rows}
+        return saved
 
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        super().load_state(tensors, state)
+    def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        super().restore(buffers, state)
+        self.model._n_calls = int(state.get("n_calls", 0))
+        self.model.exploration_rate = float(state.get("exploration_rate", self.model.exploration_rate))
         replay = state.get("replay")
         if replay:
             buf = self.model.replay_buffer
             for name in self.BUFFER_ARRAYS:
                 array = getattr(buf, name, None)
-                saved = tensors.get(f"replay.{name}")
+                saved = buffers.get(f"replay.{name}")
                 if array is not None and saved is not None:
                     if tuple(saved.shape[1:]) != array.shape[1:] or saved.shape[0] > array.shape[0]:
                         raise ConfigError(f"the checkpoint's replay buffer ({name}: {tuple(saved.shape)}) does not fit this "
                                           f"run's buffer {array.shape}; resume with the run's own config.")
                     array[: saved.shape[0]] = saved.numpy()
             buf.pos, buf.full = int(replay["pos"]), bool(replay["full"])
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"n_calls": int(self.model._n_calls), "exploration_rate": float(self.model.exploration_rate)}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.model._n_calls = int(state.get("n_calls", 0))
-        self.model.exploration_rate = float(state.get("exploration_rate", self.model.exploration_rate))

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandbox.agents.rl import RLAgent, RLConfig, load_optimizer_state, make_vec_env, observation_spec, optimizer_state
+from sandbox.agents.rl import RLAgent, RLConfig, make_vec_env, observation_spec
 from sandbox.backbones.base import build
+from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
 
@@ -165,16 +166,9 @@ class REINFORCE(RLAgent):
                 "train/entropy": entropy.item(), "train/batch_steps": float(len(returns))}
 
     # -- checkpoints --------------------------------------------------------------------------------
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
-        tensors.update({f"baseline.{k}": v for k, v in self.baseline.state_dict().items()})
-        opt_tensors, opt_state = optimizer_state(self.optimizer, "optimizer")
-        tensors.update(opt_tensors)
-        return tensors, {"optimizer": opt_state, "updates": self.updates}
+    def saved(self) -> Saved:
+        return Saved(modules={"policy": self.policy, "baseline": self.baseline}, optimizers={"optimizer": self.optimizer},
+                     state={"updates": self.updates})
 
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        self.policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
-        self.baseline.load_state_dict({k[9:]: v for k, v in tensors.items() if k.startswith("baseline.")})
-        if "optimizer" in state:
-            load_optimizer_state(self.optimizer, tensors, state["optimizer"], "optimizer")
+    def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.updates = int(state.get("updates", 0))

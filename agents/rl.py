@@ -26,8 +26,6 @@ from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
 
 if TYPE_CHECKING:
-    import torch
-
     from sandbox.backbones.base import InputSpec
     from sandbox.run import Run
 
@@ -316,8 +314,10 @@ class RLAgent(Agent):
         """Play ``episodes`` in a pygame window at the game's speed (score on screen), or record
         them to ``record`` (.mp4 or .gif). ``human``: a person plays the env instead."""
         if human:
+            from sandbox.registry import envs
+
             factory, _ = env_factory(self.config)
-            play_human = getattr(factory, "play_human", None)
+            play_human = envs.provided(self.config.env.name, "play_human") or getattr(factory, "play_human", None)
             if play_human is None:
                 raise ConfigError(f"the env {self.config.env.name} has no human play; try ALE/Pong-v5.")
             return play_human(self.config.env.name, episodes=episodes, record=record)
@@ -391,32 +391,3 @@ def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps:
         write_video(record, frames, fps=fps / every)
         result["record"] = str(record)
     return result
-
-
-# -- checkpoints: optimiser state as tensors + JSON -----------------------------------------------
-def optimizer_state(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """An optimiser's state as named tensors plus JSON (no pickle)."""
-    import torch
-
-    sd = opt.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for idx, st in sd["state"].items():
-        for key, value in st.items():
-            if torch.is_tensor(value):
-                tensors[f"{prefix}.{idx}.{key}"] = value
-            else:
-                scalars.setdefault(str(idx), {})[key] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], state: dict[str, Any], prefix: str) -> None:
-    """Restore what :func:`optimizer_state` returned."""
-    per_param: dict[int, dict[str, Any]] = {}
-    for name, value in tensors.items():
-        if name.startswith(prefix + "."):
-            idx, key = name[len(prefix) + 1 :].split(".", 1)
-            per_param.setdefault(int(idx), {})[key] = value.clone()
-    for idx, values in state.get("scalars", {}).items():
-        per_param.setdefault(int(idx), {}).update(values)
-    opt.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})

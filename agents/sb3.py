@@ -8,8 +8,8 @@
   and stopping on the step budget, ``max_minutes`` or Ctrl-C.
 - :class:`RunWriter`: SB3's logger output that forwards ``train/*`` (the losses) to ``run.log``.
 - :class:`SB3Agent`: checkpoints without pickles. SB3's ``save()`` writes cloudpickled objects;
-  here the policy and optimiser tensors go to safetensors through the core, the rest to JSON, and
-  the SB3 model is rebuilt from the run's config. (DQN adds its replay buffer's filled rows, up to
+  here the agent declares its policy and optimiser (``saved()``), the core's codec writes them as
+  safetensors plus JSON, and the SB3 model is rebuilt from the run's config. (DQN adds its replay buffer's filled rows, up to
   ``agent.checkpoint_buffer_mb``; a bigger buffer is refilled on resume.)
 - :class:`FrameRolloutBuffer`: PPO/A2C's rollout buffer for a CNN on frames, serving channels-last
   minibatches.
@@ -29,8 +29,9 @@ from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
-from sandbox.agents.rl import RLAgent, RLConfig, frame_stacked, load_optimizer_state, make_vec_env, optimizer_state
+from sandbox.agents.rl import RLAgent, RLConfig, frame_stacked, make_vec_env
 from sandbox.backbones.base import InputSpec, build
+from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option
 
 if TYPE_CHECKING:
@@ -226,26 +227,12 @@ class SB3Agent(RLAgent):
         return self.model.predict(obs, deterministic=deterministic)[0]
 
     # -- checkpoints --------------------------------------------------------------------------------
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Policy and optimiser tensors; counters as JSON."""
+    def saved(self) -> Saved:
+        """The policy and its optimiser, and SB3's counters; the SB3 model itself is rebuilt from the config."""
         policy = self.model.policy
-        tensors = {f"policy.{k}": v for k, v in policy.state_dict().items()}
-        opt_tensors, opt_state = optimizer_state(policy.optimizer, "optimizer")
-        tensors.update(opt_tensors)
-        return tensors, {"optimizer": opt_state, "num_timesteps": int(self.model.num_timesteps),
-                         "n_updates": int(getattr(self.model, "_n_updates", 0)), **self.extra_state()}
+        state = {"num_timesteps": int(self.model.num_timesteps), "n_updates": int(getattr(self.model, "_n_updates", 0))}
+        return Saved(modules={"policy": policy}, optimizers={"optimizer": policy.optimizer}, state=state)
 
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        policy = self.model.policy
-        policy.load_state_dict({k[len("policy."):]: v for k, v in tensors.items() if k.startswith("policy.")})
-        if "optimizer" in state:
-            load_optimizer_state(policy.optimizer, tensors, state["optimizer"], "optimizer")
+    def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.model.num_timesteps = int(state.get("num_timesteps", 0))
         self.model._n_updates = int(state.get("n_updates", 0))
-        self.load_extra_state(state)
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass

@@ -1,21 +1,28 @@
-"""Built-in envs: Atari with the standard preprocessing, and board games. Registered lazily."""
+"""Built-in envs: Atari with the standard preprocessing, Catch, board games, and any Gymnasium id.
+Registered lazily: listing them imports no emulator, no PettingZoo and no torch."""
 
 from pathlib import Path
 
 from sandbox.config import add_preset_dir
+from sandbox.env import gymnasium_fallback
+from sandbox.envs.games import GAMES as BOARD_GAMES
 from sandbox.registry import envs as _envs
 
 add_preset_dir(Path(__file__).parent / "presets")
 
-# -- Atari (issue: agents that learn and play) ------------------------------------------------------
-# Each game under its Gymnasium id, made with the standard preprocessing (envs/atari.py); other ALE
-# ids still resolve as plain Gymnasium envs. Catch is a tiny pixel game for tests and quick runs.
-for _game in ("Pong", "Breakout", "SpaceInvaders", "Seaquest", "Qbert", "BeamRider", "Enduro", "MsPacman", "Asteroids", "Freeway"):
+#: the Atari games registered with the standard preprocessing (any other ALE id works as a plain Gymnasium env)
+ATARI_GAMES = ("Pong", "Breakout", "SpaceInvaders", "Seaquest", "Qbert", "BeamRider", "Enduro", "MsPacman", "Asteroids", "Freeway")
+
+# -- Atari ----------------------------------------------------------------------------------------
+# Each game under its Gymnasium id, made with the standard preprocessing (envs/atari.py).
+# Catch is a tiny pixel game for tests and quick runs.
+for _game in ATARI_GAMES:
     _envs.register_lazy(f"ALE/{_game}-v5", f"sandbox.envs.atari:{_game}", f"Atari {_game}: 84x84 gray, frame skip 4 (max-pooled), 4-frame stack, sticky actions.")
 _envs.register_lazy("Catch-v0", "sandbox.envs.classic:Catch", "Catch the falling ball: a tiny pixel game (2x10x10 frames) for tests and quick runs.")
 
+# -- board games (PettingZoo AEC envs on the rules cores of envs/games/) ----------------------------
+for _name, _game in BOARD_GAMES.items():
+    _envs.register_lazy(_name, f"sandbox.envs.games.env:{_name}", _game.description)
 
-# -- board games (issue: self-play tree search) -----------------------------------------------------
-_envs.register_lazy("tictactoe", "sandbox.envs.games.env:tictactoe", "Tic-tac-toe (PettingZoo AEC, as tictactoe_v3)")
-_envs.register_lazy("connect_four", "sandbox.envs.games.env:connect_four", "Connect Four 7x6 (PettingZoo AEC, as connect_four_v3)")
-_envs.register_lazy("go9", "sandbox.envs.games.env:go9", "Go 9x9, area scoring, komi 7.5 (PettingZoo AEC)")
+# -- any other Gymnasium id -----------------------------------------------------------------------
+_envs.add_fallback(gymnasium_fallback)

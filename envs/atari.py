@@ -27,10 +27,9 @@ import numpy as np
 from gymnasium import spaces
 
 from sandbox.config import option
+from sandbox.envs import ATARI_GAMES
 from sandbox.errors import ConfigError
 
-#: the Atari games the sandbox registers (any other ALE id still works as a plain Gymnasium env)
-GAMES = ("Pong", "Breakout", "SpaceInvaders", "Seaquest", "Qbert", "BeamRider", "Enduro", "MsPacman", "Asteroids", "Freeway")
 
 
 @dataclass
@@ -256,5 +255,5 @@ def draw_frame(surface: Any, font: Any, frame: np.ndarray, text: str, scale: int
 
 
 # one factory per registered game, named as envs/__init__.py registers them
-for _game in GAMES:
+for _game in ATARI_GAMES:
     globals()[_game] = AtariGame(_game)

@@ -1,6 +1,6 @@
 """What the VAE, the GAN and the DDPM share: the data set, the training loop's outer shape
 (batches, logging, sample grids, metrics on a schedule, checkpoints), an EMA of weights,
-accelerate for devices and data parallelism, and turning optimiser state into tensors + JSON.
+accelerate for devices and data parallelism, and what a checkpoint holds (``saved()``).
 
 Each model file keeps its own algorithm top to bottom: ``build`` its networks, ``train_step`` on a
 batch, ``generate`` samples. This file runs the loop around them.
@@ -18,6 +18,7 @@ from torch import nn
 
 from sandbox.generative.data import POINT_SETS, Dataset, load_data
 from sandbox.backbones.base import InputSpec
+from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option, plugin_config_class
 from sandbox.errors import ConfigError
 from sandbox.plugin import GenerativeModel
@@ -76,34 +77,6 @@ def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=lr, fused=True, **kwargs)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.AdamW(params, lr=lr, **kwargs)
-
-
-def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """An optimiser's state as tensors (``prefix.i.key``) and JSON (the rest)."""
-    sd = opt.state_dict()
-    tensors, plain = {}, {}
-    for i, st in sd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v) and v.dim() > 0:
-                tensors[f"{prefix}.{i}.{k}"] = v
-            else:
-                plain[f"{i}.{k}"] = float(v)
-    return tensors, {"scalars": plain, "param_groups": sd["param_groups"]}
-
-
-def load_optimizer_state(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], state: dict[str, Any] | None) -> None:
-    """Restore what :func:`optimizer_state` wrote (nothing happens when the checkpoint has none)."""
-    if not state:
-        return
-    per: dict[int, dict[str, Any]] = {}
-    for key, v in tensors.items():
-        if key.startswith(prefix + "."):
-            i, k = key[len(prefix) + 1:].split(".", 1)
-            per.setdefault(int(i), {})[k] = v
-    for key, v in state.get("scalars", {}).items():
-        i, k = key.split(".", 1)
-        per.setdefault(int(i), {})[k] = torch.tensor(v)
-    opt.load_state_dict({"state": per, "param_groups": state["param_groups"]})
 
 
 class DataModel(GenerativeModel):
@@ -260,25 +233,13 @@ class DataModel(GenerativeModel):
         return {}
 
     # -- state ---------------------------------------------------------------------------------------
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors: dict[str, torch.Tensor] = {}
-        for name, m in self.modules().items():
-            for k, v in self.unwrap(m).state_dict().items():
-                tensors[f"{name}.{k}"] = v
-        doc: dict[str, Any] = {"optimizers": {}, "extra": self.extra_state()}
-        for name, opt in self.optimizers().items():
-            t, s = optimizer_state(f"opt_{name}", opt)
-            tensors.update(t)
-            doc["optimizers"][name] = s
-        return tensors, doc
+    def saved(self) -> Saved:
+        """The model's networks (unwrapped from accelerate) and optimisers, and its extra JSON state."""
+        modules = {name: self.unwrap(m) for name, m in self.modules().items()}
+        return Saved(modules=modules, optimizers=self.optimizers(), state=self.extra_state())
 
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        for name, m in self.modules().items():
-            own = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
-            self.unwrap(m).load_state_dict(own)
-        for name, opt in self.optimizers().items():
-            load_optimizer_state(f"opt_{name}", opt, tensors, state.get("optimizers", {}).get(name))
-        self.load_extra_state(state.get("extra", {}))
+    def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        self.load_extra_state(state)
 
     def extra_state(self) -> dict[str, Any]:
         return {}

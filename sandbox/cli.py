@@ -227,7 +227,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from sandbox.run import is_run_dir
+    from sandbox.files import is_run_dir
 
     if args.episodes <= 0:
         raise SandboxError(f"--episodes must be a positive number, not {args.episodes}.")
@@ -244,7 +244,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     from sandbox.registry import envs
 
     if target.exists():
-        from sandbox.run import check_run_dir
+        from sandbox.files import check_run_dir
 
         check_run_dir(target)  # says why this folder is not a run
     if envs.find(args.target) is None:
@@ -255,7 +255,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     if not args.human:
         raise SandboxError(f"{args.target!r} is an env, not a run directory; to play it yourself add --human (sandbox play {args.target} --human).")
     factory = envs.get(args.target).load()
-    human = getattr(factory, "play_human", None)
+    human = envs.provided(args.target, "play_human") or getattr(factory, "play_human", None)
     if human is None:
         raise SandboxError(f"the env {args.target} has no human play yet; try ALE/Pong-v5 or a board game such as tictactoe.")
     human(args.target, episodes=args.episodes, record=record)

@@ -447,7 +447,7 @@ def from_raw(raw: dict[str, Any]) -> RunConfig:
     cfg = RunConfig(**kwargs)
     check_run_config(cfg)
     if pending_backbone is not None:
-        from sandbox.run import plugin_class
+        from sandbox.registry import plugin_class
 
         name = plugin_class(cfg).default_backbone_for(cfg)
         if name is None:

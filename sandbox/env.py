@@ -1,4 +1,9 @@
-"""``make_env``: any env the sandbox registers, or any Gymnasium id (Atari ids through ale-py)."""
+"""``make_env``: any env the sandbox registers, or any Gymnasium id (Atari ids through ale-py).
+
+:func:`gymnasium_fallback` resolves a name no plugin registers as a plain Gymnasium env; the envs
+district hands it to the env registry (``sandbox/envs/__init__.py``), so the registry never imports
+this module back.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ class GymnasiumEnv:
         return gymnasium.make(self.env_id, **kwargs)
 
 
-def _gymnasium_fallback(name: str) -> Entry | None:
+def gymnasium_fallback(name: str) -> Entry | None:
+    """The entry of a Gymnasium id (``CartPole-v1``; ``ALE/...`` ids register ale-py first), or None."""
     try:
         import gymnasium
     except ImportError:  # pragma: no cover - a dependency of the package
@@ -37,8 +43,6 @@ def _gymnasium_fallback(name: str) -> Entry | None:
         return None
     return Entry("env", name, f"Gymnasium env {name}", "gymnasium", _obj=GymnasiumEnv(name))
 
-
-envs.add_fallback(_gymnasium_fallback)
 
 
 def make_env(name: str, **kwargs: Any) -> Any:

@@ -2,8 +2,9 @@
 
 A plugin class has a ``Config`` dataclass (its fields, types, defaults and one-line help), is built
 from a checked :class:`~sandbox.config.RunConfig`, trains in :meth:`Plugin.fit` against a
-:class:`~sandbox.run.Run` (which owns budgets, logging and checkpoints), and hands its weights over
-as tensors plus JSON so that checkpoints never hold a pickle.
+:class:`~sandbox.run.Run` (which owns budgets, logging and checkpoints), and declares what its
+checkpoints hold with :meth:`Plugin.saved` (modules, optimisers, buffers, JSON state); the one codec,
+:mod:`sandbox.checkpoint`, writes that as safetensors plus JSON and reads it back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from sandbox.checkpoint import Saved
     from sandbox.run import Run
 
 
@@ -29,7 +31,7 @@ class Plugin:
     default_backbone: ClassVar[str | None] = None
 
     def __init__(self, config: RunConfig) -> None:
-        from sandbox.run import resolve_device
+        from sandbox.device import resolve_device
 
         self.config = config
         self.cfg = config.plugin.config
@@ -55,13 +57,13 @@ class Plugin:
         """Train until ``run.should_stop()``; call ``run.checkpoint(self)`` when ``run.checkpoint_due()``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement fit()")
 
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """The weights (and optimiser tensors) by name, and everything else as JSON-able data."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement state()")
+    def saved(self) -> Saved:
+        """What a checkpoint of this plugin holds: its modules, optimisers, buffers and JSON state."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement saved()")
 
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        """Restore what :meth:`state` returned."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement load_state()")
+    def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        """Put back the buffers and JSON state of :meth:`saved` (its modules and optimisers are
+        already loaded by the codec)."""
 
     def evaluate(self, **options: Any) -> dict[str, Any]:
         """Measure the trained plugin; ``options`` come from ``sandbox eval`` flags."""

@@ -27,9 +27,13 @@ import importlib
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sandbox.errors import ConfigError, SandboxError
+
+if TYPE_CHECKING:
+    from sandbox.config import RunConfig
+    from sandbox.plugin import Plugin
 
 ENTRY_POINT_GROUP = "sandbox.plugins"
 BUILTIN_PACKAGES = frozenset({"sandbox"})
@@ -105,6 +109,7 @@ class Registry:
         self.plural = plural
         self._entries: dict[str, Entry] = {}
         self._fallbacks: list[Callable[[str], Entry | None]] = []
+        self._provided: dict[tuple[str, str], Entry] = {}
 
     # -- registering ---------------------------------------------------------------------------
     def _add(self, entry: Entry, module: str) -> None:
@@ -148,6 +153,22 @@ class Registry:
         """Resolve names that are not registered (e.g. any Gymnasium id) through ``resolver``."""
         self._fallbacks.append(resolver)
 
+    def provide(self, name: str, attribute: str, target: str) -> None:
+        """Let another plugin package provide ``attribute`` of the entry ``name`` ('module:attr',
+        imported on first use). The agents district hands the board games their opponent for human
+        play this way, so that the envs district never imports the agents district."""
+        module = target.partition(":")[0]
+        self._provided[(name, attribute)] = Entry(self.kind, name, attribute, target.replace(":", "."), target=target)
+        if _top_package(module) not in BUILTIN_PACKAGES and "/" not in name:
+            raise SandboxError(f"{module} tried to provide {attribute} of the built-in {self.kind} {name!r}; a third party "
+                               "provides attributes only for its own 'namespace/name' plugins.")
+
+    def provided(self, name: str, attribute: str) -> Any | None:
+        """What :meth:`provide` registered for ``name``'s ``attribute`` (None when nothing did)."""
+        load_plugins()
+        entry = self._provided.get((name, attribute))
+        return None if entry is None else entry.load()
+
     # -- looking up ----------------------------------------------------------------------------
     def names(self) -> list[str]:
         load_plugins()
@@ -188,6 +209,12 @@ backbones = Registry("backbone", "backbones")
 envs = Registry("env", "envs")
 REGISTRIES = {"agent": agents, "generative": generative, "backbone": backbones, "env": envs}
 
+
+def plugin_class(config: RunConfig) -> type[Plugin]:
+    """The agent or generative-model class a run's config names."""
+    reg = agents if config.agent is not None else generative
+    return reg.get(config.plugin.name).load()
+
 _loaded = False
 
 
@@ -203,7 +230,6 @@ def load_plugins() -> None:
     _loaded = True
     from importlib.metadata import entry_points
 
-    importlib.import_module("sandbox.env")  # Gymnasium ids resolve as envs
     targets: list[tuple[str, str]] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep.dist, "name", None) or "an unknown distribution"

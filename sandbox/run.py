@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import sys
 import time
@@ -28,8 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from sandbox import checkpoint
 from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
+from sandbox.device import seed_everything
 from sandbox.errors import ConfigError, RunDirError, SandboxError
+from sandbox.files import atomic_write, check_run_dir, is_run_dir
+from sandbox.registry import plugin_class
 
 if TYPE_CHECKING:
     import torch
@@ -40,102 +43,6 @@ if TYPE_CHECKING:
 CHECKPOINTS = "checkpoints"
 #: keys that may change when a run is resumed; everything else is the run's own
 RESUMABLE_KEYS = ("steps", "max_minutes", "device", "checkpoint_minutes", "out")
-
-
-# -- device and seeds -----------------------------------------------------------------------------
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a ConfigError."""
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} was asked for, but this machine has no CUDA GPU; use device=auto or device=cpu.")
-    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise ConfigError(f"device={name} does not exist; this machine has {torch.cuda.device_count()} GPU(s).")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("device=mps was asked for, but MPS is not available here; use device=auto or device=cpu.")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (envs are seeded by the plugins with the same seed)."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-# -- atomic files ---------------------------------------------------------------------------------
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, fsynced."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode) as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-
-
-def _rng_state() -> tuple[dict[str, Any], dict[str, Any]]:
-    import numpy as np
-    import torch
-
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    tensors = {"_rng/torch": torch.get_rng_state()}
-    state = {
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-    }
-    return tensors, state
-
-
-def _set_rng_state(tensors: dict[str, Any], state: dict[str, Any]) -> None:
-    import numpy as np
-    import torch
-
-    if "_rng/torch" in tensors:
-        torch.set_rng_state(tensors["_rng/torch"].to(torch.uint8))
-    if "numpy" in state:
-        a = state["numpy"]
-        np.random.set_state((a[0], np.array(a[1], dtype=np.uint32), a[2], a[3], a[4]))
-    if "python" in state:
-        p = state["python"]
-        random.setstate((p[0], tuple(p[1]), p[2]))
-
-
-# -- checkpoints ----------------------------------------------------------------------------------
-def is_run_dir(path: str | Path) -> bool:
-    return (Path(path) / "config.yaml").is_file()
-
-
-def check_run_dir(path: str | Path) -> Path:
-    """``path`` as a Path if it is a sandbox run directory, else a RunDirError saying what it is."""
-    p = Path(path)
-    if not p.exists():
-        raise RunDirError(f"no run directory at {p}; give the out= folder of a 'sandbox train' run (e.g. runs/<name>).")
-    if not p.is_dir():
-        raise RunDirError(f"{p} is a file, not a run directory; give the out= folder of a 'sandbox train' run.")
-    if not is_run_dir(p):
-        raise RunDirError(f"{p} is not a sandbox run directory (it has no config.yaml); give the out= folder of a 'sandbox train' run.")
-    return p
 
 
 def read_pointer(run_dir: Path, which: str) -> dict[str, Any] | None:
@@ -153,34 +60,15 @@ def read_pointer(run_dir: Path, which: str) -> dict[str, Any] | None:
 
 
 def load_checkpoint(run_dir: str | Path, which: str = "latest") -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """The tensors and JSON state of the run's ``latest`` or ``best`` checkpoint (None if it has none).
+    """The tensors and JSON of the run's ``latest`` or ``best`` checkpoint (None if it has none).
 
     Only safetensors and JSON are read: nothing is unpickled.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     run_dir = Path(run_dir)
     pointer = read_pointer(run_dir, which)
     if pointer is None:
         return None
-    stem = run_dir / CHECKPOINTS / str(pointer["file"])
-    tensors_path, state_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
-    try:
-        tensors = load_file(str(tensors_path))
-    except FileNotFoundError:
-        raise RunDirError(f"the {which} checkpoint {tensors_path} is missing; restore it or train the run again.") from None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise RunDirError(f"the {which} checkpoint {tensors_path} is corrupt ({str(exc).splitlines()[0][:120]}); restore it or train again.") from None
-    try:
-        state = json.loads(state_path.read_text())
-    except FileNotFoundError:
-        raise RunDirError(f"the {which} checkpoint state {state_path} is missing; restore it or train the run again.") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"the {which} checkpoint state {state_path} is corrupt ({exc}); restore it or train again.") from None
-    if not isinstance(state, dict):
-        raise RunDirError(f"the {which} checkpoint state {state_path} is not a JSON object; restore it or train again.")
-    return tensors, state
+    return checkpoint.read(run_dir / CHECKPOINTS / str(pointer["file"]), which)
 
 
 def load_run_config(run_dir: str | Path) -> RunConfig:
@@ -299,17 +187,14 @@ class Run:
     def checkpoint(self, plugin: Plugin, score: float | None = None, higher_is_better: bool = True) -> Path:
         """Write the plugin's state as the latest checkpoint; with a ``score`` better than any
         before, it is also the best. Returns the path of the tensors file."""
-        from safetensors.torch import save
-
-        tensors, state = plugin.state()
-        rng_tensors, rng_state = _rng_state()
+        tensors, doc = checkpoint.encode(plugin.saved())
+        rng_tensors, rng_state = checkpoint.rng_state()
         is_best = score is not None and (
             self.best_score is None or (score > self.best_score if higher_is_better else score < self.best_score)
         )
         if is_best:
             self.best_score = float(score)  # type: ignore[arg-type]
-        payload = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-        payload.update(rng_tensors)
+        tensors.update(rng_tensors)
         doc = {
             "step": self._step,
             "elapsed_seconds": round(self.elapsed, 3),
@@ -317,12 +202,11 @@ class Run:
             "best_score": self.best_score,
             "time": time.time(),
             "rng": rng_state,
-            "plugin": state,
+            **doc,
         }
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         name = f"step-{self._step:012d}"
-        atomic_write(self.checkpoint_dir / f"{name}.safetensors", save(payload))
-        atomic_write(self.checkpoint_dir / f"{name}.json", json.dumps(doc))
+        checkpoint.write(self.checkpoint_dir / name, tensors, doc)
         pointer = json.dumps({"file": name, "step": self._step, "score": score})
         atomic_write(self.checkpoint_dir / "latest.json", pointer)
         if is_best:
@@ -346,9 +230,8 @@ class Run:
         if loaded is None:
             return False
         tensors, state = loaded
-        plugin_tensors = {k: v for k, v in tensors.items() if not k.startswith("_rng/")}
-        plugin.load_state(plugin_tensors, state.get("plugin", {}))
-        _set_rng_state(tensors, state.get("rng", {}))
+        checkpoint.decode(plugin, tensors, state)
+        checkpoint.set_rng_state(tensors, state.get("rng", {}))
         self._step = int(state.get("step", 0))
         self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
         self.best_score = state.get("best_score")
@@ -419,13 +302,6 @@ class Run:
 
 
 # -- the functions behind `sandbox train` and `sandbox.load` -----------------------------------------
-def plugin_class(config: RunConfig) -> type[Plugin]:
-    from sandbox import registry
-
-    reg = registry.agents if config.agent is not None else registry.generative
-    return reg.get(config.plugin.name).load()
-
-
 def default_run_dir(config: RunConfig) -> Path:
     where = (config.env or config.data)
     parts = [config.plugin.name.replace("/", "-")]
@@ -518,7 +394,7 @@ def load(run_dir: str | Path, which: str = "best") -> Plugin:
         raise RunDirError(f"{run_dir} has no checkpoint yet; train it first ('sandbox train out={run_dir}').")
     tensors, state = loaded
     try:
-        plugin.load_state({k: v for k, v in tensors.items() if not k.startswith("_rng/")}, state.get("plugin", {}))
+        checkpoint.decode(plugin, tensors, state)
     except SandboxError:
         raise
     except (KeyError, RuntimeError, ValueError) as exc:

@@ -17,6 +17,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import sandbox  # noqa: E402
 from sandbox.cli import main  # noqa: E402
+from sandbox import checkpoint  # noqa: E402
 from sandbox.run import load_checkpoint  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def test_train_save_reload_act(agent: str, env: str, backbone: str, tmp_path: Pa
 
     policy = sandbox.load(run.dir, which="latest")
     tensors, _ = load_checkpoint(run.dir, "latest")
-    reloaded, _ = policy.state()
+    reloaded, _ = checkpoint.encode(policy.saved())
     for name, value in reloaded.items():
         assert np.allclose(value.detach().cpu().numpy(), tensors[name].numpy()), name
     env_ = policy.make_env()
@@ -93,27 +94,27 @@ def test_resume_continues_from_checkpoint(agent: str, tmp_path: Path) -> None:
     assert max(steps) >= 512 and min(steps) < 256
     _, state = load_checkpoint(out, "latest")
     if agent != "reinforce":
-        assert state["plugin"]["num_timesteps"] >= 512
+        assert state["state"]["num_timesteps"] >= 512
 
 
 def test_dqn_resume_keeps_its_replay_buffer(tmp_path: Path) -> None:
     out = tmp_path / "run"
     sandbox.train(None, overrides("dqn", "CartPole-v1", "mlp", out, 256), progress=False)
     first, state = load_checkpoint(out, "latest")
-    n = state["plugin"]["replay"]["rows"]
-    assert n > 200 and first["replay.observations"].shape[0] == n
+    n = state["state"]["replay"]["rows"]
+    assert n > 200 and first["buffers/replay.observations"].shape[0] == n
     sandbox.train(None, [f"out={out}", "steps=512"], progress=False)
     later, state = load_checkpoint(out, "latest")
-    assert state["plugin"]["replay"]["pos"] > n + 200  # the resumed run added to the old memories
+    assert state["state"]["replay"]["pos"] > n + 200  # the resumed run added to the old memories
     for name in ("observations", "actions", "rewards", "dones"):
-        assert torch.equal(later[f"replay.{name}"][:n], first[f"replay.{name}"])
+        assert torch.equal(later[f"buffers/replay.{name}"][:n], first[f"buffers/replay.{name}"])
 
 
 def test_dqn_buffer_over_its_limit_is_left_out_of_checkpoints(tmp_path: Path) -> None:
     out = tmp_path / "run"
     sandbox.train(None, [*overrides("dqn", "CartPole-v1", "mlp", out, 128), "agent.checkpoint_buffer_mb=0"], progress=False)
     tensors, state = load_checkpoint(out, "latest")
-    assert "replay" not in state["plugin"] and not any(k.startswith("replay.") for k in tensors)
+    assert "replay" not in state["state"] and not any(k.startswith("buffers/replay.") for k in tensors)
 
 
 def test_max_minutes_stops_cleanly(tmp_path: Path) -> None:

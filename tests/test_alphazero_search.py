@@ -8,7 +8,7 @@ import torch
 
 from sandbox.agents.alphazero.opponents import Elo, against_every_perfect_line, perfect_moves, play_match, opponent
 from sandbox.agents.alphazero.search import SearchConfig, Trees, capacity_for, considered_visits, pick, rollout_evaluator, uniform_evaluator
-from sandbox.envs.games.base import get_game
+from sandbox.envs.games import get_game
 
 
 def search_one(game, state, cfg: SearchConfig, evaluate=None, noise: bool = False):

@@ -102,7 +102,7 @@ def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path)
         loaded = load_checkpoint(d)  # never torn, never missing
         assert loaded is not None
         tensors, state = loaded
-        assert "net.net.0.weight" in tensors and state["step"] >= 0
+        assert "modules/net/net.0.weight" in tensors and state["step"] >= 0
         sandbox.load(d)  # the whole plugin rebuilds from it
         resumed_from.append((state["step"], len(read_metrics(d))))
         proc = start([f"out={d}"], tmp_path)  # resume: the run's own config
@@ -158,7 +158,7 @@ def test_seeding_makes_runs_repeatable(tmp_path):
 
 def test_device_auto_is_cpu_here_and_missing_cuda_is_refused():
     from sandbox.errors import ConfigError
-    from sandbox.run import resolve_device
+    from sandbox.device import resolve_device
 
     if not torch.cuda.is_available():
         assert resolve_device("auto").type in ("cpu", "mps")

@@ -73,6 +73,7 @@ import torch
 
 import sandbox
 from sandbox.backbones.base import InputSpec, build
+from sandbox.checkpoint import Saved
 from sandbox.config import option
 from sandbox.plugin import Agent
 from sandbox.registry import agents
@@ -128,14 +129,10 @@ class Hill(Agent):
             run.step += int(ret)
             run.log({"episodic_return": ret, "best_return": self.best})
 
-    def state(self):
-        t = {f"body.{k}": v for k, v in self.body.state_dict().items()}
-        t.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
-        return t, {"best": self.best}
+    def saved(self):
+        return Saved(modules={"body": self.body, "head": self.head}, state={"best": self.best})
 
-    def load_state(self, tensors, state):
-        self.body.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("body.")})
-        self.head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
+    def restore(self, buffers, state):
         self.best = state["best"]
 
     def evaluate(self, episodes=5, **options):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sandbox
-from sandbox.envs.games.base import get_game
+from sandbox.envs.games import get_game
 
 GAMES = ["tictactoe", "connect_four", "go9"]
 
@@ -32,7 +32,7 @@ def test_rgb_array_render_and_registered_human_play(name: str) -> None:
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and frame.std() > 0
     env.step(int(np.nonzero(env.observe(env.agent_selection)["action_mask"])[0][0]))
     assert not np.array_equal(env.render(), frame)
-    assert callable(sandbox.registry.envs.get(name).load().play_human)
+    assert callable(sandbox.registry.envs.provided(name, "play_human"))
 
 
 def test_bad_render_mode_is_one_sentence() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sandbox.envs.games.base import get_game
+from sandbox.envs.games import get_game
 from sandbox.envs.games.connect_four import ConnectFour
 from sandbox.envs.games.go import Go
 from sandbox.envs.games.tictactoe import LINES, TicTacToe

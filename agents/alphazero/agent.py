@@ -34,12 +34,10 @@ import torch.nn.functional as F
 from sandbox.agents.alphazero.network import PolicyValueNet
 from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
 from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
+from sandbox.checkpoint import Saved
 from sandbox.config import Section, option
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
-
-GAMES = ("tictactoe", "connect_four", "go9")
-
 
 @dataclass
 class AlphaZeroConfig:
@@ -117,11 +115,11 @@ class AlphaZero(Agent):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        from sandbox.envs.games.base import get_game
+        from sandbox.envs.games import GAMES, get_game
 
         if config.env is None or config.env.name not in GAMES:
             got = "no env" if config.env is None else f"env={config.env.name}"
-            raise ConfigError(f"alphazero plays board games, but the run has {got}; use env=tictactoe, env=connect_four or env=go9.")
+            raise ConfigError(f"alphazero plays board games, but the run has {got}; use env={', env='.join(GAMES)}.")
         env_cfg = config.env.config
         self.game = get_game(config.env.name)
         if config.env.name == "go9" and env_cfg is not None and hasattr(env_cfg, "komi"):
@@ -424,42 +422,26 @@ class AlphaZero(Agent):
         return [path]
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}
-        params = list(self.net.parameters())
-        steps = {}
-        for i, p in enumerate(params):
-            st = self.opt.state.get(p, {})
-            if "exp_avg" in st:
-                tensors[f"opt.{i}.exp_avg"] = st["exp_avg"]
-                tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"]
-                steps[str(i)] = float(st["step"])
+    def saved(self) -> Saved:
+        """The network and its optimiser; the replay buffer, the Elo snapshots' weights, the ratings and counters."""
         n = self.buffer.size
-        tensors["buffer.x"] = torch.from_numpy(self.buffer.x[:n].copy())
-        tensors["buffer.p"] = torch.from_numpy(self.buffer.p[:n].copy())
-        tensors["buffer.z"] = torch.from_numpy(self.buffer.z[:n].copy())
-        for j, (name, weights) in enumerate(self.snapshots.items()):
-            tensors.update({f"snap.{j}.{k}": v for k, v in weights.items()})
-        return tensors, {"opt_steps": steps, "buffer_pos": self.buffer.pos, "elo": self.elo.results,
-                         "snapshots": list(self.snapshots), "counters": self.counters}
+        buffers: dict[str, Any] = {"buffer.x": self.buffer.x[:n], "buffer.p": self.buffer.p[:n], "buffer.z": self.buffer.z[:n]}
+        for j, weights in enumerate(self.snapshots.values()):
+            buffers.update({f"snap.{j}.{k}": v for k, v in weights.items()})
+        state = {"buffer_pos": self.buffer.pos, "elo": self.elo.results, "snapshots": list(self.snapshots), "counters": self.counters}
+        return Saved(modules={"net": self.net}, optimizers={"opt": self.opt}, buffers=buffers, state=state)
 
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        for i, p in enumerate(self.net.parameters()):
-            if f"opt.{i}.exp_avg" in tensors:
-                self.opt.state[p] = {"step": torch.tensor(state["opt_steps"][str(i)]),
-                                     "exp_avg": tensors[f"opt.{i}.exp_avg"].clone().to(self.device),
-                                     "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].clone().to(self.device)}
-        if "buffer.x" in tensors:
-            n = min(len(tensors["buffer.x"]), self.buffer.capacity)
-            self.buffer.x[:n] = tensors["buffer.x"][:n].numpy()
-            self.buffer.p[:n] = tensors["buffer.p"][:n].numpy()
-            self.buffer.z[:n] = tensors["buffer.z"][:n].numpy()
+    def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        if "buffer.x" in buffers:
+            n = min(len(buffers["buffer.x"]), self.buffer.capacity)
+            self.buffer.x[:n] = buffers["buffer.x"][:n].numpy()
+            self.buffer.p[:n] = buffers["buffer.p"][:n].numpy()
+            self.buffer.z[:n] = buffers["buffer.z"][:n].numpy()
             self.buffer.size = n
             self.buffer.pos = int(state.get("buffer_pos", n)) % self.buffer.capacity
         self.elo = Elo(state.get("elo", []))
         self.snapshots = {}
         for j, name in enumerate(state.get("snapshots", [])):
             prefix = f"snap.{j}."
-            self.snapshots[name] = {k[len(prefix):]: v.clone() for k, v in tensors.items() if k.startswith(prefix)}
+            self.snapshots[name] = {k[len(prefix):]: v.clone() for k, v in buffers.items() if k.startswith(prefix)}
         self.counters = dict(state.get("counters", self.counters))

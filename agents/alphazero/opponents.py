@@ -6,7 +6,11 @@ played in lockstep: every ply, the games where one player is to move are searche
 - ``random``: a uniformly random legal move.
 - ``mcts:N``: pure MCTS (UCT) with N random-rollout simulations a move.
 - ``perfect``: tic-tac-toe only; exhaustive negamax, a random choice among the optimal moves.
-- a network with its search (:class:`NetPlayer`).
+- a network with its search: :class:`SearchPlayer` with the network's evaluator (``AlphaZero.player``).
+
+:func:`play_human` is the board games' human play (``sandbox play tictactoe --human``): a person
+against pure MCTS, in the window of ``sandbox.envs.games.draw``. The agents district hands it to
+the env registry (``sandbox/agents/__init__.py``), so the envs never import an agent.
 
 :func:`play_match` alternates the first move; :class:`Elo` fits Bradley-Terry ratings to every
 result recorded, with ``random`` anchored at 0.
@@ -15,6 +19,7 @@ result recorded, with ``random`` anchored at 0.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,10 +75,34 @@ class SearchPlayer(Player):
                 chosen[early] = pick({"visits": res["visits"][early]}, 1.0, [self.trees.rngs[s] for s in slots[early]])
         return chosen
 
+    def think(self, state: np.ndarray) -> tuple[int, dict[str, Any]]:
+        """One position searched alone: the most visited move, with the visit shares as ``probs``
+        and the root ``value`` for the player to move (what the human-play window shows)."""
+        self.start(1)
+        assert self.trees is not None
+        slot = np.array([0])
+        self.trees.set_roots(slot, state[None])
+        res = self.trees.search(slot, self.evaluate, noise=False)
+        visits = res["visits"][0]
+        return int(pick(res, 0.0)[0]), {"probs": visits / max(visits.sum(), 1), "value": float(res["value"][0])}
+
 
 def mcts_player(game: Any, simulations: int, seed: int = 0) -> SearchPlayer:
+    """Pure MCTS: UCT with uniform priors and one random rollout per leaf."""
     cfg = SearchConfig(simulations=simulations, formula="uct", c_puct=1.4)
     return SearchPlayer(game, rollout_evaluator(game, seed), cfg, f"mcts:{simulations}", seed)
+
+
+def play_human(env_id: str, episodes: int = 1, record: Path | None = None) -> dict[str, Any]:
+    """A person plays the board game ``env_id`` with the mouse against pure MCTS (200 random
+    rollouts a move; 32 in Go, whose rollouts are long)."""
+    from sandbox.envs.games import get_game
+    from sandbox.envs.games.draw import HumanGame
+
+    game = get_game(env_id)
+    n = 32 if game.name.startswith("go") else 200
+    window = HumanGame(game, mcts_player(game, n).think, episodes=episodes, record=record, opponent_name=f"pure MCTS, {n} rollouts")
+    return window.run()
 
 
 # -- perfect tic-tac-toe --------------------------------------------------------------------------

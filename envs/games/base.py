@@ -12,7 +12,7 @@ Players alternate every move in all three games (a pass in Go is a move).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -131,22 +131,3 @@ def square_symmetry(inputs: np.ndarray, policies: np.ndarray, k: int, side: int)
     moved = dihedral(board, k).reshape(n, side * side)
     pol = np.concatenate([moved, policies[:, side * side:]], 1) if policies.shape[1] > side * side else moved
     return np.ascontiguousarray(dihedral(inputs, k)), np.ascontiguousarray(pol)
-
-
-def get_game(name: str) -> Any:
-    """The rules core ``name``: tictactoe, connect_four or go9 (go takes go<size>)."""
-    from sandbox.errors import ConfigError
-
-    if name in ("tictactoe", "tictactoe_v3"):
-        from sandbox.envs.games.tictactoe import TicTacToe
-
-        return TicTacToe()
-    if name in ("connect_four", "connect_four_v3", "connect4"):
-        from sandbox.envs.games.connect_four import ConnectFour
-
-        return ConnectFour()
-    if name.startswith("go") and name[2:].isdigit():
-        from sandbox.envs.games.go import Go
-
-        return Go(int(name[2:]))
-    raise ConfigError(f"unknown board game {name!r}; the games are tictactoe, connect_four and go9.")

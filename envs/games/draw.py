@@ -154,22 +154,6 @@ def outcome_line(game: Game, state: np.ndarray, reward: float) -> str:
     return f"{names[winner]} wins{extra}"
 
 
-def mcts_opponent(game: Game, simulations: int, seed: int = 0) -> Opponent:
-    """Pure MCTS with random rollouts, as an opponent for :class:`HumanGame`."""
-    from sandbox.agents.alphazero.search import SearchConfig, Trees, capacity_for, rollout_evaluator
-
-    trees = Trees(game, 1, capacity_for(simulations, False), SearchConfig(simulations=simulations, formula="uct", c_puct=1.4), seed)
-    evaluate = rollout_evaluator(game, seed)
-
-    def opponent(state: np.ndarray) -> tuple[int, dict[str, Any]]:
-        trees.set_roots(np.array([0]), state[None])
-        res = trees.search(np.array([0]), evaluate)
-        probs = res["visits"][0] / max(res["visits"][0].sum(), 1)
-        return int(np.argmax(res["visits"][0])), {"probs": probs, "value": float(res["value"][0])}
-
-    return opponent
-
-
 class HumanGame:
     """A pygame window where a person plays ``game`` against ``opponent`` with the mouse."""
 

@@ -8,7 +8,6 @@ same action numbering, same wrappers), so a policy trained on one plays in the o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,8 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils import AgentSelector, wrappers
 
-from sandbox.envs.games.base import Game, get_game
+from sandbox.envs.games import get_game
+from sandbox.envs.games.base import Game
 from sandbox.config import option
 
 
@@ -142,17 +142,6 @@ def _check_mode(render_mode: str | None) -> None:
         raise ConfigError(f"env.render_mode={render_mode!r} is not valid; use human, rgb_array or leave it out.")
 
 
-def play_human(env_id: str, episodes: int = 1, record: Path | None = None) -> dict[str, Any]:
-    """A person plays ``env_id`` with the mouse against pure MCTS (200 random rollouts a move; 32 in Go,
-    whose rollouts are long)."""
-    from sandbox.envs.games.draw import HumanGame, mcts_opponent
-
-    game = get_game(env_id)
-    n = 32 if game.name.startswith("go") else 200
-    window = HumanGame(game, mcts_opponent(game, n), episodes=episodes, record=record, opponent_name=f"pure MCTS, {n} rollouts")
-    return window.run()
-
-
 def tictactoe(render_mode: str | None = None) -> AECEnv:
     """Tic-tac-toe, observations and actions as PettingZoo's tictactoe_v3."""
     _check_mode(render_mode)
@@ -175,4 +164,3 @@ def go9(render_mode: str | None = None, komi: float = 7.5) -> AECEnv:
 
 for _factory, _cfg in ((tictactoe, BoardEnvConfig), (connect_four, BoardEnvConfig), (go9, GoEnvConfig)):
     _factory.Config = _cfg  # type: ignore[attr-defined]
-    _factory.play_human = play_human  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from sandbox.backbones.base import InputSpec, build
+from sandbox.checkpoint import Saved
 from sandbox.config import option
 from sandbox.plugin import Agent, GenerativeModel
 from sandbox.registry import agents, generative
@@ -68,27 +69,8 @@ class Regress(GenerativeModel):
             frames = [np.full((32, 48, 3), i * 20, np.uint8) for i in range(8)]
             run.log_video("video", frames, fps=4)
 
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}
-        tensors.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
-        for i, p in enumerate(self.params):
-            st = self.opt.state.get(p, {})
-            for k in ("exp_avg", "exp_avg_sq"):
-                if k in st:
-                    tensors[f"opt.{i}.{k}"] = st[k]
-        steps = {i: float(self.opt.state[p]["step"]) for i, p in enumerate(self.params) if p in self.opt.state}
-        return tensors, {"opt_steps": steps}
-
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        self.head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
-        for i, p in enumerate(self.params):
-            if f"opt.{i}.exp_avg" in tensors:
-                self.opt.state[p] = {
-                    "step": torch.tensor(state["opt_steps"][str(i)]),
-                    "exp_avg": tensors[f"opt.{i}.exp_avg"].clone(),
-                    "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].clone(),
-                }
+    def saved(self) -> Saved:
+        return Saved(modules={"net": self.net, "head": self.head}, optimizers={"opt": self.opt})
 
     def sample(self, n: int, seed: int = 0, **options: Any) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed)
@@ -131,11 +113,11 @@ class Bandit(Agent):
             run.step += 1
             run.log({"episodic_return": r})
 
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        return {"prefs": self.prefs}, {}
+    def saved(self) -> Saved:
+        return Saved(buffers={"prefs": self.prefs})
 
-    def load_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
-        self.prefs = tensors["prefs"].clone()
+    def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        self.prefs = buffers["prefs"].clone()
 
     def act(self, observation: Any, action_mask: Any = None, deterministic: bool = True) -> int:
         return int(torch.argmax(self.prefs))
