@@ -26,3 +26,19 @@ for _name, _game in BOARD_GAMES.items():
 
 # -- any other Gymnasium id -----------------------------------------------------------------------
 _envs.add_fallback(gymnasium_fallback)
+
+
+def register_with_gymnasium() -> None:
+    """Make the sandbox's single-agent envs known to Gymnasium under the namespace ``sandbox``:
+    ``gymnasium.make("sandbox/Catch-v0")`` and ``gymnasium.make("sandbox/Pong-v5")`` (the preprocessed
+    stack an agent here reads; ``ALE/Pong-v5`` stays Gymnasium's raw game). Run on import."""
+    import gymnasium
+
+    for game in ATARI_GAMES:
+        if f"sandbox/{game}-v5" not in gymnasium.registry:
+            gymnasium.register(f"sandbox/{game}-v5", entry_point="sandbox.envs.atari:preprocessed", kwargs={"game": game})
+    if "sandbox/Catch-v0" not in gymnasium.registry:
+        gymnasium.register("sandbox/Catch-v0", entry_point="sandbox.envs.classic:Catch")
+
+
+register_with_gymnasium()

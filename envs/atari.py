@@ -28,6 +28,7 @@ from gymnasium import spaces
 
 from sandbox.config import option
 from sandbox.envs import ATARI_GAMES
+from sandbox.envs.window import RENDER_MODES, FrameWindow, check_render_mode
 from sandbox.errors import ConfigError
 
 
@@ -83,12 +84,13 @@ def area_resize(img: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tupl
 class AtariPreprocessed(gymnasium.Env):
     """One Atari game with the standard preprocessing; observations are K×S×S uint8 frame stacks."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 15}
 
     def __init__(self, game: str, config: AtariConfig | None = None, render_mode: str | None = None) -> None:
         import ale_py
 
         gymnasium.register_envs(ale_py)
+        check_render_mode(render_mode, f"ALE/{game}-v5")
         self.cfg = config or AtariConfig()
         self.game = game
         self.render_mode = render_mode
@@ -107,6 +109,7 @@ class AtariPreprocessed(gymnasium.Env):
         self._stack = np.zeros((k, s, s), np.uint8)
         self._screens = np.zeros((2, h, w), np.uint8)
         self._fire = "FIRE" in self.ale_env.get_action_meanings()
+        self._window = FrameWindow(f"sandbox: {game}", self.metadata["render_fps"]) if render_mode == "human" else None
 
     def _frame(self) -> np.ndarray:
         return area_resize(self._screens.max(axis=0), self._rows, self._cols)
@@ -130,6 +133,8 @@ class AtariPreprocessed(gymnasium.Env):
         self._screens[0] = self._screens[1]
         self._stack[:] = 0  # as ale-py's vector env: the stack starts empty
         self._stack[-1] = self._frame()
+        if self._window is not None:
+            self._window.show(self.ale_env.render())
         return self._stack.copy(), {"lives": self.ale.lives()}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -145,12 +150,17 @@ class AtariPreprocessed(gymnasium.Env):
                     self.ale.getScreenGrayscale(self._screens[1])
                     self._screens[0] = self._screens[1]
                 break
+        if self._window is not None:
+            self._window.show(self.ale_env.render())
         return self._push(), reward, terminated, truncated, {"lives": self.ale.lives()}
 
     def render(self) -> np.ndarray | None:
+        """The emulator's screen as an RGB array (rgb_array); in human mode the window already shows it."""
         return self.ale_env.render() if self.render_mode == "rgb_array" else None
 
     def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
         self.ale_env.close()
 
 
@@ -252,6 +262,14 @@ def draw_frame(surface: Any, font: Any, frame: np.ndarray, text: str, scale: int
     if surface is not None:
         pygame.surfarray.blit_array(surface, picture.swapaxes(0, 1))
     return picture
+
+
+def preprocessed(game: str, render_mode: str | None = None, **kwargs: Any) -> AtariPreprocessed:
+    """Gymnasium's entry point of ``sandbox/<Game>-v5``: the game with the standard preprocessing
+    (``kwargs`` are :class:`AtariConfig` fields)."""
+    from sandbox.config import build
+
+    return AtariPreprocessed(game, build(AtariConfig, kwargs, "env"), render_mode=render_mode)
 
 
 # one factory per registered game, named as envs/__init__.py registers them

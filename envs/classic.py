@@ -17,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sandbox.config import option
+from sandbox.envs.window import RENDER_MODES, FrameWindow, check_render_mode
 from sandbox.errors import ConfigError
 
 
@@ -33,13 +34,15 @@ class CatchConfig:
 class Catch(gymnasium.Env):
     """Catch the falling ball with the paddle (pixels in, three actions)."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 8}
     observation_is_frame_stack = True
     Config = CatchConfig
 
     def __init__(self, size: int = 10, frame_stack: int = 2, render_mode: str | None = None) -> None:
         CatchConfig(size, frame_stack).validate()
+        check_render_mode(render_mode, "Catch-v0")
         self.size, self.k, self.render_mode = size, frame_stack, render_mode
+        self._window = FrameWindow("sandbox: Catch", self.metadata["render_fps"]) if render_mode == "human" else None
         self.observation_space = spaces.Box(0, 255, (frame_stack, size, size), np.uint8)
         self.action_space = spaces.Discrete(3)
         self.ball = np.zeros(2, np.int64)  # row, column
@@ -57,6 +60,8 @@ class Catch(gymnasium.Env):
         self.ball[:] = 0, self.np_random.integers(self.size)
         self.paddle = int(self.np_random.integers(1, self.size - 1))
         self.stack[:] = self._frame()
+        if self._window is not None:
+            self._window.show(self._picture())
         return self.stack.copy(), {}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -68,11 +73,19 @@ class Catch(gymnasium.Env):
         reward = (1.0 if abs(int(self.ball[1]) - self.paddle) <= 1 else -1.0) if terminated else 0.0
         self.stack = np.roll(self.stack, -1, axis=0)
         self.stack[-1] = self._frame()
+        if self._window is not None:
+            self._window.show(self._picture())
         return self.stack.copy(), reward, terminated, False, {}
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
-            return None
+        """The screen as an RGB array (rgb_array); in human mode the window already shows it."""
+        return self._picture() if self.render_mode == "rgb_array" else None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+
+    def _picture(self) -> np.ndarray:
         scale = max(1, 160 // self.size)
         f = self._frame().repeat(scale, 0).repeat(scale, 1)
         rgb = np.stack([f // 4, f, f // 2], axis=-1)  # green on black

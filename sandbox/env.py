@@ -45,12 +45,13 @@ def gymnasium_fallback(name: str) -> Entry | None:
 
 
 
-def make_env(name: str, **kwargs: Any) -> Any:
-    """The env ``name`` built with ``kwargs``: a registered sandbox env or a Gymnasium id."""
+def make_env(name: str, render_mode: str | None = None, **kwargs: Any) -> Any:
+    """The env ``name`` built with ``kwargs`` (checked against its config): a registered sandbox env
+    or a Gymnasium id. ``render_mode`` (None, ``human`` or ``rgb_array``) works for every env."""
     from sandbox.config import build
 
     factory = envs.get(name).load()
     config_cls = getattr(factory, "Config", None)
     if config_cls not in (None, dict):
-        kwargs = {k: v for k, v in vars(build(config_cls, kwargs, "env")).items()}
-    return factory(**kwargs)
+        kwargs = {k: v for k, v in vars(build(config_cls, kwargs, "env")).items() if k != "render_mode"}
+    return factory(**kwargs) if render_mode is None else factory(render_mode=render_mode, **kwargs)

@@ -18,12 +18,13 @@ from pettingzoo.utils import AgentSelector, wrappers
 from sandbox.envs.games import get_game
 from sandbox.envs.games.base import Game
 from sandbox.config import option
+from sandbox.envs.window import RENDER_MODES, FrameWindow, check_render_mode
 
 
 class BoardGameEnv(AECEnv):
     """A two-player board game from a rules core, one move per ``step``."""
 
-    metadata = {"render_modes": ["human", "rgb_array"], "name": "board_game", "is_parallelizable": False, "render_fps": 2}
+    metadata = {"render_modes": list(RENDER_MODES), "name": "board_game", "is_parallelizable": False, "render_fps": 2}
 
     def __init__(self, game: Game, render_mode: str | None = None) -> None:
         super().__init__()
@@ -98,22 +99,14 @@ class BoardGameEnv(AECEnv):
         frame = render_board(self.game, self.state_, last=self.last_action)
         if self.render_mode == "rgb_array":
             return frame
-        import pygame
-
         if self._window is None:
-            pygame.display.init()
-            pygame.display.set_caption(self.game.name)
-            self._window = pygame.display.set_mode(frame.shape[1::-1])
-        pygame.event.pump()
-        self._window.blit(pygame.surfarray.make_surface(frame.swapaxes(0, 1)), (0, 0))
-        pygame.display.update()
+            self._window = FrameWindow(f"sandbox: {self.game.name}", self.metadata["render_fps"], min_height=0)
+        self._window.show(frame)
         return None
 
     def close(self) -> None:
         if self._window is not None:
-            import pygame
-
-            pygame.display.quit()
+            self._window.close()
             self._window = None
 
 
@@ -135,28 +128,21 @@ class GoEnvConfig:
     komi: float = option(7.5, "points White gets for moving second")
 
 
-def _check_mode(render_mode: str | None) -> None:
-    if render_mode not in (None, "human", "rgb_array"):
-        from sandbox.errors import ConfigError
-
-        raise ConfigError(f"env.render_mode={render_mode!r} is not valid; use human, rgb_array or leave it out.")
-
-
 def tictactoe(render_mode: str | None = None) -> AECEnv:
     """Tic-tac-toe, observations and actions as PettingZoo's tictactoe_v3."""
-    _check_mode(render_mode)
+    check_render_mode(render_mode, "tictactoe")
     return wrap(BoardGameEnv(get_game("tictactoe"), render_mode))
 
 
 def connect_four(render_mode: str | None = None) -> AECEnv:
     """Connect Four (7×6), observations and actions as PettingZoo's connect_four_v3."""
-    _check_mode(render_mode)
+    check_render_mode(render_mode, "connect_four")
     return wrap(BoardGameEnv(get_game("connect_four"), render_mode))
 
 
 def go9(render_mode: str | None = None, komi: float = 7.5) -> AECEnv:
     """Go 9×9 with area scoring, komi and simple ko; actions as PettingZoo's go_v5 (81 = pass)."""
-    _check_mode(render_mode)
+    check_render_mode(render_mode, "go9")
     from sandbox.envs.games.go import Go
 
     return wrap(BoardGameEnv(Go(9, komi), render_mode))

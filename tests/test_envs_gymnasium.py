@@ -1,0 +1,69 @@
+"""Gymnasium knows the sandbox's envs (namespace ``sandbox/``), Gymnasium's own checker passes on
+each of them in every render mode, and ``sandbox.make_env(name, render_mode=...)`` works for every
+registered env."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import sandbox
+import sandbox.envs
+from sandbox.registry import envs
+
+SANDBOX_IDS = sorted(i for i in gymnasium.registry if i.startswith("sandbox/"))
+
+
+def test_every_single_agent_env_is_registered_with_gymnasium():
+    expected = {f"sandbox/{g}-v5" for g in sandbox.envs.ATARI_GAMES} | {"sandbox/Catch-v0"}
+    assert set(SANDBOX_IDS) == expected
+
+
+@pytest.mark.parametrize("env_id", SANDBOX_IDS)
+@pytest.mark.parametrize("render_mode", [None, "rgb_array", "human"])
+def test_gymnasium_make_and_check_env(env_id, render_mode):
+    env = gymnasium.make(env_id, render_mode=render_mode)
+    assert env.render_mode == render_mode
+    check_env(env.unwrapped, skip_render_check=render_mode is None)
+    obs, _ = env.reset(seed=1)
+    assert env.observation_space.contains(obs)
+    obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+    frame = env.render()
+    if render_mode == "rgb_array":
+        assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and frame.std() > 0
+    else:
+        assert frame is None
+    env.close()
+
+
+def test_sandbox_pong_is_the_preprocessed_stack_and_ale_pong_stays_gymnasiums_own():
+    ours = gymnasium.make("sandbox/Pong-v5", frame_stack=2)
+    assert ours.observation_space.shape == (2, 84, 84)
+    import ale_py
+
+    gymnasium.register_envs(ale_py)
+    raw = gymnasium.make("ALE/Pong-v5")
+    assert raw.observation_space.shape == (210, 160, 3)
+    same = sandbox.make_env("ALE/Pong-v5", frame_stack=2)
+    a, _ = ours.reset(seed=3)
+    b, _ = same.reset(seed=3)
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", [e.name for e in envs.entries()] + ["CartPole-v1"])
+def test_make_env_takes_every_render_mode(name):
+    for mode in ("rgb_array", "human"):
+        env = sandbox.make_env(name, render_mode=mode)
+        env.reset(seed=0)
+        frame = env.render()
+        if mode == "rgb_array":
+            assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8, name
+        env.close()
+
+
+@pytest.mark.parametrize("name", ["Catch-v0", "ALE/Pong-v5", "tictactoe"])
+def test_a_bad_render_mode_is_one_sentence(name):
+    with pytest.raises(sandbox.ConfigError, match="render_mode='window' is not valid"):
+        sandbox.make_env(name, render_mode="window")
