@@ -1,7 +1,7 @@
 """DQN (stable-baselines3) on a sandbox backbone.
 
 Defaults are the RL Zoo's tuned values for CartPole (train every 256 steps, 128 gradient steps,
-target update every 10 updates). The replay buffer goes into each checkpoint (its filled rows, as
+target network updated every 10 env steps, as SB3 counts ``target_update_interval``). The replay buffer goes into each checkpoint (its filled rows, as
 tensors) when it is at most ``agent.checkpoint_buffer_mb``, so a resumed run learns from the same
 memories; a bigger one (Atari's is gigabytes) is refilled on resume. (With
 ``optimize_memory_usage`` the last saved transition's next frame is the row the resumed run

@@ -86,9 +86,7 @@ class REINFORCE(RLAgent):
     # -- training ---------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:
         cfg, n = self.cfg, self.cfg.n_envs
-        every = cfg.eval_every
-        next_eval = (run.step // every + 1) * every if every else None
-        last_eval = -1
+        next_eval = self.next_eval_after(run.step)
         running: list[list[tuple[np.ndarray, int, float]]] = [[] for _ in range(n)]  # episodes being played
         batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # finished: observations, actions, returns
         batch_steps = 0
@@ -120,13 +118,8 @@ class REINFORCE(RLAgent):
                 clock = (time.time(), run.step)
                 run.log(metrics)
                 batch, batch_steps = [], 0
-            if next_eval is not None and run.step >= next_eval:
-                self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed, last=run.step >= self.config.steps)
-                last_eval, next_eval = run.step, (run.step // every + 1) * every
-            elif run.checkpoint_due():
-                run.checkpoint(self)
-        if every and last_eval != run.step and not run.interrupted and not self.reached_target:
-            self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed, last=True)
+            next_eval = self.evaluate_or_checkpoint(run, next_eval)
+        self.evaluate_at_end(run)
 
     def returns_to_go(self, episode: list[tuple[np.ndarray, int, float]], tail: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The episode's observations, actions and discounted returns-to-go."""

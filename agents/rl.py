@@ -3,7 +3,7 @@
 PPO, DQN and A2C (stable-baselines3, agents/sb3.py) and REINFORCE (agents/reinforce.py) all:
 
 - learn on a stable-baselines3 ``VecEnv``: for Atari the C++ vector env of ale-py
-  (:class:`AtariVecEnv`), otherwise Gymnasium envs in a ``DummyVecEnv`` with ``VecMonitor``, so
+  (``sandbox.envs.atari_vector.AtariVecEnv``), otherwise Gymnasium envs in a ``DummyVecEnv`` with ``VecMonitor``, so
   each finished episode's true return is in ``info["episode"]["r"]``;
 - read observations through a sandbox backbone chosen by :func:`observation_spec`. A vector
   observation with ``frame_stack`` K > 1 becomes a K×D sequence (the last K observations), which is
@@ -110,6 +110,8 @@ def make_vec_env(config: RunConfig, n_envs: int, seed: int, training: bool = Tru
     from sandbox.envs.atari import AtariConfig, AtariGame
 
     if isinstance(factory, AtariGame):
+        from sandbox.envs.atari_vector import AtariVecEnv
+
         return AtariVecEnv(factory.game, n_envs, AtariConfig(**kwargs), seed=seed, clip_rewards=clip)
     venv = DummyVecEnv([lambda: make_env(config) for _ in range(n_envs)])
     venv.seed(seed)
@@ -127,90 +129,6 @@ def make_vec_env(config: RunConfig, n_envs: int, seed: int, training: bool = Tru
 
         venv = ClipReward(venv)
     return venv
-
-
-def _vec_env_base() -> type:
-    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
-
-    return VecEnv
-
-
-class AtariVecEnv(_vec_env_base()):  # type: ignore[misc]
-    """ale-py's C++ vector env (threads, preprocessing in C++) as a stable-baselines3 ``VecEnv``.
-
-    Same preprocessing as ``envs.atari.AtariPreprocessed``. Rewards are clipped to their sign for
-    learning when ``clip_rewards``; each finished episode's true score and length are reported in
-    ``info["episode"] = {"r": ..., "l": ...}``, as SB3's monitor does.
-    """
-
-    def __init__(self, game: str, num_envs: int, cfg: Any, seed: int = 0, clip_rewards: bool = True, threads: int = 0) -> None:
-        import os
-
-        from ale_py.vector_env import AtariVectorEnv
-        from gymnasium.vector import AutoresetMode
-
-        from sandbox.envs.atari import rom_name
-
-        self.venv = AtariVectorEnv(
-            rom_name(game), num_envs, num_threads=threads or min(num_envs, os.cpu_count() or 1),
-            max_num_frames_per_episode=cfg.max_episode_frames, repeat_action_probability=cfg.repeat_action_probability,
-            full_action_space=cfg.full_action_space, autoreset_mode=AutoresetMode.SAME_STEP,
-            img_height=cfg.screen_size, img_width=cfg.screen_size, grayscale=True, stack_num=cfg.frame_stack,
-            frameskip=cfg.frame_skip, maxpool=True, noop_max=cfg.noop_max, reward_clipping=False, use_fire_reset=cfg.fire_reset,
-        )
-        super().__init__(num_envs, self.venv.single_observation_space, self.venv.single_action_space)
-        self.clip = clip_rewards
-        self.returns = np.zeros(num_envs, np.float64)
-        self.lengths = np.zeros(num_envs, np.int64)
-        self._next_seed: int | None = seed
-
-    def reset(self) -> np.ndarray:
-        obs, info = self.venv.reset(seed=self._next_seed)
-        self._next_seed = None
-        self.returns[:] = 0
-        self.lengths[:] = 0
-        return obs[np.argsort(info["env_id"])]
-
-    def seed(self, seed: int | None = None) -> list[int | None]:
-        self._next_seed = seed
-        return [None if seed is None else seed + i for i in range(self.num_envs)]
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self.venv.send(np.asarray(actions, dtype=np.int32).reshape(self.num_envs))
-
-    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
-        obs, reward, terminated, truncated, info = self.venv.recv()
-        order = np.argsort(info["env_id"])
-        obs, reward, terminated, truncated = obs[order], reward[order].astype(np.float64), terminated[order], truncated[order]
-        self.returns += reward
-        self.lengths += 1
-        dones = terminated | truncated
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        for i in np.flatnonzero(dones):
-            infos[i] = {
-                "terminal_observation": info["final_obs"][order][i] if "final_obs" in info else obs[i],
-                "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
-                "episode": {"r": float(self.returns[i]), "l": int(self.lengths[i])},
-            }
-            self.returns[i] = 0
-            self.lengths[i] = 0
-        learn_reward = np.sign(reward) if self.clip else reward
-        return obs, learn_reward.astype(np.float32), dones, infos
-
-    def close(self) -> None:
-        self.venv.close()
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name, None)] * len(self._get_indices(indices))
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-        raise AttributeError(f"the C++ Atari vector env has no per-env method {method_name}")
-
-    def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
-        return [False] * len(self._get_indices(indices))
 
 
 def observation_spec(config: RunConfig, observation_space: Any) -> InputSpec:
@@ -285,12 +203,41 @@ class RLAgent(Agent):
     def evaluate(self, episodes: int | None = None, seed: int | None = None, **options: Any) -> dict[str, Any]:
         """Deterministic play on ``episodes`` episodes: mean and std of the true returns."""
         n = episodes or self.cfg.eval_episodes
-        returns = run_episodes(lambda o: self.act_batch(o, True), self.config, n, seed=10_000 + self.config.seed if seed is None else seed)
+        returns = run_episodes(lambda o: self.act_batch(o, True), self.config, n, seed=self.eval_seed if seed is None else seed)
         return {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)), "episodes": n}
 
     #: evaluations done by this process; True once an evaluation reached ``target_return``
     evaluations = 0
     reached_target = False
+    #: the env step of this process's last evaluation (-1: none yet)
+    last_eval_step = -1
+
+    @property
+    def eval_seed(self) -> int:
+        """The seed of every evaluation's envs (the same episodes each time, apart from training's)."""
+        return 10_000 + self.config.seed
+
+    # -- the evaluation schedule: every eval_every env steps, and once more when the run ends ------------
+    def next_eval_after(self, step: int) -> int | None:
+        """The first multiple of ``eval_every`` past ``step`` (None when evaluation is off)."""
+        every = self.cfg.eval_every
+        return (step // every + 1) * every if every else None
+
+    def evaluate_or_checkpoint(self, run: Run, next_eval: int | None) -> int | None:
+        """Evaluate (and checkpoint) once ``run.step`` reaches ``next_eval``, else checkpoint when
+        due; returns the next evaluation's step."""
+        if next_eval is not None and run.step >= next_eval:
+            self.last_eval_step = run.step
+            self.evaluate_and_checkpoint(run, seed=self.eval_seed, last=run.step >= self.config.steps)
+            return self.next_eval_after(run.step)
+        if run.checkpoint_due():
+            run.checkpoint(self)
+        return next_eval
+
+    def evaluate_at_end(self, run: Run) -> None:
+        """The closing evaluation, unless the run was interrupted, reached its target, or has just been evaluated."""
+        if self.cfg.eval_every and self.last_eval_step != run.step and not run.interrupted and not self.reached_target:
+            self.evaluate_and_checkpoint(run, seed=self.eval_seed, last=True)
 
     def evaluate_and_checkpoint(self, run: Run, seed: int, last: bool = False) -> float:
         """Evaluate, log ``eval/*``, record a video at every ``eval_video_every``-th (and the last)

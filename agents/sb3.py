@@ -141,8 +141,7 @@ class SandboxCallback(BaseCallback):
     def __init__(self, agent: SB3Agent, run: Run) -> None:
         super().__init__()
         self.agent, self.run = agent, run
-        every = agent.cfg.eval_every
-        self.next_eval = (run.step // every + 1) * every if every else None
+        self.next_eval = agent.next_eval_after(run.step)
 
     def _on_step(self) -> bool:
         run = self.run
@@ -151,14 +150,7 @@ class SandboxCallback(BaseCallback):
             episode = info.get("episode")
             if episode is not None:
                 run.log({"episodic_return": float(episode["r"]), "episodic_length": int(episode["l"])})
-        if self.next_eval is not None and run.step >= self.next_eval:
-            self.agent.last_eval_step = run.step
-            last = run.step >= self.agent.config.steps
-            self.agent.evaluate_and_checkpoint(run, seed=10_000 + self.agent.config.seed, last=last)
-            every = self.agent.cfg.eval_every
-            self.next_eval = (run.step // every + 1) * every
-        elif run.checkpoint_due():
-            run.checkpoint(self.agent)
+        self.next_eval = self.agent.evaluate_or_checkpoint(run, self.next_eval)
         return not (self.agent.reached_target or run.should_stop())
 
 
@@ -174,7 +166,6 @@ class SB3Agent(RLAgent):
         self.env = make_vec_env(config, self.cfg.n_envs, seed=config.seed, training=True)
         self.observation_space = self.env.observation_space
         self.model = self.build_model(self.env)
-        self.last_eval_step = -1
 
     def policy_kwargs(self) -> dict[str, Any]:
         """Plug the run's backbone into the SB3 policy."""
@@ -220,8 +211,7 @@ class SB3Agent(RLAgent):
             finally:
                 torch.distributions.Distribution.set_default_validate_args(validate)
         run.step = self.model.num_timesteps
-        if self.cfg.eval_every and self.last_eval_step != run.step and not run.interrupted and not self.reached_target:
-            self.evaluate_and_checkpoint(run, seed=10_000 + self.config.seed, last=True)
+        self.evaluate_at_end(run)
 
     def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self.model.predict(obs, deterministic=deterministic)[0]

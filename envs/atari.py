@@ -10,7 +10,7 @@ same in both forms the sandbox builds:
   probability 0.25 as in the v5 envs. Rewards are the true game score.
 - the fast path for training, ale-py's C++ vector env (``ale_py.vector_env.AtariVectorEnv``:
   threads, preprocessing in C++) with the same settings, presented to stable-baselines3 as a
-  ``VecEnv`` by ``agents.rl.AtariVecEnv``, which clips rewards for learning only and reports the
+  ``VecEnv`` by ``sandbox.envs.atari_vector.AtariVecEnv``, which clips rewards for learning only and reports the
   true, unclipped score of each finished episode.
 
 ``play_human`` lets a person play with the keyboard (``sandbox play ALE/Pong-v5 --human``).

@@ -329,7 +329,7 @@ def _resume_config(run_dir: Path, raw: dict[str, Any]) -> RunConfig:
     if changed:
         raise ConfigError(
             f"out={run_dir} is an existing run, which resumes with its own config, but you changed "
-            f"{', '.join(changed)}; drop those keys (only steps=, max_minutes=, device= may change) or choose a new out=."
+            f"{', '.join(changed)}; drop those keys (only " + ", ".join(f"{k}=" for k in RESUMABLE_KEYS if k != "out") + " may change) or choose a new out=."
         )
     return resumed
 

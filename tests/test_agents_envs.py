@@ -78,7 +78,7 @@ def test_single_atari_env_matches_the_cpp_vector_env() -> None:
 
 
 def test_atari_vec_env_clips_for_learning_but_reports_the_true_score() -> None:
-    from sandbox.agents.rl import AtariVecEnv
+    from sandbox.envs.atari_vector import AtariVecEnv
     from sandbox.envs.atari import AtariConfig
 
     venv = AtariVecEnv("SpaceInvaders", 2, AtariConfig(), seed=0, clip_rewards=True)
