@@ -360,59 +360,11 @@ class AlphaZero(Agent):
     def play(self, episodes: int = 1, record: Path | None = None, human: bool = False) -> dict[str, Any]:
         """``human``: you play the agent in a window. Otherwise the agent plays itself, in a window
         or recorded to ``record`` (.mp4 or .gif) with its value and move probabilities drawn."""
-        from sandbox.envs.games.draw import HumanGame, outcome_line, render_board, side_names
+        from sandbox.envs.games.draw import HumanGame, watch_self_play
 
-        game = self.game
         if human:
-            window = HumanGame(game, lambda s: self.think(s), episodes=episodes, record=record, opponent_name="AlphaZero")
-            return window.run()
-        frames: list[np.ndarray] = []
-        results = {"games": 0, "first_wins": 0, "second_wins": 0, "draws": 0}
-        names = side_names(game)
-        screen = None
-        for ep in range(episodes):
-            state, last, over = game.initial(1)[0], None, ""
-            while True:
-                ply = int(np.count_nonzero(state[: game.cells]))
-                action, info = self.think(state, deterministic=not (ep > 0 and ply < 2))
-                v = info["value"] * (1 if game.to_play(state[None])[0] == 0 else -1)
-                lines = (f"Game {ep + 1}: AlphaZero against itself", f"value {v:+.2f} for {names[0]}; next: {game.action_name(action)}")
-                frames.append(render_board(game, state, info["probs"], last, lines))
-                nxt, term, reward = game.step(state[None], np.array([action]))
-                state, last = nxt[0], action
-                if term[0]:
-                    over = outcome_line(game, state, float(reward[0]))
-                    mover = 1 - int(game.to_play(state[None])[0])
-                    results["games"] += 1
-                    key = "draws" if reward[0] == 0 else ("first_wins" if (mover == 0) == (reward[0] > 0) else "second_wins")
-                    results[key] += 1
-                    frames.extend([render_board(game, state, None, last, (f"Game {ep + 1}: {over}",))] * 3)
-                    break
-            if record is None:
-                screen = self._show(frames, screen)
-                frames = []
-        if record is not None:
-            from sandbox.tracking import write_video
-
-            write_video(record, frames, fps=2)
-            results["record"] = str(record)
-        return results
-
-    def _show(self, frames: list[np.ndarray], screen: Any) -> Any:
-        import pygame
-
-        pygame.display.init()
-        if screen is None:
-            screen = pygame.display.set_mode(frames[0].shape[1::-1])
-            pygame.display.set_caption("AlphaZero against itself")
-        for f in frames:
-            for event in pygame.event.get():
-                if event.type == pygame.QUIT:
-                    return screen
-            screen.blit(pygame.surfarray.make_surface(f.swapaxes(0, 1)), (0, 0))
-            pygame.display.flip()
-            pygame.time.wait(500)
-        return screen
+            return HumanGame(self.game, lambda s: self.think(s), episodes=episodes, record=record, opponent_name="AlphaZero").run()
+        return watch_self_play(self.game, self.think, episodes=episodes, record=record, name="AlphaZero")
 
     def demo_media(self, run: Any) -> list[Path]:
         """A recorded game of the trained agent against itself."""

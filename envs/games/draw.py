@@ -22,6 +22,8 @@ SIDES = {"tictactoe": ("X", "O"), "connect_four": ("Red", "Yellow")}
 
 #: opponent(state) -> (action, info with "probs" (A,) and "value" for the player to move)
 Opponent = Callable[[np.ndarray], "tuple[int, dict[str, Any]]"]
+#: thinker(state, deterministic) -> the same, choosing greedily or not
+Thinker = Callable[[np.ndarray, bool], "tuple[int, dict[str, Any]]"]
 
 
 def side_names(game: Game) -> tuple[str, str]:
@@ -152,6 +154,69 @@ def outcome_line(game: Game, state: np.ndarray, reward: float) -> str:
     if game.name.startswith("go"):
         extra = f" (Black {float(game.score(state[None])[0]):+.1f} after komi)"
     return f"{names[winner]} wins{extra}"
+
+
+def watch_self_play(game: Game, think: Thinker, episodes: int = 1, record: Path | None = None, name: str = "the agent") -> dict[str, Any]:
+    """A player plays ``episodes`` games against itself, each position drawn with its value and move
+    probabilities: shown in a window (half a second a move) or recorded to ``record`` (.mp4 or .gif).
+    Games after the first open with two drawn moves, so that they differ."""
+    frames: list[np.ndarray] = []
+    results = {"games": 0, "first_wins": 0, "second_wins": 0, "draws": 0}
+    names = side_names(game)
+    window = None if record is not None else SlideShow(f"{name} against itself")
+    for ep in range(episodes):
+        state, last = game.initial(1)[0], None
+        while True:
+            ply = int(np.count_nonzero(state[: game.cells]))
+            action, info = think(state, not (ep > 0 and ply < 2))
+            v = info["value"] * (1 if game.to_play(state[None])[0] == 0 else -1)
+            lines = (f"Game {ep + 1}: {name} against itself", f"value {v:+.2f} for {names[0]}; next: {game.action_name(action)}")
+            frames.append(render_board(game, state, info["probs"], last, lines))
+            nxt, term, reward = game.step(state[None], np.array([action]))
+            state, last = nxt[0], action
+            if term[0]:
+                mover = 1 - int(game.to_play(state[None])[0])
+                results["games"] += 1
+                key = "draws" if reward[0] == 0 else ("first_wins" if (mover == 0) == (reward[0] > 0) else "second_wins")
+                results[key] += 1
+                over = outcome_line(game, state, float(reward[0]))
+                frames.extend([render_board(game, state, None, last, (f"Game {ep + 1}: {over}",))] * 3)
+                break
+        if window is not None and not window.show(frames):
+            break
+        if window is not None:
+            frames = []
+    if record is not None:
+        from sandbox.tracking import write_video
+
+        write_video(record, frames, fps=2)
+        results["record"] = str(record)
+    return results
+
+
+class SlideShow:
+    """A window that shows pictures half a second each; closing it stops the show."""
+
+    def __init__(self, caption: str, seconds: float = 0.5) -> None:
+        self.caption, self.seconds = caption, seconds
+        self.screen: Any = None
+
+    def show(self, frames: list[np.ndarray]) -> bool:
+        """Show ``frames``; False once the person has closed the window."""
+        import pygame
+
+        pygame.display.init()
+        if self.screen is None:
+            self.screen = pygame.display.set_mode(frames[0].shape[1::-1])
+            pygame.display.set_caption(self.caption)
+        for f in frames:
+            for event in pygame.event.get():
+                if event.type == pygame.QUIT:
+                    return False
+            self.screen.blit(pygame.surfarray.make_surface(f.swapaxes(0, 1)), (0, 0))
+            pygame.display.flip()
+            pygame.time.wait(int(self.seconds * 1000))
+        return True
 
 
 class HumanGame:
