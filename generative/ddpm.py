@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from sandbox.generative.base import EMA, DataModel, TrainConfig, adamw
 from sandbox.backbones.base import build
-from sandbox.config import option
+from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
+from sandbox.generative.base import EMA, DataModel, TrainConfig, adamw
 
 if TYPE_CHECKING:
     from sandbox.run import Run
@@ -72,7 +72,7 @@ class DDPM(DataModel):
     Config = DDPMConfig
     handles_points = True
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         from diffusers import DDPMScheduler
 

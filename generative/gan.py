@@ -22,10 +22,10 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from sandbox.generative.base import EMA, DataModel, TrainConfig
 from sandbox.backbones.base import build
-from sandbox.config import option
+from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
+from sandbox.generative.base import EMA, DataModel, TrainConfig
 
 
 @dataclass
@@ -80,7 +80,7 @@ class GAN(DataModel):
 
     Config = GANConfig
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         cfg = self.cfg
         self.G = Generator(build(config.backbone, self.spec, "decoder", in_dim=cfg.latent)).to(self.device)

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
-from sandbox.generative.base import DataModel, TrainConfig, adamw
 from sandbox.backbones.base import build
-from sandbox.config import option
+from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
+from sandbox.generative.base import DataModel, TrainConfig, adamw
 
 if TYPE_CHECKING:
     from sandbox.run import Run
@@ -85,7 +85,7 @@ class VAE(DataModel):
 
     Config = VAEConfig
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         cfg = self.cfg
         enc = build(config.backbone, self.spec, "encoder")

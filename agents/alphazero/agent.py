@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -35,9 +35,12 @@ from sandbox.agents.alphazero.network import PolicyValueNet
 from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
 from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
 from sandbox.checkpoint import Saved
-from sandbox.config import Section, option
+from sandbox.config import RunConfig, Section, option
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
+
+if TYPE_CHECKING:
+    from sandbox.run import Run
 
 @dataclass
 class AlphaZeroConfig:
@@ -106,14 +109,14 @@ class AlphaZero(Agent):
     default_backbone = "cnn"
 
     @classmethod
-    def complete_config(cls, config: Any) -> Any:
+    def complete_config(cls, config: RunConfig) -> RunConfig:
         if config.backbone is None:
             from sandbox.backbones.cnn import CNNConfig
 
             config.backbone = Section("cnn", CNNConfig(arch="small", channels=[64], downsample_to=32, residual_blocks=3, hidden=128))
         return config
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         from sandbox.envs.games import GAMES, get_game
 
@@ -169,7 +172,7 @@ class AlphaZero(Agent):
         return SearchPlayer(self.game, self.evaluator(net), self.eval_cfg, name, seed, random_opening)
 
     # -- training -------------------------------------------------------------------------------
-    def fit(self, run: Any) -> None:
+    def fit(self, run: Run) -> None:
         cfg, game = self.cfg, self.game
         g_all = np.arange(cfg.games)
         trees = Trees(game, cfg.games, capacity_for(cfg.simulations, cfg.reuse_tree), self.search_cfg, seed=self.config.seed * 7919 + run.step)
@@ -245,7 +248,7 @@ class AlphaZero(Agent):
         if run.stop_reason != "interrupted" and self._rated_at != run.step:
             self.rate(run)  # the closing evaluation, so that the final network is rated too
 
-    def _log_window(self, run: Any, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
+    def _log_window(self, run: Run, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
         busy = max(w["self"], 1e-9)
         metrics: dict[str, Any] = {
             "sims_per_s": w["sims"] / busy, "games_per_s": w["games"] / max(w["self"] + w["train"], 1e-9),
@@ -281,7 +284,7 @@ class AlphaZero(Agent):
         return float(policy_loss.detach()), float(value_loss.detach())
 
     # -- evaluation and Elo ---------------------------------------------------------------------
-    def rate(self, run: Any) -> dict[str, float]:
+    def rate(self, run: Run) -> dict[str, float]:
         """Matches against the opponents and earlier snapshots; log win rates and Elo; checkpoint."""
         cfg = self.cfg
         self.net.eval()
@@ -366,7 +369,7 @@ class AlphaZero(Agent):
             return HumanGame(self.game, lambda s: self.think(s), episodes=episodes, record=record, opponent_name="AlphaZero").run()
         return watch_self_play(self.game, self.think, episodes=episodes, record=record, name="AlphaZero")
 
-    def demo_media(self, run: Any) -> list[Path]:
+    def demo_media(self, run: Run) -> list[Path]:
         """A recorded game of the trained agent against itself."""
         run.media_dir.mkdir(parents=True, exist_ok=True)
         path = run.media_dir / f"alphazero-{self.game.name}.gif"
