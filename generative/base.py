@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandbox.generative.data import POINT_SETS, Dataset, load_data
+from sandbox.generative.data import Dataset, factory, load_data
 from sandbox.backbones.base import InputSpec
 from sandbox.checkpoint import Saved
-from sandbox.config import RunConfig, Section, option, plugin_config_class
+from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
 from sandbox.plugin import GenerativeModel
 
@@ -88,10 +88,8 @@ class DataModel(GenerativeModel):
 
     @classmethod
     def default_backbone_for(cls, config: RunConfig) -> str | None:
-        """cnn for images, mlp for the 2-D point sets."""
-        from sandbox.generative.data import POINT_SETS
-
-        if config.data is not None and config.data.name in POINT_SETS:
+        """cnn for images, mlp for point sets (data sets whose registered factory's ``kind`` is "points")."""
+        if config.data is not None and getattr(factory(config.data.name), "kind", "image") == "points":
             return "mlp"
         return cls.default_backbone
 
@@ -107,13 +105,6 @@ class DataModel(GenerativeModel):
             self.spec = InputSpec.image(*self.data.shape)
         self.num_classes = self.data.num_classes
         self.accelerator: Any = None
-
-    @classmethod
-    def complete_config(cls, config: RunConfig) -> RunConfig:
-        """Default backbone: mlp for 2-D point sets, cnn for images."""
-        if config.backbone is None and config.data is not None and config.data.name in POINT_SETS:
-            config.backbone = Section("mlp", plugin_config_class("backbone", "mlp")())
-        return super().complete_config(config)
 
     # -- what each model writes ----------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:

@@ -13,8 +13,11 @@ Read from files you already have (nothing is downloaded):
 - ``mnist`` / ``fashion_mnist``: the four idx files (``train-images-idx3-ubyte[.gz]`` ...);
 - ``cifar10``: the binary batches (``data_batch_1.bin`` ... ``test_batch.bin``).
 
-The ``data`` section of a run is free-form (``data=digits data.size=16``); :func:`load_data` checks
-it against the data set's own config dataclass and refuses a bad key or value in one sentence.
+Each is registered once, lazily, in the ``datasets`` registry (``sandbox list`` shows them), as a
+third party's data set is: an object with a ``Config`` dataclass, a ``kind`` (``"image"`` or
+``"points"``), called with an instance of its config to make a :class:`Dataset`. A run's ``data``
+section (``data=digits data.size=16``) is checked against that config like any plugin's section;
+:func:`load_data` looks the data set up and makes it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import gzip
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -31,8 +34,7 @@ import torch
 from sandbox.config import build as build_config
 from sandbox.config import option
 from sandbox.errors import ConfigError, SandboxError
-
-POINT_SETS = ("moons", "swiss_roll", "ring")
+from sandbox.registry import datasets
 
 
 class DataError(SandboxError):
@@ -75,10 +77,26 @@ class Dataset:
 
 
 # -- the config of each data set --------------------------------------------------------------------
+def check_test_fraction(frac: float) -> None:
+    """Refuse a held-out share outside (0, 0.9)."""
+    if not 0.0 < frac < 0.9:
+        raise ConfigError(f"data.test_fraction={frac} must be between 0 and 0.9.")
+
+
+def check_positive(cfg: Any, *keys: str) -> None:
+    """Refuse a count or size ``data.KEY`` that is zero or negative."""
+    for key in keys:
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"data.{key}={getattr(cfg, key)} must be positive.")
+
+
 @dataclass
 class DigitsConfig:
     size: Literal[8, 16, 32] = option(8, "image side in pixels: 8 (native), 16 or 32 (bilinear resize)")
     test_fraction: float = option(0.15, "share of the images held out")
+
+    def validate(self) -> None:
+        check_test_fraction(self.test_fraction)
 
 
 @dataclass
@@ -87,12 +105,22 @@ class PointsConfig:
     noise: float = option(0.05, "noise added to each point (before standardising)")
     test_fraction: float = option(0.1, "share of the points held out")
 
+    def validate(self) -> None:
+        check_test_fraction(self.test_fraction)
+        check_positive(self, "n")
+
 
 @dataclass
 class ShapesConfig:
     n: int = option(6000, "number of images")
     size: int = option(32, "image side in pixels")
     test_fraction: float = option(0.1, "share of the images held out")
+
+    def validate(self) -> None:
+        check_test_fraction(self.test_fraction)
+        check_positive(self, "n", "size")
+        if self.size < 8:
+            raise ConfigError(f"data.size={self.size} is too small to draw shapes; use 8 or more (32 is the default).")
 
 
 @dataclass
@@ -103,6 +131,12 @@ class FolderConfig:
     test_fraction: float = option(0.1, "share of the images held out")
     limit: int = option(0, "read at most this many images (0: all)")
 
+    def validate(self) -> None:
+        check_test_fraction(self.test_fraction)
+        check_positive(self, "size")
+        if not self.path:
+            raise ConfigError("data=folder reads images you already have: give their folder with data.path=DIR.")
+
 
 @dataclass
 class IdxConfig:
@@ -110,18 +144,21 @@ class IdxConfig:
     size: Literal[28, 32, 16] = option(28, "image side (28 native; 16 or 32 resized)")
     limit: int = option(0, "keep at most this many training images (0: all)")
 
+    def validate(self) -> None:
+        if not self.path:
+            raise ConfigError("data=mnist and data=fashion_mnist read idx files you already have (nothing is downloaded): "
+                              "give their folder with data.path=DIR.")
+
 
 @dataclass
 class CifarConfig:
     path: str = option("", "folder holding data_batch_1.bin ... data_batch_5.bin and test_batch.bin")
     limit: int = option(0, "keep at most this many training images (0: all)")
 
+    def validate(self) -> None:
+        if not self.path:
+            raise ConfigError("data=cifar10 reads binary batches you already have (nothing is downloaded): give their folder with data.path=DIR.")
 
-CONFIGS: dict[str, Any] = {
-    "digits": DigitsConfig, "moons": PointsConfig, "swiss_roll": PointsConfig, "ring": PointsConfig,
-    "shapes": ShapesConfig, "folder": FolderConfig, "mnist": IdxConfig, "fashion_mnist": IdxConfig,
-    "cifar10": CifarConfig,
-}
 
 WHERE_FROM = {
     "mnist": "MNIST's four idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz and the two t10k-* files) "
@@ -133,44 +170,36 @@ WHERE_FROM = {
 }
 
 
-def data_config(section: Any) -> tuple[str, Any]:
-    """The data set's name and its checked config from the run's free-form ``data`` section."""
-    if section is None:
-        raise ConfigError(f"a generative model needs a data set: add data=NAME ({', '.join(CONFIGS)}).")
-    name = section.name
-    if name not in CONFIGS:
-        from sandbox.registry import did_you_mean
+class DatasetFactory:
+    """What the ``datasets`` registry holds: a ``Config`` dataclass, the ``kind`` of data it makes
+    (``"image"`` or ``"points"``), and a call that makes the :class:`Dataset` from a config instance.
+    A third party's data set needs these three, not this class."""
 
-        raise ConfigError(f"unknown data set {name!r}; {did_you_mean(name, list(CONFIGS))}")
-    raw = dict(section.config or {})
-    cfg = build_config(CONFIGS[name], raw, "data")
-    frac = getattr(cfg, "test_fraction", 0.1)
-    if not 0.0 < frac < 0.9:
-        raise ConfigError(f"data.test_fraction={frac} must be between 0 and 0.9.")
-    for key in ("n", "size"):
-        if hasattr(cfg, key) and getattr(cfg, key) <= 0:
-            raise ConfigError(f"data.{key}={getattr(cfg, key)} must be positive.")
-    if name in ("shapes",) and cfg.size < 8:
-        raise ConfigError(f"data.size={cfg.size} is too small to draw shapes; use 8 or more (32 is the default).")
-    if name in ("folder", "mnist", "fashion_mnist", "cifar10") and not cfg.path:
-        raise ConfigError(f"data={name} reads files you already have: give their folder with data.path=DIR.")
-    return name, cfg
+    Config: ClassVar[type]
+    kind: ClassVar[Literal["image", "points"]] = "image"
+
+    def __call__(self, cfg: Any) -> Dataset:
+        raise NotImplementedError
+
+
+def factory(name: str) -> Any:
+    """The registered data set ``name``; an unknown name is a ConfigError naming the closest ones."""
+    return datasets.get(name).load()
 
 
 def load_data(section: Any, seed: int = 0) -> Dataset:
     """The data set a run's ``data`` section names (split with a fixed seed, the same every run)."""
-    name, cfg = data_config(section)
-    if name == "digits":
-        return digits(cfg)
-    if name in POINT_SETS:
-        return points(name, cfg)
-    if name == "shapes":
-        return shapes(cfg)
-    if name == "folder":
-        return image_folder(cfg)
-    if name in ("mnist", "fashion_mnist"):
-        return idx_dataset(name, cfg)
-    return cifar10(cfg)
+    if section is None:
+        raise ConfigError(f"a generative model needs a data set: add data=NAME ({', '.join(datasets.names())}).")
+    make = factory(section.name)
+    cfg = section.config
+    if cfg is None or isinstance(cfg, dict):
+        cfg = build_config(getattr(make, "Config", None), dict(cfg or {}), "data")
+    ds = make(cfg)
+    if not isinstance(ds, Dataset):
+        raise SandboxError(f"the data set {section.name!r} made a {type(ds).__name__}, not a sandbox.generative.data.Dataset; "
+                           "its factory must return one.")
+    return ds
 
 
 def _split(name: str, x: torch.Tensor, y: torch.Tensor | None, frac: float, num_classes: int | None,
@@ -197,15 +226,23 @@ def quantise(x: torch.Tensor) -> torch.Tensor:
 
 
 # -- built-in sets ----------------------------------------------------------------------------------
-def digits(cfg: DigitsConfig) -> Dataset:
+class Digits(DatasetFactory):
     """scikit-learn's 8×8 digits (values 0..16) as images in [0, 1]."""
-    from sklearn.datasets import load_digits
 
-    d = load_digits()
-    x = torch.from_numpy(d.images.astype(np.float32) / 16.0)[:, None]
-    x = quantise(resize(x, cfg.size))
-    y = torch.from_numpy(d.target.astype(np.int64))
-    return _split("digits" if cfg.size == 8 else f"digits{cfg.size}", x, y, cfg.test_fraction, 10, [str(i) for i in range(10)])
+    Config = DigitsConfig
+    kind = "image"
+
+    def __call__(self, cfg: DigitsConfig) -> Dataset:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x = torch.from_numpy(d.images.astype(np.float32) / 16.0)[:, None]
+        x = quantise(resize(x, cfg.size))
+        y = torch.from_numpy(d.target.astype(np.int64))
+        return _split("digits" if cfg.size == 8 else f"digits{cfg.size}", x, y, cfg.test_fraction, 10, [str(i) for i in range(10)])
+
+
+digits = Digits()
 
 
 def make_points(name: str, n: int, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -225,12 +262,23 @@ def make_points(name: str, n: int, noise: float, rng: np.random.Generator) -> np
     return centres[which] + rng.normal(size=(n, 2)) * max(noise, 1e-3) * 2
 
 
-def points(name: str, cfg: PointsConfig) -> Dataset:
+class PointSet(DatasetFactory):
     """A standardised 2-D toy set."""
-    rng = np.random.default_rng(0)
-    p = make_points(name, cfg.n, cfg.noise, rng)
-    p = (p - p.mean(0)) / p.std(0).mean()
-    return _split(name, torch.from_numpy(p.astype(np.float32)), None, cfg.test_fraction, None, kind="points")
+
+    Config = PointsConfig
+    kind = "points"
+
+    def __init__(self, name: Literal["moons", "swiss_roll", "ring"]) -> None:
+        self.name = name
+
+    def __call__(self, cfg: PointsConfig) -> Dataset:
+        rng = np.random.default_rng(0)
+        p = make_points(self.name, cfg.n, cfg.noise, rng)
+        p = (p - p.mean(0)) / p.std(0).mean()
+        return _split(self.name, torch.from_numpy(p.astype(np.float32)), None, cfg.test_fraction, None, kind="points")
+
+
+moons, swiss_roll, ring = PointSet("moons"), PointSet("swiss_roll"), PointSet("ring")
 
 
 SHAPE_NAMES = ["circle", "square", "triangle"]
@@ -261,48 +309,64 @@ def draw_shapes(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return images, labels.astype(np.int64)
 
 
-def shapes(cfg: ShapesConfig) -> Dataset:
+class Shapes(DatasetFactory):
     """Coloured circles, squares and triangles drawn by code."""
-    x, y = draw_shapes(cfg.n, cfg.size)
-    return _split("shapes" if cfg.size == 32 else f"shapes{cfg.size}", quantise(torch.from_numpy(x)), torch.from_numpy(y),
-                  cfg.test_fraction, 3, SHAPE_NAMES)
+
+    Config = ShapesConfig
+    kind = "image"
+
+    def __call__(self, cfg: ShapesConfig) -> Dataset:
+        x, y = draw_shapes(cfg.n, cfg.size)
+        return _split("shapes" if cfg.size == 32 else f"shapes{cfg.size}", quantise(torch.from_numpy(x)), torch.from_numpy(y),
+                      cfg.test_fraction, 3, SHAPE_NAMES)
+
+
+shapes = Shapes()
 
 
 # -- files the user has -----------------------------------------------------------------------------
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-def image_folder(cfg: FolderConfig) -> Dataset:
+class ImageFolder(DatasetFactory):
     """Every image under ``cfg.path``; with sub-folders, each sub-folder is a class."""
-    from PIL import Image, UnidentifiedImageError
 
-    root = Path(cfg.path).expanduser()
-    if not root.is_dir():
-        raise DataError(f"data.path={root} is not a folder; put your images (PNG or JPEG) in a folder, one sub-folder per class if they have labels, and give its path.")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"no images (PNG, JPEG, BMP, GIF, WebP, TIFF) under {root}; put your images there, one sub-folder per class if they have labels.")
-    if cfg.limit:
-        files = files[: cfg.limit]
-    classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
-    labelled = len(classes) > 1 or classes != ["."]
-    mode = "L" if cfg.channels == 1 else "RGB"
-    arrays = []
-    for p in files:
-        try:
-            with Image.open(p) as im:
-                im = im.convert(mode).resize((cfg.size, cfg.size), Image.BILINEAR)
-                arrays.append(np.asarray(im, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"{p} is not a readable image ({exc.__class__.__name__}); remove or replace it.") from None
-    x = np.stack(arrays).astype(np.float32) / 255.0
-    x = x[:, None] if cfg.channels == 1 else x.transpose(0, 3, 1, 2)
-    y = None
-    if labelled:
-        index = {c: i for i, c in enumerate(classes)}
-        y = torch.tensor([index[p.parent.relative_to(root).as_posix()] for p in files])
-    return _split(f"folder-{root.name}", torch.from_numpy(np.ascontiguousarray(x)), y, cfg.test_fraction,
-                  len(classes) if labelled else None, classes if labelled else None)
+    Config = FolderConfig
+    kind = "image"
+
+    def __call__(self, cfg: FolderConfig) -> Dataset:
+        from PIL import Image, UnidentifiedImageError
+
+        root = Path(cfg.path).expanduser()
+        if not root.is_dir():
+            raise DataError(f"data.path={root} is not a folder; put your images (PNG or JPEG) in a folder, one sub-folder per class if they have labels, and give its path.")
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise DataError(f"no images (PNG, JPEG, BMP, GIF, WebP, TIFF) under {root}; put your images there, one sub-folder per class if they have labels.")
+        if cfg.limit:
+            files = files[: cfg.limit]
+        classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
+        labelled = len(classes) > 1 or classes != ["."]
+        mode = "L" if cfg.channels == 1 else "RGB"
+        arrays = []
+        for p in files:
+            try:
+                with Image.open(p) as im:
+                    im = im.convert(mode).resize((cfg.size, cfg.size), Image.BILINEAR)
+                    arrays.append(np.asarray(im, dtype=np.uint8))
+            except (UnidentifiedImageError, OSError) as exc:
+                raise DataError(f"{p} is not a readable image ({exc.__class__.__name__}); remove or replace it.") from None
+        x = np.stack(arrays).astype(np.float32) / 255.0
+        x = x[:, None] if cfg.channels == 1 else x.transpose(0, 3, 1, 2)
+        y = None
+        if labelled:
+            index = {c: i for i, c in enumerate(classes)}
+            y = torch.tensor([index[p.parent.relative_to(root).as_posix()] for p in files])
+        return _split(f"folder-{root.name}", torch.from_numpy(np.ascontiguousarray(x)), y, cfg.test_fraction,
+                      len(classes) if labelled else None, classes if labelled else None)
+
+
+image_folder = ImageFolder()
 
 
 def _open_maybe_gz(folder: Path, stem: str, dataset: str) -> bytes:
@@ -333,29 +397,40 @@ def read_idx(data: bytes, where: str) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, offset=head).reshape(shape)
 
 
-def idx_dataset(name: str, cfg: IdxConfig) -> Dataset:
+class IdxSet(DatasetFactory):
     """MNIST or Fashion-MNIST from the four idx files in ``cfg.path`` (gzipped or not)."""
-    folder = Path(cfg.path).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"data.path={folder} is not a folder: {WHERE_FROM[name]}; put them in one folder and give its path.")
-    parts = {}
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        xs = read_idx(_open_maybe_gz(folder, f"{prefix}-images-idx3-ubyte", name), f"{folder}/{prefix}-images-idx3-ubyte")
-        ys = read_idx(_open_maybe_gz(folder, f"{prefix}-labels-idx1-ubyte", name), f"{folder}/{prefix}-labels-idx1-ubyte")
-        if xs.ndim != 3 or ys.ndim != 1 or len(xs) != len(ys):
-            raise DataError(f"the {split} idx files in {folder} do not match ({xs.shape} images, {ys.shape} labels); replace them.")
-        parts[split] = (xs, ys)
-    (xtr, ytr), (xte, yte) = parts["train"], parts["test"]
-    if cfg.limit:
-        xtr, ytr = xtr[: cfg.limit], ytr[: cfg.limit]
 
-    def tensor(a: np.ndarray) -> torch.Tensor:
-        return quantise(resize(torch.from_numpy(a.astype(np.float32) / 255.0)[:, None], cfg.size))
+    Config = IdxConfig
+    kind = "image"
 
-    classes = int(max(ytr.max(initial=0), yte.max(initial=0))) + 1
-    suffix = "" if cfg.size == 28 else str(cfg.size)
-    return Dataset(name + suffix, "image", tensor(xtr), torch.from_numpy(ytr.astype(np.int64)), tensor(xte),
-                   torch.from_numpy(yte.astype(np.int64)), classes, [str(i) for i in range(classes)])
+    def __init__(self, name: Literal["mnist", "fashion_mnist"]) -> None:
+        self.name = name
+
+    def __call__(self, cfg: IdxConfig) -> Dataset:
+        folder = Path(cfg.path).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"data.path={folder} is not a folder: {WHERE_FROM[self.name]}; put them in one folder and give its path.")
+        parts = {}
+        for split, prefix in (("train", "train"), ("test", "t10k")):
+            xs = read_idx(_open_maybe_gz(folder, f"{prefix}-images-idx3-ubyte", self.name), f"{folder}/{prefix}-images-idx3-ubyte")
+            ys = read_idx(_open_maybe_gz(folder, f"{prefix}-labels-idx1-ubyte", self.name), f"{folder}/{prefix}-labels-idx1-ubyte")
+            if xs.ndim != 3 or ys.ndim != 1 or len(xs) != len(ys):
+                raise DataError(f"the {split} idx files in {folder} do not match ({xs.shape} images, {ys.shape} labels); replace them.")
+            parts[split] = (xs, ys)
+        (xtr, ytr), (xte, yte) = parts["train"], parts["test"]
+        if cfg.limit:
+            xtr, ytr = xtr[: cfg.limit], ytr[: cfg.limit]
+
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return quantise(resize(torch.from_numpy(a.astype(np.float32) / 255.0)[:, None], cfg.size))
+
+        classes = int(max(ytr.max(initial=0), yte.max(initial=0))) + 1
+        suffix = "" if cfg.size == 28 else str(cfg.size)
+        return Dataset(self.name + suffix, "image", tensor(xtr), torch.from_numpy(ytr.astype(np.int64)), tensor(xte),
+                       torch.from_numpy(yte.astype(np.int64)), classes, [str(i) for i in range(classes)])
+
+
+mnist, fashion_mnist = IdxSet("mnist"), IdxSet("fashion_mnist")
 
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -373,28 +448,36 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return rec[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
-def cifar10(cfg: CifarConfig) -> Dataset:
+class Cifar10(DatasetFactory):
     """CIFAR-10 from its binary batches in ``cfg.path``."""
-    folder = Path(cfg.path).expanduser()
-    if (folder / "cifar-10-batches-bin").is_dir():
-        folder = folder / "cifar-10-batches-bin"
-    if not folder.is_dir():
-        raise DataError(f"data.path={folder} is not a folder: {WHERE_FROM['cifar10']}; unpack it and give the folder's path.")
-    train = sorted(folder.glob("data_batch_*.bin"))
-    test = folder / "test_batch.bin"
-    if not train or not test.is_file():
-        missing = "data_batch_1.bin ... data_batch_5.bin" if not train else "test_batch.bin"
-        raise DataError(f"{missing} missing in {folder}: {WHERE_FROM['cifar10']}; unpack it there (or set data.path to its folder).")
-    xs, ys = zip(*(read_cifar_batch(p) for p in train))
-    xtr, ytr = np.concatenate(xs), np.concatenate(ys)
-    xte, yte = read_cifar_batch(test)
-    if cfg.limit:
-        xtr, ytr = xtr[: cfg.limit], ytr[: cfg.limit]
 
-    def tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a.astype(np.float32) / 255.0)
+    Config = CifarConfig
+    kind = "image"
 
-    return Dataset("cifar10", "image", tensor(xtr), torch.from_numpy(ytr), tensor(xte), torch.from_numpy(yte), 10, CIFAR_CLASSES)
+    def __call__(self, cfg: CifarConfig) -> Dataset:
+        folder = Path(cfg.path).expanduser()
+        if (folder / "cifar-10-batches-bin").is_dir():
+            folder = folder / "cifar-10-batches-bin"
+        if not folder.is_dir():
+            raise DataError(f"data.path={folder} is not a folder: {WHERE_FROM['cifar10']}; unpack it and give the folder's path.")
+        train = sorted(folder.glob("data_batch_*.bin"))
+        test = folder / "test_batch.bin"
+        if not train or not test.is_file():
+            missing = "data_batch_1.bin ... data_batch_5.bin" if not train else "test_batch.bin"
+            raise DataError(f"{missing} missing in {folder}: {WHERE_FROM['cifar10']}; unpack it there (or set data.path to its folder).")
+        xs, ys = zip(*(read_cifar_batch(p) for p in train))
+        xtr, ytr = np.concatenate(xs), np.concatenate(ys)
+        xte, yte = read_cifar_batch(test)
+        if cfg.limit:
+            xtr, ytr = xtr[: cfg.limit], ytr[: cfg.limit]
+
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a.astype(np.float32) / 255.0)
+
+        return Dataset("cifar10", "image", tensor(xtr), torch.from_numpy(ytr), tensor(xte), torch.from_numpy(yte), 10, CIFAR_CLASSES)
+
+
+cifar10 = Cifar10()
 
 
 def describe(ds: Dataset) -> str:

@@ -36,7 +36,7 @@ Train the agent or generative model a preset, a YAML file and key=value override
 for env=, data= and backbone=). With out= naming an existing run, that run resumes from its latest
 checkpoint with its own config and what is left of its budget. Ctrl-C writes a checkpoint and stops.
 
-Add agent=NAME (or model=, backbone=, env=) before --help to see that plugin's fields.
+Add agent=NAME (or model=, data=, backbone=, env=) before --help to see that plugin's fields.
 """
 
 
@@ -52,7 +52,7 @@ def _parser() -> ArgumentParser:
     p.add_argument("--version", action="version", version="sandbox 0.1.0")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
 
-    s = sub.add_parser("list", help="list registered agents, generative models, backbones, envs and presets")
+    s = sub.add_parser("list", help="list registered agents, generative models, data sets, backbones, envs and presets")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     sub.add_parser("train", help="train from a preset or YAML file with key=value overrides", add_help=False)
@@ -104,7 +104,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**data, "presets": sorted(presets())}))
         return 0
-    titles = {"agents": "Agents", "generative": "Generative models", "backbones": "Backbones", "envs": "Envs"}
+    titles = {"agents": "Agents", "generative": "Generative models", "datasets": "Data sets", "backbones": "Backbones", "envs": "Envs"}
     for key, title in titles.items():
         print(f"{title}:")
         entries = data[key]
@@ -144,7 +144,7 @@ def train_help(argv: list[str]) -> int:
     print(TRAIN_HELP)
     raw = raw_config(argv[0] if argv and "=" not in argv[0] else None, [a for a in argv if "=" in a])
     shown = False
-    for section, kind in (("agent", "agent"), ("model", "generative"), ("backbone", "backbone"), ("env", "env")):
+    for section, kind in (("agent", "agent"), ("model", "generative"), ("data", "dataset"), ("backbone", "backbone"), ("env", "env")):
         if section in raw:
             name = raw[section]["name"]
             entry = REGISTRIES[kind].get(name)
@@ -152,7 +152,7 @@ def train_help(argv: list[str]) -> int:
             print()
             shown = True
     if not shown:
-        print("Plugin fields: add agent=NAME, model=NAME, backbone=NAME or env=NAME before --help.\n")
+        print("Plugin fields: add agent=NAME, model=NAME, data=NAME, backbone=NAME or env=NAME before --help.\n")
     from sandbox.config import SECTIONS, describe
 
     print("Run keys (KEY=VALUE):")

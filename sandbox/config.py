@@ -27,7 +27,7 @@ from sandbox.errors import ConfigError
 from sandbox.registry import did_you_mean
 
 SECTIONS = ("agent", "model", "env", "data", "backbone")
-_SECTION_REGISTRY = {"agent": "agent", "model": "generative", "env": "env", "backbone": "backbone"}
+_SECTION_REGISTRY = {"agent": "agent", "model": "generative", "env": "env", "data": "dataset", "backbone": "backbone"}
 PRESET_DIRS: list[Path] = [Path(__file__).parent / "presets"]
 
 
@@ -407,8 +407,6 @@ def plugin_config_class(section: str, name: str) -> Any:
     """The Config dataclass of the plugin ``name`` in ``section`` (None or dict: free keys)."""
     from sandbox import registry
 
-    if section == "data":
-        return dict
     reg = registry.REGISTRIES[_SECTION_REGISTRY[section]]
     obj = reg.get(name).load()
     return getattr(obj, "Config", None)

@@ -1,4 +1,4 @@
-"""One registry per kind of plugin: agent, generative, backbone, env.
+"""One registry per kind of plugin: agent, generative model, data set, backbone, env.
 
 Plugins are found through the Python entry-point group ``sandbox.plugins``. Each entry point names
 a module (or a ``module:function`` to call); importing it registers its plugins, either eagerly with
@@ -15,9 +15,9 @@ or lazily, by the import path of the object, so that listing plugins imports no 
 
 Built-in plugins (the modules of the ``sandbox`` package: its core, ``sandbox.agents``,
 ``sandbox.generative`` and ``sandbox.envs``) have plain names; a third party's names carry a
-namespace, ``myorg/name``. Each registry is an attribute of this module (``sandbox.registry.agents``);
-the names ``sandbox.agents``, ``sandbox.envs``, ``sandbox.generative`` and ``sandbox.backbones`` are the
-packages that hold the built-in plugins.
+namespace, ``myorg/name``. Each registry is an attribute of this module (``sandbox.registry.agents``,
+``sandbox.registry.datasets``, ...); the names ``sandbox.agents``, ``sandbox.envs``,
+``sandbox.generative`` and ``sandbox.backbones`` are the packages that hold the built-in plugins.
 """
 
 from __future__ import annotations
@@ -205,9 +205,10 @@ class Registry:
 
 agents = Registry("agent", "agents")
 generative = Registry("generative model", "generative")
+datasets = Registry("data set", "datasets")
 backbones = Registry("backbone", "backbones")
 envs = Registry("env", "envs")
-REGISTRIES = {"agent": agents, "generative": generative, "backbone": backbones, "env": envs}
+REGISTRIES = {"agent": agents, "generative": generative, "dataset": datasets, "backbone": backbones, "env": envs}
 
 
 def plugin_class(config: RunConfig) -> type[Plugin]:
@@ -251,7 +252,7 @@ def load_plugins() -> None:
 
 
 def list_plugins(kind: str | None = None) -> dict[str, list[dict[str, str]]] | list[dict[str, str]]:
-    """What is registered: for one kind ('agent', 'generative', 'backbone', 'env') a list of
+    """What is registered: for one kind ('agent', 'generative', 'dataset', 'backbone', 'env') a list of
     ``{"name", "description", "origin"}``; with no kind, a dict keyed by the plural of each kind."""
     if kind is not None:
         if kind not in REGISTRIES:

@@ -11,7 +11,7 @@ import pytest
 import sandbox
 from conftest import run_cli
 
-TINY = ["model=tiny/regress", "data=none", "wandb.mode=disabled", "backbone.hidden=[8]", "steps=5", "--no-progress"]
+TINY = ["model=tiny/regress", "wandb.mode=disabled", "backbone.hidden=[8]", "steps=5", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
@@ -37,32 +37,32 @@ def runs(tmp_path_factory):
     yaml_list = base / "list.yaml"
     yaml_list.write_text("- model\n- steps\n")
     yaml_key = base / "key.yaml"
-    yaml_key.write_text("model: tiny/regress\ndata: none\nsteeps: 10\n")
+    yaml_key.write_text("model: tiny/regress\nsteeps: 10\n")
     return {"model": model, "agent": agent, "foreign": foreign, "corrupt": corrupt, "bad_pointer": bad_pointer,
             "yaml_bad": yaml_bad, "yaml_list": yaml_list, "yaml_key": yaml_key, "base": base}
 
 
 CASES = {
-    "unknown plugin": (["train", "model=tiny/regres", "data=none"], "did you mean 'tiny/regress'"),
+    "unknown plugin": (["train", "model=tiny/regres"], "did you mean 'tiny/regress'"),
     "unknown agent": (["train", "agent=tiny/bandid", "env=CartPole-v1"], "did you mean 'tiny/bandit'"),
-    "unknown key": (["train", "model=tiny/regress", "data=none", "stepz=10"], "did you mean 'steps'"),
-    "unknown plugin field": (["train", "model=tiny/regress", "data=none", "model.lrr=0.1"], "did you mean 'lr'"),
-    "unknown backbone field": (["train", "model=tiny/regress", "data=none", "backbone.hiden=[4]"], "did you mean 'hidden'"),
-    "wrong type": (["train", "model=tiny/regress", "data=none", "steps=abc"], "expected int"),
-    "wrong field type": (["train", "model=tiny/regress", "data=none", "model.lr=fast"], "expected float"),
-    "wrong literal": (["train", "model=tiny/regress", "data=none", "wandb.mode=sometimes"], "offline"),
+    "unknown key": (["train", "model=tiny/regress", "stepz=10"], "did you mean 'steps'"),
+    "unknown plugin field": (["train", "model=tiny/regress", "model.lrr=0.1"], "did you mean 'lr'"),
+    "unknown backbone field": (["train", "model=tiny/regress", "backbone.hiden=[4]"], "did you mean 'hidden'"),
+    "wrong type": (["train", "model=tiny/regress", "steps=abc"], "expected int"),
+    "wrong field type": (["train", "model=tiny/regress", "model.lr=fast"], "expected float"),
+    "wrong literal": (["train", "model=tiny/regress", "wandb.mode=sometimes"], "offline"),
     "malformed yaml": (["train", "{yaml_bad}"], "not valid YAML at line"),
     "yaml not a mapping": (["train", "{yaml_list}"], "must hold a mapping"),
     "unknown key in yaml": (["train", "{yaml_key}"], "did you mean 'steps'"),
     "missing yaml": (["train", "nope.yaml"], "no config file"),
     "unknown preset": (["train", "no-such-preset"], "unknown preset"),
-    "impossible backbone": (["train", "model=tiny/regress", "data=none", "backbone=cnn"], "the cnn backbone reads images"),
+    "impossible backbone": (["train", "model=tiny/regress", "backbone=cnn"], "the cnn backbone reads images"),
     "agent and model": (["train", "model=tiny/regress", "agent=tiny/bandit", "env=CartPole-v1"], "not both"),
     "nothing to train": (["train", "steps=10"], "add agent=NAME or model=NAME"),
-    "negative steps": (["train", "model=tiny/regress", "data=none", "steps=-5"], "positive"),
-    "bad device": (["train", "model=tiny/regress", "data=none", "device=tpu"], "use auto, cpu"),
-    "missing cuda": (["train", "model=tiny/regress", "data=none", "device=cuda", "steps=1"], "no CUDA GPU"),
-    "not a key=value": (["train", "model=tiny/regress", "data=none", "oops"], "key=value"),
+    "negative steps": (["train", "model=tiny/regress", "steps=-5"], "positive"),
+    "bad device": (["train", "model=tiny/regress", "device=tpu"], "use auto, cpu"),
+    "missing cuda": (["train", "model=tiny/regress", "device=cuda", "steps=1"], "no CUDA GPU"),
+    "not a key=value": (["train", "model=tiny/regress", "oops"], "key=value"),
     "bad train flag": (["train", "model=tiny/regress", "--fast"], "unknown option --fast"),
     "missing run dir": (["eval", "runs/does-not-exist"], "no run directory"),
     "foreign run dir": (["eval", "{foreign}"], "not a sandbox run directory"),

@@ -9,7 +9,7 @@ from PIL import Image
 import sandbox
 from conftest import run_cli
 
-TINY = ["model=tiny/regress", "data=none", "wandb.mode=disabled", "backbone.hidden=[8]"]
+TINY = ["model=tiny/regress", "wandb.mode=disabled", "backbone.hidden=[8]"]
 
 
 @pytest.fixture(scope="module")

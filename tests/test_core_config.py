@@ -9,7 +9,7 @@ from conftest import run_cli
 from sandbox.config import RunConfig, resolve
 from sandbox.errors import ConfigError
 
-TINY = ["model=tiny/regress", "data=none"]
+TINY = ["model=tiny/regress"]
 
 
 def test_overrides_select_and_set_fields():
@@ -27,11 +27,11 @@ def test_backbone_fields_without_a_name_go_to_the_default_backbone():
 
 
 def test_plugin_fields_are_checked_and_kept_when_the_name_repeats():
-    cfg = resolve(None, ["model=tiny/regress", "model.lr=0.5", "data=none", "model=tiny/regress"])
+    cfg = resolve(None, ["model=tiny/regress", "model.lr=0.5", "model=tiny/regress"])
     assert cfg.model.config.lr == 0.5  # naming the same plugin again keeps its fields
     with pytest.raises(ConfigError, match="unknown key agent.batch"):
         resolve(None, ["agent=tiny/bandit", "agent.lr=0.5", "agent.batch=3", "env=CartPole-v1"])
-    cfg = resolve(None, ["model=tiny/regress", "model.batch=3", "data=none", "model=tiny/regress"])
+    cfg = resolve(None, ["model=tiny/regress", "model.batch=3", "model=tiny/regress"])
     assert cfg.model.config.batch == 3
 
 
@@ -47,7 +47,7 @@ def test_saved_config_round_trips(tmp_path):
 
 def test_yaml_file_then_overrides(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("model:\n  name: tiny/regress\n  lr: 0.5\ndata: none\nsteps: 30\n")
+    path.write_text("model:\n  name: tiny/regress\n  lr: 0.5\nsteps: 30\n")
     cfg = resolve(str(path), ["steps=40"])
     assert cfg.model.config.lr == 0.5 and cfg.steps == 40
 

@@ -18,7 +18,7 @@ import sandbox
 from sandbox.run import load_checkpoint, read_pointer
 from sandbox.tracking import read_metrics
 
-TINY = ["model=tiny/regress", "data=none", "wandb.mode=disabled", "backbone.hidden=[8]"]
+TINY = ["model=tiny/regress", "wandb.mode=disabled", "backbone.hidden=[8]"]
 
 
 def assert_no_pickle(run_dir: Path) -> None:

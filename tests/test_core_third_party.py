@@ -1,5 +1,6 @@
 """A third party's plugin package, built and installed in a temporary folder, shows in `sandbox list`
-and trains with `sandbox train`, with no change to this repository."""
+and trains with `sandbox train`, with no change to this repository: a backbone, an agent, and a data
+set that a built-in generative model trains on."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import subprocess
 import sys
 import textwrap
+
+import yaml
 
 PYPROJECT = """
 [build-system]
@@ -26,11 +29,50 @@ packages = ["myorg_plugins"]
 """
 
 INIT = '''
-"""Registers a backbone and an agent, lazily."""
-from sandbox.registry import agents, backbones
+"""Registers a backbone, an agent and a data set, lazily."""
+from sandbox.registry import agents, backbones, datasets
 
 backbones.register_lazy("myorg/wide", "myorg_plugins.nets:Wide", "One wide hidden layer (third-party test backbone).")
 agents.register_lazy("myorg/hill", "myorg_plugins.agent:Hill", "Hill-climbing policy on a backbone (third-party test agent).")
+datasets.register_lazy("myorg/blobs", "myorg_plugins.data:blobs", "Three Gaussian blobs in 2-D (third-party test data set).")
+'''
+
+DATA = '''
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sandbox.config import option
+from sandbox.errors import ConfigError
+from sandbox.generative.data import Dataset
+
+
+@dataclass
+class BlobsConfig:
+    n: int = option(600, "number of points")
+    seed: int = option(0, "seed of the points")
+
+    def validate(self):
+        if self.n < 10:
+            raise ConfigError(f"data.n={self.n} must be at least 10.")
+
+
+class Blobs:
+    """Three Gaussian blobs in 2-D (third-party test data set)."""
+
+    Config = BlobsConfig
+    kind = "points"
+
+    def __call__(self, cfg):
+        rng = np.random.default_rng(cfg.seed)
+        centres = np.array([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+        x = torch.from_numpy((centres[rng.integers(3, size=cfg.n)] + 0.3 * rng.normal(size=(cfg.n, 2))).astype(np.float32))
+        k = cfg.n // 10
+        return Dataset("myorg-blobs", "points", x[k:], None, x[:k], None, None)
+
+
+blobs = Blobs()
 '''
 
 NETS = '''
@@ -141,13 +183,14 @@ class Hill(Agent):
 '''
 
 
-def test_a_third_party_package_registers_a_backbone_and_an_agent(tmp_path):
+def test_a_third_party_package_registers_a_backbone_an_agent_and_a_data_set(tmp_path):
     pkg = tmp_path / "pkg"
     (pkg / "myorg_plugins").mkdir(parents=True)
     (pkg / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
     (pkg / "myorg_plugins" / "__init__.py").write_text(INIT)
     (pkg / "myorg_plugins" / "nets.py").write_text(NETS)
     (pkg / "myorg_plugins" / "agent.py").write_text(AGENT)
+    (pkg / "myorg_plugins" / "data.py").write_text(DATA)
     site = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
@@ -163,6 +206,8 @@ def test_a_third_party_package_registers_a_backbone_and_an_agent(tmp_path):
     data = json.loads(listed.stdout)
     assert "myorg/wide" in {e["name"] for e in data["backbones"]}
     assert "myorg/hill" in {e["name"] for e in data["agents"]}
+    assert {"name": "myorg/blobs", "description": "Three Gaussian blobs in 2-D (third-party test data set).",
+            "origin": "myorg_plugins.data.blobs"} in data["datasets"]
     text = subprocess.run([*sandbox_cmd, "list"], env=env, capture_output=True, text=True, cwd=tmp_path).stdout
     assert "Hill-climbing policy on a backbone" in text
 
@@ -181,3 +226,20 @@ def test_a_third_party_package_registers_a_backbone_and_an_agent(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout)
     assert result["episodes"] == 3 and result["mean_return"] > 0
+
+    # the data set: a built-in model trains on it, with the mlp default backbone of point sets
+    helped = subprocess.run([*sandbox_cmd, "train", "model=ddpm", "data=myorg/blobs", "--help"], env=env,
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert helped.returncode == 0 and "data.n" in helped.stdout and "data.seed" in helped.stdout
+    run_dir = tmp_path / "runs" / "blobs"
+    trained = subprocess.run([*sandbox_cmd, "train", "model=ddpm", "data=myorg/blobs", "data.n=300", "steps=3",
+                              "model.timesteps=40", "model.eval_every=0", "model.sample_every=0",
+                              "model.export_pipeline=false", "wandb.mode=disabled", f"out={run_dir}", "--no-progress"],
+                             env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["data"] == {"name": "myorg/blobs", "n": 300, "seed": 0} and saved["backbone"]["name"] == "mlp"
+    assert (run_dir / "checkpoints" / "latest.json").is_file() and list((run_dir / "checkpoints").glob("*.safetensors"))
+    refused = subprocess.run([*sandbox_cmd, "train", "model=ddpm", "data=myorg/blobs", "data.n=3", "wandb.mode=disabled",
+                              f"out={tmp_path / 'runs' / 'few'}"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert refused.returncode == 2 and "data.n=3 must be at least 10." in refused.stderr

@@ -13,7 +13,7 @@ import pytest
 import sandbox
 from sandbox.tracking import Tracker, read_metrics
 
-TINY = ["model=tiny/regress", "data=none", "backbone.hidden=[8]"]
+TINY = ["model=tiny/regress", "backbone.hidden=[8]"]
 
 
 def wandb_records(path: Path) -> list:

@@ -50,6 +50,27 @@ def test_bad_data_config_is_a_sentence():
         data("digit")
     with pytest.raises(ConfigError, match="data.path"):
         data("mnist")
+    with pytest.raises(ConfigError, match="data.test_fraction=0.95 must be between 0 and 0.9"):
+        data("moons", test_fraction=0.95)
+    with pytest.raises(ConfigError, match="data.n=0 must be positive"):
+        data("ring", n=0)
+    with pytest.raises(ConfigError, match="too small to draw shapes"):
+        data("shapes", size=6)
+    for name in ("folder", "fashion_mnist", "cifar10"):
+        with pytest.raises(ConfigError, match="data.path=DIR") as err:
+            data(name)
+        one_sentence(err.value)
+    with pytest.raises(ConfigError, match=r"needs a data set: add data=NAME \(cifar10, digits, .*swiss_roll\)"):
+        load_data(None)
+
+
+def test_a_section_holds_a_built_config_or_a_dict():
+    from sandbox.config import build
+    from sandbox.generative.data import DigitsConfig
+
+    built = load_data(Section("digits", build(DigitsConfig, {"size": 16}, "data")))
+    assert built.shape == (1, 16, 16)
+    assert load_data(Section("digits", None)).shape == (1, 8, 8)  # no fields: the defaults
 
 
 def write_idx(path, array: np.ndarray, gz: bool) -> None:
