@@ -1,7 +1,11 @@
 """Built-in envs: Atari with the standard preprocessing, Catch, board games, and any Gymnasium id.
 Registered lazily: listing them imports no emulator, no PettingZoo and no torch."""
 
+import importlib.abc
+import importlib.util
+import sys
 from pathlib import Path
+from typing import Any
 
 from sandbox.config import add_preset_dir
 from sandbox.env import gymnasium_fallback
@@ -31,7 +35,7 @@ _envs.add_fallback(gymnasium_fallback)
 def register_with_gymnasium() -> None:
     """Make the sandbox's single-agent envs known to Gymnasium under the namespace ``sandbox``:
     ``gymnasium.make("sandbox/Catch-v0")`` and ``gymnasium.make("sandbox/Pong-v5")`` (the preprocessed
-    stack an agent here reads; ``ALE/Pong-v5`` stays Gymnasium's raw game). Run on import."""
+    stack an agent here reads; ``ALE/Pong-v5`` stays Gymnasium's raw game)."""
     import gymnasium
 
     for game in ATARI_GAMES:
@@ -41,4 +45,31 @@ def register_with_gymnasium() -> None:
         gymnasium.register("sandbox/Catch-v0", entry_point="sandbox.envs.classic:Catch")
 
 
-register_with_gymnasium()
+class _RegisterAfterGymnasium(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Registers the ids the moment Gymnasium is imported, so that importing this package (as
+    ``sandbox list`` does) costs no Gymnasium import, and ``import sandbox.envs`` then
+    ``gymnasium.make("sandbox/Catch-v0")`` works in either order."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "gymnasium":
+            return None
+        sys.meta_path.remove(self)  # once, and out of the way of the real finders
+        spec = importlib.util.find_spec("gymnasium")
+        if spec is None or spec.loader is None:
+            return spec
+        self._loader = spec.loader
+        spec.loader = self
+        return spec
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        register_with_gymnasium()
+
+
+if "gymnasium" in sys.modules:
+    register_with_gymnasium()
+else:
+    sys.meta_path.insert(0, _RegisterAfterGymnasium())

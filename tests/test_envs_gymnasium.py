@@ -67,3 +67,16 @@ def test_make_env_takes_every_render_mode(name):
 def test_a_bad_render_mode_is_one_sentence(name):
     with pytest.raises(sandbox.ConfigError, match="render_mode='window' is not valid"):
         sandbox.make_env(name, render_mode="window")
+
+
+@pytest.mark.parametrize("order", ["import sandbox.envs, gymnasium", "import gymnasium, sandbox.envs"])
+def test_gymnasium_knows_the_ids_whichever_is_imported_first(order):
+    import os
+    import subprocess
+    import sys
+
+    code = f"{order}; import sys; env = gymnasium.make('sandbox/Catch-v0'); print(env.reset(seed=0)[0].shape)"
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(2, 10, 10)"
