@@ -14,7 +14,6 @@ PPO, DQN and A2C (stable-baselines3, agents/sb3.py) and REINFORCE (agents/reinfo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -268,73 +267,14 @@ class RLAgent(Agent):
             if play_human is None:
                 raise ConfigError(f"the env {self.config.env.name} has no human play; try ALE/Pong-v5.")
             return play_human(self.config.env.name, episodes=episodes, record=record)
-        return play_episodes(self, episodes, record, max_steps=max_steps, seed=self.config.seed + 20_000 if seed is None else seed)
+        from sandbox.envs.window import watch_episodes
+
+        caption = f"sandbox: {self.config.plugin.name} plays {self.config.env.name}"
+        return watch_episodes(self.make_env(render_mode="rgb_array"), self.act, episodes, record, caption, max_steps=max_steps,
+                              seed=self.config.seed + 20_000 if seed is None else seed)
 
     def demo_media(self, run: Run) -> list[Path]:
         """A recorded episode of the trained agent in the run's media folder."""
         path = Path(run.media_dir) / "demo-episode.mp4"
         self.play(1, record=path, max_steps=self.cfg.video_max_steps)
         return [path]
-
-
-def play_episodes(agent: RLAgent, episodes: int, record: Path | None, max_steps: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Run ``episodes`` of the agent with pictures: a window at the env's speed, or a video file."""
-    import os
-
-    if record is not None:
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    import pygame
-
-    from sandbox.envs.atari import draw_frame
-
-    env = agent.make_env(render_mode="rgb_array")
-    fps = float(env.metadata.get("render_fps") or 30)
-    # a recording keeps every k-th picture so that videos play at 30 frames per second or fewer, at
-    # the game's speed (CartPole's 50 become 25): half the rendering and encoding, same motion
-    every = max(1, math.ceil(fps / 30 - 1e-9)) if record is not None else 1
-    pygame.display.init()
-    pygame.font.init()
-    font = pygame.font.Font(None, 28)
-    clock = pygame.time.Clock()
-    frames: list[np.ndarray] = []
-    scores: list[float] = []
-    surface, scale = None, None
-    quit_ = False
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        score, steps, done = 0.0, 0, False
-        while not done and not quit_:
-            if steps % every == 0:
-                frame = env.render()
-                if scale is None:
-                    scale = max(1, round(480 / frame.shape[0]))
-                    if record is None:
-                        surface = pygame.display.set_mode((frame.shape[1] * scale, frame.shape[0] * scale + 30))
-                        pygame.display.set_caption(f"sandbox: {agent.config.plugin.name} plays {agent.config.env.name}")
-                picture = draw_frame(surface, font, frame, f"score {score:g}   episode {ep + 1}/{episodes}", scale)
-                if record is not None:
-                    frames.append(picture)
-                else:
-                    pygame.display.flip()
-                    clock.tick(fps)
-                    for event in pygame.event.get():
-                        if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
-                            quit_ = True
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs))
-            score += float(reward)
-            steps += 1
-            done = terminated or truncated or (max_steps is not None and steps >= max_steps)
-        if record is not None and scale is not None:  # the last picture, with the final score
-            frames.append(draw_frame(surface, font, env.render(), f"score {score:g}   episode {ep + 1}/{episodes}", scale))
-        scores.append(score)
-        if quit_:
-            break
-    env.close()
-    pygame.quit()
-    result: dict[str, Any] = {"scores": scores, "mean_return": float(np.mean(scores)) if scores else None, "episodes": len(scores)}
-    if record is not None:
-        from sandbox.tracking import write_video
-
-        write_video(record, frames, fps=fps / every)
-        result["record"] = str(record)
-    return result

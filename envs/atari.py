@@ -28,7 +28,7 @@ from gymnasium import spaces
 
 from sandbox.config import option
 from sandbox.envs import ATARI_GAMES
-from sandbox.envs.window import RENDER_MODES, FrameWindow, check_render_mode
+from sandbox.envs.window import RENDER_MODES, FrameWindow, check_render_mode, draw_frame
 from sandbox.errors import ConfigError
 
 
@@ -241,27 +241,6 @@ def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: 
 
         write_video(record, frames[::2], fps=30)
     return {"scores": scores, "quit": quit_}
-
-
-def draw_frame(surface: Any, font: Any, frame: np.ndarray, text: str, scale: int) -> np.ndarray:
-    """The picture (H×W×3 uint8): ``frame`` scaled by ``scale`` with ``text`` in a band below.
-
-    Composed in NumPy (a recorded episode never goes through a pygame surface); when ``surface`` is
-    given (a window), the picture is also copied onto it.
-    """
-    import pygame
-
-    h, w = frame.shape[0] * scale, frame.shape[1] * scale
-    picture = np.empty((h + 30, w, 3), np.uint8)
-    rgb = frame[..., :3]
-    picture[:h] = rgb if scale == 1 else rgb.repeat(scale, axis=0).repeat(scale, axis=1)
-    picture[h:] = 20
-    label = pygame.surfarray.array3d(font.render(text, True, (240, 240, 240), (20, 20, 20))).swapaxes(0, 1)
-    th, tw = min(label.shape[0], 24), min(label.shape[1], w - 8)
-    picture[h + 6 : h + 6 + th, 8 : 8 + tw] = label[:th, :tw]
-    if surface is not None:
-        pygame.surfarray.blit_array(surface, picture.swapaxes(0, 1))
-    return picture
 
 
 def preprocessed(game: str, render_mode: str | None = None, **kwargs: Any) -> AtariPreprocessed:
