@@ -13,6 +13,8 @@ or lazily, by the import path of the object, so that listing plugins imports no 
 
     agents.register_lazy("myorg/my-agent", "my_pkg.agent:MyAgent", "One line that says what it is.")
 
+Each plugin is registered once, one way or the other (the built-in ones all lazily).
+
 Built-in plugins (the modules of the ``sandbox`` package: its core, ``sandbox.agents``,
 ``sandbox.generative`` and ``sandbox.envs``) have plain names; a third party's names carry a
 namespace, ``myorg/name``. Each registry is an attribute of this module (``sandbox.registry.agents``,

@@ -1,6 +1,7 @@
 """The one face every backbone family shows, and the roles a model can ask of it.
 
-A family is a :class:`Backbone` subclass registered with ``@backbones.register(name)``. It has a
+A family is a :class:`Backbone` subclass, registered once (the built-in ones lazily, in
+``sandbox/backbones/__init__.py``; the registry sets its ``plugin_name`` when it loads it). It has a
 ``Config`` dataclass and three roles:
 
 - **encoder** (the class itself): ``Family(spec, config)`` reads inputs of ``spec`` and returns
