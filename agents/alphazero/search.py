@@ -13,6 +13,18 @@ is backed up with alternating signs.
 Options: Dirichlet noise at the root (self-play), Gumbel root search with sequential halving
 (Danihelka et al. 2022: few simulations, a policy improvement even at 2 simulations), and tree reuse
 (the subtree under the move played is kept and compacted to the front of the arrays).
+
+The file reads top to bottom:
+
+1. the formulas, each a pure function on NumPy arrays with its constants and its paper, as
+   DeepMind's mctx keeps them in ``action_selection.py`` and ``qtransforms.py``:
+   :func:`puct_scores` (AlphaZero), :func:`uct_scores` (pure MCTS), :func:`dirichlet_noise`, and
+   Gumbel search's :func:`considered_visits`, :func:`mixed_value`, :func:`completed_q`,
+   :func:`sigma_transform`, :func:`gumbel_scores` and :func:`improved_policy`;
+2. :class:`Trees`, whose :meth:`Trees.search` runs simulations, each cut into three steps:
+   select (walk every tree down to a leaf), expand (step and evaluate the new leaves in one batch),
+   back up (add the leaf's value along each path with alternating signs);
+3. :func:`pick` (the move from a search's result) and two evaluators without a network.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ class SearchConfig:
     """How a search chooses: its formula, constants and root options."""
 
     simulations: int = 100
-    c_puct: float = 1.5
+    c_puct: float = 1.5  # the exploration constant: c_puct for PUCT, c for UCT
     formula: str = "puct"  # puct (with priors) or uct (pure MCTS)
     fpu: float = 0.0  # value of an unvisited child for PUCT
     dirichlet_alpha: float = 0.3
@@ -43,9 +55,86 @@ class SearchConfig:
     gumbel_c_scale: float = 0.1
 
 
+# -- the formulas ---------------------------------------------------------------------------------
+# Each takes B rows (one node of each of B trees) of A actions. Values are in [-1, 1] and belong to
+# the player choosing at the node: q(a) is the mean value of child a for the player who moves there.
+
+
+def mean_values(value_sum: np.ndarray, visits: np.ndarray) -> np.ndarray:
+    """The mean action values Q(s, a) = W(s, a) / N(s, a) of ``value_sum`` W and ``visits`` N,
+    both (B, A); 0 for an unvisited child, whose value sum is 0 (the formulas replace it)."""
+    return value_sum / np.maximum(visits, 1)
+
+
+def puct_scores(q: np.ndarray, prior: np.ndarray, parent_visits: np.ndarray, child_visits: np.ndarray,
+                c_puct: float, fpu: float = 0.0) -> np.ndarray:
+    """AlphaZero's PUCT scores (B, A), whose argmax over legal actions is the child to walk into:
+
+        score(s, a) = Q(s, a) + c_puct · P(s, a) · sqrt(N(s)) / (1 + N(s, a))
+
+    as in Silver et al. 2017, "Mastering the game of Go without human knowledge" (Nature 550,
+    AlphaGo Zero: a variant of PUCT, Rosin 2011), and Silver et al. 2018, "A general reinforcement
+    learning algorithm that masters chess, shogi and Go through self-play" (Science 362, AlphaZero).
+
+    - ``q`` Q(s, a), (B, A): the children's mean values (ignored where unvisited);
+    - ``prior`` P(s, a), (B, A): the evaluator's policy at s (with root noise, in self-play);
+    - ``parent_visits`` N(s), (B,) float: the node's visits. It counts the visit that expanded s,
+      so N(s) = 1 + Σ_b N(s, b) and the first child chosen already follows the prior (the paper's
+      Σ_b N(s, b) would be 0 there and leave every score at fpu);
+    - ``child_visits`` N(s, a), (B, A);
+    - ``c_puct``: how much the prior's exploration term weighs against the value, in units of Q
+      (values in [-1, 1]; 1.5 by default). AlphaZero 2018 lets it grow slowly with N(s),
+      c = c_init + log((1 + N(s) + c_base) / c_base) with c_init 1.25 and c_base 19652; here it is
+      constant, as in AlphaGo Zero;
+    - ``fpu`` ("first-play urgency"): the Q(s, a) an unvisited child is given; 0 (a draw, halfway
+      between a loss and a win) by default, lower to make the search try fewer new children.
+    """
+    q = np.where(child_visits > 0, q, fpu)
+    return q + c_puct * prior * np.sqrt(parent_visits)[:, None] / (1.0 + child_visits)
+
+
+def uct_scores(q: np.ndarray, parent_visits: np.ndarray, child_visits: np.ndarray, c: float) -> np.ndarray:
+    """UCT's scores (B, A), for pure MCTS without priors: UCB1 (Auer, Cesa-Bianchi & Fischer 2002)
+    at every node of the tree, as in Kocsis & Szepesvári 2006, "Bandit based Monte-Carlo
+    planning" (ECML 2006):
+
+        score(s, a) = Q(s, a) + c · sqrt(ln N(s) / N(s, a)),   +inf where N(s, a) = 0
+
+    - ``q`` Q(s, a), (B, A): the children's mean values (ignored where unvisited);
+    - ``parent_visits`` N(s), (B,) float; ln N(s) is taken of at least 1;
+    - ``child_visits`` N(s, a), (B, A): every unvisited child scores +inf, so a node's children
+      are all tried once before any is tried twice;
+    - ``c``: the exploration constant. UCB1's bound has c = sqrt(2) ≈ 1.41 for rewards in
+      [0, 1]; larger explores more. The pure-MCTS opponents use 1.4.
+    """
+    explore = np.sqrt(np.log(np.maximum(parent_visits, 1))[:, None] / np.maximum(child_visits, 1))
+    return np.where(child_visits > 0, q + c * explore, np.inf)
+
+
+def dirichlet_noise(prior: np.ndarray, noise: np.ndarray, fraction: float) -> np.ndarray:
+    """AlphaZero's exploration at the root in self-play (Silver et al. 2017, 2018):
+
+        P(s, a) <- (1 - ε) · P(s, a) + ε · η_a,   η ~ Dir(α)
+
+    with ``fraction`` ε (0.25 in the papers) of ``noise`` η drawn over the legal actions. α (the
+    config's ``dirichlet_alpha``) is scaled in inverse proportion to the typical number of legal
+    moves: 0.3 for chess, 0.15 for shogi, 0.03 for Go; a smaller α puts the noise on fewer moves."""
+    return (1 - fraction) * prior + fraction * noise
+
+
 def considered_visits(max_considered: int, simulations: int) -> np.ndarray:
     """Sequential halving's schedule: at simulation ``i`` the root visits an action that has been
-    visited exactly ``schedule[i]`` times (as in DeepMind's mctx)."""
+    visited exactly ``schedule[i]`` times (as in DeepMind's mctx, ``seq_halving.py``).
+
+    Sequential halving (Karnin, Koren & Somekh 2013, "Almost optimal exploration in multi-armed
+    bandits") as Gumbel search uses it at the root (Danihelka et al. 2022, "Policy improvement by
+    planning with Gumbel", ICLR 2022, Sec. 3): the ``m = max_considered`` actions with the best
+    Gumbel scores are visited in phases. In a phase with ``k`` actions left, each gets
+    ``max(1, floor(n / (ceil(log2 m) · k)))`` more visits (``n = simulations``); then only half
+    of them go on (never fewer than 2), until the budget is spent. The schedule says how many
+    visits the next action has had; which action, the search decides: the best by
+    :func:`gumbel_scores` among those with that count, so the better half goes on. With one action
+    considered the schedule is ``0, 1, 2, ...``: that action takes every simulation."""
     if max_considered <= 1:
         return np.arange(simulations)
     log2max = int(math.ceil(math.log2(max_considered)))
@@ -62,6 +151,78 @@ def considered_visits(max_considered: int, simulations: int) -> np.ndarray:
     return np.array(seq[:simulations])
 
 
+def mixed_value(raw_value: np.ndarray, prior: np.ndarray, q: np.ndarray, visits: np.ndarray) -> np.ndarray:
+    """Gumbel search's estimate v_mix (B,) of a node's value, which completes the Q-values of its
+    unvisited actions (Danihelka et al. 2022, "Policy improvement by planning with Gumbel", ICLR
+    2022, Appendix D; mctx's ``_compute_mixed_value``):
+
+        v_mix = (v̂_π + Σ_b N(b) · Σ_{a: N(a)>0} π(a) q(a) / Σ_{a: N(a)>0} π(a)) / (1 + Σ_b N(b))
+
+    the evaluator's ``raw_value`` v̂_π (B,) mixed with the ``prior``-weighted (π, (B, A)) mean of
+    the visited actions' values ``q`` (B, A), weighted by their ``visits`` N (B, A): the network's
+    guess alone before any visit, the search's estimate more and more as visits come in. The sum of
+    the visited priors is taken of at least 1e-12."""
+    visited = visits > 0
+    pv = np.where(visited, prior, 0.0)
+    total = visits.sum(1)
+    weighted = (pv * q).sum(1) / np.maximum(pv.sum(1), 1e-12)
+    return (raw_value + total * weighted) / (total + 1)
+
+
+def completed_q(q: np.ndarray, visits: np.ndarray, mixed: np.ndarray) -> np.ndarray:
+    """Gumbel search's completed Q-values, rescaled to [0, 1]: q̂ (B, A) (Danihelka et al. 2022,
+    "Policy improvement by planning with Gumbel", ICLR 2022, Sec. 4):
+
+        completedQ(a) = q(a) if N(a) > 0 else v_mix,    q̂(a) = (completedQ(a) + 1) / 2
+
+    ``q`` (B, A) the actions' mean values, ``visits`` N (B, A), ``mixed`` v_mix (B,) from
+    :func:`mixed_value`. Values lie in [-1, 1], so the fixed map (v + 1) / 2 puts them in [0, 1],
+    where :func:`sigma_transform` wants them (mctx instead rescales by the node's min and max)."""
+    completed = np.where(visits > 0, q, mixed[:, None])
+    return (completed + 1.0) / 2.0  # values in [-1, 1] -> [0, 1]
+
+
+def sigma_transform(q_hat: np.ndarray, visits: np.ndarray, c_visit: float = 50.0, c_scale: float = 0.1) -> np.ndarray:
+    """Gumbel search's monotone transform of the completed values q̂ (B, A) in [0, 1] into logit
+    units (Danihelka et al. 2022, "Policy improvement by planning with Gumbel", ICLR 2022, Eq. 8;
+    mctx's ``qtransform_completed_by_mix_value``):
+
+        σ(q̂(a)) = (c_visit + max_b N(b)) · c_scale · q̂(a)
+
+    with the node's children's ``visits`` N (B, A). The slope grows with the most-visited action's
+    count, so values measured by many simulations come to outweigh the prior's logits, while at the
+    start a whole [0, 1] range of q̂ is worth c_visit · c_scale = 5 nats. ``c_visit`` = 50 is that
+    offset, in visits; ``c_scale`` = 0.1 the scale (mctx's ``maxvisit_init`` and ``value_scale``)."""
+    return (c_visit + visits.max(1))[:, None] * c_scale * q_hat
+
+
+def gumbel_scores(gumbel: np.ndarray, logits: np.ndarray, sigma_q: np.ndarray) -> np.ndarray:
+    """The score (B, A) by which Gumbel search ranks the root's actions (Danihelka et al. 2022,
+    "Policy improvement by planning with Gumbel", ICLR 2022, Sec. 3):
+
+        score(a) = g(a) + logits(a) + σ(q̂(a))
+
+    ``gumbel`` g (B, A): Gumbel(0, 1) noise drawn once per search (zero for a deterministic
+    search), so that the top actions by g + logits are a sample without replacement from the
+    policy (the Gumbel-top-k trick); ``logits`` (B, A) the prior's log-probabilities; ``sigma_q``
+    σ(q̂) (B, A) from :func:`sigma_transform`. Sequential halving keeps the actions with the best scores, and
+    the search plays the best among the most visited."""
+    return gumbel + logits + sigma_q
+
+
+def improved_policy(logits: np.ndarray, sigma_q: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """Gumbel search's improved policy π' = softmax(logits + σ(completedQ)) over the ``legal``
+    actions, (B, A) float32 (Danihelka et al. 2022, "Policy improvement by planning with Gumbel",
+    ICLR 2022, Sec. 4): the network's policy target, an improvement on the prior even when few
+    actions were visited, since the unvisited ones keep their prior (completed by v_mix)."""
+    logits = logits + sigma_q
+    logits = np.where(legal, logits, -np.inf)
+    logits -= logits.max(1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(1, keepdims=True)).astype(np.float32)
+
+
+# -- the trees ------------------------------------------------------------------------------------
 class Trees:
     """``G`` search trees over one rules core, searched in lockstep."""
 
@@ -132,8 +293,9 @@ class Trees:
             self.children[g, :k] = np.where(ch >= 0, remap[np.maximum(ch, 0)], -1)
             self.size[g] = k
 
-    def _expand(self, g: np.ndarray, m: np.ndarray, evaluate: Evaluator) -> np.ndarray:
-        """Evaluate non-terminal nodes and store their priors; returns their values."""
+    def _evaluate(self, g: np.ndarray, m: np.ndarray, evaluate: Evaluator) -> np.ndarray:
+        """Expand non-terminal nodes ``m`` of trees ``g``: evaluate them in one batch and store
+        their legal moves, priors and values; returns the values (for the player to move)."""
         states = self.state[g, m]
         legal = self.game.legal(states)
         priors, values = evaluate(states, legal)
@@ -142,6 +304,15 @@ class Trees:
         self.raw_value[g, m] = values
         self.expanded[g, m] = True
         return values
+
+    def _child_stats(self, g: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nodes ``n`` of trees ``g``: their children's indices (-1: none yet), visits and value sums."""
+        ch = self.children[g, n]
+        safe = np.maximum(ch, 0)
+        has = ch >= 0
+        nc = np.where(has, self.visits[g[:, None], safe], 0)
+        wc = np.where(has, self.value_sum[g[:, None], safe], 0.0)
+        return ch, nc, wc
 
     # -- the search -------------------------------------------------------------------------------
     def search(self, idx: np.ndarray, evaluate: Evaluator, noise: bool = False, simulations: int | None = None) -> dict[str, np.ndarray]:
@@ -152,17 +323,20 @@ class Trees:
         idx = np.asarray(idx, np.int64)
         sims = cfg.simulations if simulations is None else simulations
         zeros = np.zeros(len(idx), np.int64)
+        # 1. expand the fresh roots (a reused root is expanded already)
         fresh = ~self.expanded[idx, 0]
         if fresh.any():
-            v = self._expand(idx[fresh], zeros[fresh], evaluate)
+            v = self._evaluate(idx[fresh], zeros[fresh], evaluate)
             self.visits[idx[fresh], 0] = 1
             self.value_sum[idx[fresh], 0] = -v
+        # 2. AlphaZero's Dirichlet noise on the roots' priors (self-play)
         if noise and not cfg.gumbel and cfg.noise_fraction > 0:
             for g in idx:
                 legal = self.legal[g, 0]
                 d = self.rngs[g].dirichlet(np.full(int(legal.sum()), cfg.dirichlet_alpha))
                 p = self.prior[g, 0]
-                p[legal] = (1 - cfg.noise_fraction) * p[legal] + cfg.noise_fraction * d
+                p[legal] = dirichlet_noise(p[legal], d, cfg.noise_fraction)
+        # 3. Gumbel search: the roots' Gumbel noise and sequential halving's schedule
         schedule = None
         if cfg.gumbel:
             a = self.game.num_actions
@@ -175,64 +349,39 @@ class Trees:
             table = {int(c): considered_visits(int(c), sims) for c in np.unique(considered)}
             schedule = np.stack([table[int(c)] for c in considered])  # (k, sims)
             self._base_visits = self._child_stats(idx, zeros)[1]  # a reused root has visits already
+        # 4. the simulations: select, expand, back up
         for i in range(sims):
             forced = self._gumbel_choice(idx, schedule[:, i]) if schedule is not None else None
             self._simulate(idx, evaluate, forced)
         return self._result(idx)
 
-    def _child_stats(self, g: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ch = self.children[g, n]
-        safe = np.maximum(ch, 0)
-        has = ch >= 0
-        nc = np.where(has, self.visits[g[:, None], safe], 0)
-        wc = np.where(has, self.value_sum[g[:, None], safe], 0.0)
-        return ch, nc, wc
-
-    def _completed_q(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Gumbel: children's values with unvisited ones completed by the mixed value, in [0, 1]
-        and scaled by sigma; and the visit counts."""
-        cfg = self.cfg
-        zeros = np.zeros(len(idx), np.int64)
-        _, nc, wc = self._child_stats(idx, zeros)
-        q = np.where(nc > 0, wc / np.maximum(nc, 1), 0.0)
-        prior = self.prior[idx, 0]
-        visited = nc > 0
-        pv = np.where(visited, prior, 0.0)
-        total = nc.sum(1)
-        weighted = (pv * q).sum(1) / np.maximum(pv.sum(1), 1e-12)
-        raw = self.raw_value[idx, 0]
-        mixed = (raw + total * weighted) / (total + 1)
-        completed = np.where(visited, q, mixed[:, None])
-        completed = (completed + 1.0) / 2.0  # values in [-1, 1] -> [0, 1]
-        sigma = (cfg.gumbel_c_visit + nc.max(1))[:, None] * cfg.gumbel_c_scale * completed
-        return sigma, nc
-
-    def _gumbel_scores(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sigma, nc = self._completed_q(idx)
-        logits = np.log(np.maximum(self.prior[idx, 0], 1e-30))
-        score = self.root_gumbel[idx] + logits + sigma
-        score = np.where(self.legal[idx, 0], score, -np.inf)
-        return score, nc
-
-    def _gumbel_choice(self, idx: np.ndarray, considered_visit: np.ndarray) -> np.ndarray:
-        score, nc = self._gumbel_scores(idx)
-        chosen = np.where(nc - self._base_visits == considered_visit[:, None], score, -np.inf)
-        fallback = ~np.isfinite(chosen).any(1)  # cannot happen with a fresh count; kept safe
-        chosen[fallback] = score[fallback]
-        return np.argmax(chosen, 1)
-
     def _simulate(self, idx: np.ndarray, evaluate: Evaluator, forced: np.ndarray | None) -> None:
+        """One simulation on every tree ``idx`` (at the root, the ``forced`` actions if given)."""
+        path, on_path, leaf, new, parent, action = self._select(idx, forced)
+        leaf_value = self._expand_leaves(idx, leaf, new, parent, action, evaluate)
+        self._backup(idx, path, on_path, leaf_value)
+
+    def _select(self, idx: np.ndarray, forced: np.ndarray | None
+                ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Select: walk each tree ``idx`` down from its root by the PUCT (or UCT) scores, all trees
+        one depth at a time, until a tree steps into a child not in the tree yet (a new node is
+        allocated for it, still to be stepped and evaluated) or reaches a terminal node.
+
+        Returns the ``path``: per depth d, each tree's node there (k,), and ``on_path`` (k,) bool,
+        whether the tree's walk reached depth d; the ``leaf`` each walk ended at (k,); whether it is
+        ``new``; and for the new leaves, the ``parent`` node and the ``action`` that leads there."""
         cfg = self.cfg
         k = len(idx)
         node = np.zeros(k, np.int64)
         path = [node.copy()]
-        valid = [np.ones(k, bool)]
+        on_path = [np.ones(k, bool)]
         active = np.ones(k, bool)
-        new_leaf = np.zeros(k, bool)
+        new = np.zeros(k, bool)
         parent = np.zeros(k, np.int64)
         action = np.zeros(k, np.int64)
         depth = 0
         while True:
+            # the trees still walking, at expanded non-terminal nodes
             pos = np.nonzero(active)[0]
             if len(pos) == 0:
                 break
@@ -242,18 +391,19 @@ class Trees:
             pos, g, n = pos[~stop], g[~stop], n[~stop]
             if len(pos) == 0:
                 break
+            # the best child of each by the formula (at the root, Gumbel search's choice)
             ch, nc, wc = self._child_stats(g, n)
             npar = self.visits[g, n].astype(np.float32)
+            q = mean_values(wc, nc)
             if cfg.formula == "uct":
-                q = wc / np.maximum(nc, 1)
-                score = np.where(nc > 0, q + cfg.c_puct * np.sqrt(np.log(np.maximum(npar, 1))[:, None] / np.maximum(nc, 1)), np.inf)
+                score = uct_scores(q, npar, nc, cfg.c_puct)
             else:
-                q = np.where(nc > 0, wc / np.maximum(nc, 1), cfg.fpu)
-                score = q + cfg.c_puct * self.prior[g, n] * np.sqrt(npar)[:, None] / (1.0 + nc)
+                score = puct_scores(q, self.prior[g, n], npar, nc, cfg.c_puct, cfg.fpu)
             score = np.where(self.legal[g, n], score, -np.inf)
             a = np.argmax(score, 1)
             if depth == 0 and forced is not None:
                 a = forced[pos]
+            # a child not in the tree yet becomes a new node, and the walk ends there
             child = ch[np.arange(len(pos)), a]
             is_new = child < 0
             if is_new.any():
@@ -267,7 +417,7 @@ class Trees:
                 child = child.copy()
                 child[is_new] = m
                 p = pos[is_new]
-                new_leaf[p] = True
+                new[p] = True
                 parent[p] = np_
                 action[p] = a[is_new]
                 active[p] = False
@@ -275,13 +425,20 @@ class Trees:
             path.append(node.copy())
             v = np.zeros(k, bool)
             v[pos] = True
-            valid.append(v)
+            on_path.append(v)
             depth += 1
-        # the leaves: new nodes are stepped and evaluated in one batch each
-        leaf_value = np.zeros(k, np.float32)
-        pos = np.nonzero(new_leaf)[0]
+        return path, on_path, node, new, parent, action
+
+    def _expand_leaves(self, idx: np.ndarray, leaf: np.ndarray, new: np.ndarray, parent: np.ndarray,
+                       action: np.ndarray, evaluate: Evaluator) -> np.ndarray:
+        """Expand: step the ``new`` leaves' positions from their ``parent`` by their ``action`` with
+        the rules core, in one call, and evaluate the live ones in one call of the evaluator; a walk
+        that ended at a terminal node reads its stored result. Returns each tree's leaf value (k,),
+        for the player to move at the leaf."""
+        leaf_value = np.zeros(len(idx), np.float32)
+        pos = np.nonzero(new)[0]
         if len(pos):
-            g, m = idx[pos], node[pos]
+            g, m = idx[pos], leaf[pos]
             states, term, reward = self.game.step(self.state[g, parent[pos]], action[pos])
             self.state[g, m] = states
             self.terminal[g, m] = term
@@ -289,17 +446,54 @@ class Trees:
             leaf_value[pos[term]] = -reward[term]
             live = ~term
             if live.any():
-                leaf_value[pos[live]] = self._expand(g[live], m[live], evaluate)
-        old = np.nonzero(~new_leaf)[0]
+                leaf_value[pos[live]] = self._evaluate(g[live], m[live], evaluate)
+        old = np.nonzero(~new)[0]
         if len(old):
-            leaf_value[old] = self.terminal_value[idx[old], node[old]]
-        # backup with alternating signs
-        depth_of = np.sum(valid, axis=0) - 1  # depth of each tree's leaf
-        for d, (nodes, ok) in enumerate(zip(path, valid)):
+            leaf_value[old] = self.terminal_value[idx[old], leaf[old]]
+        return leaf_value
+
+    def _backup(self, idx: np.ndarray, path: list[np.ndarray], on_path: list[np.ndarray], leaf_value: np.ndarray) -> None:
+        """Back up: one more visit for every node on each path, and the leaf's value added to their
+        value sums with alternating signs. A node's value sum is for the player who moved into it:
+        the leaf's own sum gets -value (its value is for the player to move there), its parent's
+        +value, and so on up to the root."""
+        depth_of = np.sum(on_path, axis=0) - 1  # depth of each tree's leaf
+        for d, (nodes, ok) in enumerate(zip(path, on_path)):
             p = np.nonzero(ok)[0]
             sign = np.where((depth_of[p] - d) % 2 == 0, -1.0, 1.0)
             self.visits[idx[p], nodes[p]] += 1
             self.value_sum[idx[p], nodes[p]] += sign * leaf_value[p]
+
+    # -- Gumbel search at the root ----------------------------------------------------------------
+    def _root_sigma(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The roots of trees ``idx``: σ(q̂) of their children's completed values, and their visits."""
+        cfg = self.cfg
+        zeros = np.zeros(len(idx), np.int64)
+        _, nc, wc = self._child_stats(idx, zeros)
+        q = np.where(nc > 0, mean_values(wc, nc), 0.0)
+        mixed = mixed_value(self.raw_value[idx, 0], self.prior[idx, 0], q, nc)
+        return sigma_transform(completed_q(q, nc, mixed), nc, cfg.gumbel_c_visit, cfg.gumbel_c_scale), nc
+
+    def _root_logits(self, idx: np.ndarray) -> np.ndarray:
+        """The roots' prior log-probabilities (a zero prior counts as 1e-30)."""
+        return np.log(np.maximum(self.prior[idx, 0], 1e-30))
+
+    def _gumbel_scores(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The roots' legal actions' :func:`gumbel_scores` (-inf for the illegal ones), their visits,
+        and σ(q̂)."""
+        sigma_q, nc = self._root_sigma(idx)
+        score = gumbel_scores(self.root_gumbel[idx], self._root_logits(idx), sigma_q)
+        score = np.where(self.legal[idx, 0], score, -np.inf)
+        return score, nc, sigma_q
+
+    def _gumbel_choice(self, idx: np.ndarray, considered_visit: np.ndarray) -> np.ndarray:
+        """Sequential halving's next root action: the best-scored of the actions visited (in this
+        search) exactly ``considered_visit`` times, the count :func:`considered_visits` gives."""
+        score, nc, _ = self._gumbel_scores(idx)
+        chosen = np.where(nc - self._base_visits == considered_visit[:, None], score, -np.inf)
+        fallback = ~np.isfinite(chosen).any(1)  # cannot happen with a fresh count; kept safe
+        chosen[fallback] = score[fallback]
+        return np.argmax(chosen, 1)
 
     def _result(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         zeros = np.zeros(len(idx), np.int64)
@@ -309,15 +503,12 @@ class Trees:
         out = {"visits": visits, "value": value.astype(np.float32), "prior": self.prior[idx, 0].copy(),
                "q": np.where(nc > 0, wc / np.maximum(nc, 1), np.nan).astype(np.float32)}
         if self.cfg.gumbel:
-            score, nc = self._gumbel_scores(idx)
+            # the move: the best-scored of the most visited (sequential halving's last survivor);
+            # the target: the improved policy
+            score, nc, sigma_q = self._gumbel_scores(idx)
             top = np.where(nc == nc.max(1, keepdims=True), score, -np.inf)
             out["action"] = np.argmax(top, 1)
-            sigma, _ = self._completed_q(idx)
-            logits = np.log(np.maximum(self.prior[idx, 0], 1e-30)) + sigma
-            logits = np.where(self.legal[idx, 0], logits, -np.inf)
-            logits -= logits.max(1, keepdims=True)
-            e = np.exp(logits)
-            out["target"] = (e / e.sum(1, keepdims=True)).astype(np.float32)
+            out["target"] = improved_policy(self._root_logits(idx), sigma_q, self.legal[idx, 0])
         else:
             out["target"] = visits / np.maximum(visits.sum(1, keepdims=True), 1)
         return out
