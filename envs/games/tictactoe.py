@@ -58,8 +58,8 @@ class TicTacToe(Game):
         own, opp = obs[:, :, 0].reshape(9) != 0, obs[:, :, 1].reshape(9) != 0
         player = 0 if own.sum() == opp.sum() else 1
         state = np.zeros(10, np.int16)
-        state[own] = player + 1
-        state[opp] = 2 - player
+        state[:9][own] = player + 1
+        state[:9][opp] = 2 - player
         state[9] = player
         return state
 
