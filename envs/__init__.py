@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.config import add_preset_dir
-from sandbox.env import gymnasium_fallback
+from sandbox.env import gymnasium_fallback, gymnasium_ids
 from sandbox.envs.games import GAMES as BOARD_GAMES
 from sandbox.registry import envs as _envs
 
@@ -29,7 +29,7 @@ for _name, _game in BOARD_GAMES.items():
     _envs.register_lazy(_name, f"sandbox.envs.games.env:{_name}", _game.description)
 
 # -- any other Gymnasium id -----------------------------------------------------------------------
-_envs.add_fallback(gymnasium_fallback)
+_envs.add_fallback(gymnasium_fallback, names=gymnasium_ids)
 
 
 def register_with_gymnasium() -> None:

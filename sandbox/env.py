@@ -45,6 +45,13 @@ def gymnasium_fallback(name: str) -> Entry | None:
 
 
 
+def gymnasium_ids() -> list[str]:
+    """Every id Gymnasium knows (for the suggestions of a misspelt env name)."""
+    import gymnasium
+
+    return list(gymnasium.registry)
+
+
 def make_env(name: str, render_mode: str | None = None, **kwargs: Any) -> Any:
     """The env ``name`` built with ``kwargs`` (checked against its config): a registered sandbox env
     or a Gymnasium id. ``render_mode`` (None, ``human`` or ``rgb_array``) works for every env."""

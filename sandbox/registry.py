@@ -111,6 +111,7 @@ class Registry:
         self.plural = plural
         self._entries: dict[str, Entry] = {}
         self._fallbacks: list[Callable[[str], Entry | None]] = []
+        self._fallback_names: list[Callable[[], list[str]]] = []
         self._provided: dict[tuple[str, str], Entry] = {}
 
     # -- registering ---------------------------------------------------------------------------
@@ -151,9 +152,12 @@ class Registry:
         module = target.partition(":")[0]
         self._add(Entry(self.kind, name, description, target.replace(":", "."), target=target), module)
 
-    def add_fallback(self, resolver: Callable[[str], Entry | None]) -> None:
-        """Resolve names that are not registered (e.g. any Gymnasium id) through ``resolver``."""
+    def add_fallback(self, resolver: Callable[[str], Entry | None], names: Callable[[], list[str]] | None = None) -> None:
+        """Resolve names that are not registered (e.g. any Gymnasium id) through ``resolver``;
+        ``names()`` lists what it resolves, for the suggestions of a misspelt name."""
         self._fallbacks.append(resolver)
+        if names is not None:
+            self._fallback_names.append(names)
 
     def provide(self, name: str, attribute: str, target: str) -> None:
         """Let another plugin package provide ``attribute`` of the entry ``name`` ('module:attr',
@@ -198,7 +202,10 @@ class Registry:
             raise ConfigError(f"a {self.kind} name must be a non-empty string, not {name!r}.")
         entry = self.find(name)
         if entry is None:
-            raise ConfigError(f"unknown {self.kind} {name!r}; {did_you_mean(name, self.names())}")
+            choices = self.names()
+            near = closest(name, choices + [n for names in self._fallback_names for n in names()])
+            hint = ("did you mean " + " or ".join(repr(c) for c in near) + "?") if near else did_you_mean(name, choices)
+            raise ConfigError(f"unknown {self.kind} {name!r}; {hint}")
         return entry
 
     def __contains__(self, name: str) -> bool:

@@ -80,3 +80,10 @@ def test_gymnasium_knows_the_ids_whichever_is_imported_first(order):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "(2, 10, 10)"
+
+
+@pytest.mark.parametrize("typed,first", [("CartPol-v1", "CartPole-v1"), ("Pendulum", "Pendulum-v1"), ("tictacto", "tictactoe")])
+def test_a_misspelt_env_suggests_the_closest_gymnasium_or_sandbox_id_first(typed, first):
+    with pytest.raises(sandbox.ConfigError) as err:
+        envs.get(typed)
+    assert f"did you mean {first!r}" in str(err.value)
