@@ -235,6 +235,12 @@ class Run:
         self._step = int(state.get("step", 0))
         self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
         self.best_score = state.get("best_score")
+        from sandbox.tracking import DISCARDED, rewind_metrics
+
+        moved = rewind_metrics(self.dir, self._step)
+        if moved:
+            print(f"resuming {self.dir} from its checkpoint at step {self._step}: {moved} metric rows logged after it "
+                  f"moved to {DISCARDED}", file=sys.stderr)
         return True
 
     # -- the session --------------------------------------------------------------------------------

@@ -238,3 +238,37 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return rows
+
+
+#: where a resume puts the rows of the progress it threw away
+DISCARDED = "metrics.discarded.jsonl"
+
+
+def rewind_metrics(run_dir: str | Path, step: int) -> int:
+    """A resume from the checkpoint at ``step``: metrics.jsonl keeps the rows up to that step, so
+    that its steps never go backwards; the rows logged after it (progress the resume throws away)
+    and a torn last line move to metrics.discarded.jsonl. Returns how many rows moved."""
+    from sandbox.files import atomic_write
+
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return 0
+    keep: list[str] = []
+    drop: list[str] = []
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row_step = json.loads(line).get("step")
+        except (json.JSONDecodeError, AttributeError):
+            row_step = None
+        (keep if isinstance(row_step, int) and row_step <= step else drop).append(line)
+    if not drop:
+        return 0
+    with open(Path(run_dir) / DISCARDED, "a") as fh:  # first the copy, then the rewrite: a kill loses nothing
+        fh.write("".join(line + "\n" for line in drop))
+        fh.flush()
+        os.fsync(fh.fileno())
+    atomic_write(path, "".join(line + "\n" for line in keep))
+    return len(drop)
+

@@ -111,11 +111,12 @@ def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path)
     proc.wait()
     assert_no_pickle(d)
     rows = read_metrics(d)
-    # every restart went on from the checkpoint it found, not from zero
-    for ckpt_step, n_before in resumed_from:
-        after = rows[n_before:]
-        if after:
-            assert after[0]["step"] == ckpt_step + 1
+    # every restart went on from the checkpoint it found, not from zero, and metrics.jsonl holds one
+    # history: steps strictly increase, the rows of progress a resume threw away are in the side file
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(set(steps)) and steps[0] == 1
+    assert any(ckpt_step > 0 for ckpt_step, _ in resumed_from)
+    assert all(ckpt_step in steps or ckpt_step == 0 for ckpt_step, _ in resumed_from[:-1])
     assert read_pointer(d, "latest")["step"] > 0
     # and a last resume runs to the end of a (smaller) budget
     out = subprocess.run([sys.executable, "-m", "sandbox", "train", f"out={d}", f"steps={read_pointer(d, 'latest')['step'] + 20}",
@@ -164,3 +165,18 @@ def test_device_auto_is_cpu_here_and_missing_cuda_is_refused():
         assert resolve_device("auto").type in ("cpu", "mps")
         with pytest.raises(ConfigError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_a_resume_moves_the_rows_logged_after_its_checkpoint_aside(tmp_path):
+    d = tmp_path / "r"
+    sandbox.train(None, [*TINY, "steps=12", "model.checkpoint_every=4", f"out={d}"], progress=False)
+    assert read_pointer(d, "latest")["step"] == 12
+    # what a process killed after step 12's checkpoint leaves: rows of steps 13 and 14, and a torn line
+    with open(d / "metrics.jsonl", "a") as fh:
+        fh.write('{"step": 13, "time": 9.0, "loss": 1.0}\n{"step": 14, "time": 9.1, "loss": 1.0}\n{"step": 1')
+    sandbox.train(None, [f"out={d}", "steps=20"], progress=False)
+    steps = [r["step"] for r in read_metrics(d)]
+    assert steps == list(range(1, 21))  # one history, no step twice, none going backwards
+    aside = (d / "metrics.discarded.jsonl").read_text().splitlines()
+    assert [line[:12] for line in aside] == ['{"step": 13,', '{"step": 14,', '{"step": 1']
+
