@@ -31,7 +31,7 @@ from sandbox import checkpoint
 from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
 from sandbox.device import seed_everything
 from sandbox.errors import ConfigError, RunDirError, SandboxError
-from sandbox.files import atomic_write, check_run_dir, is_run_dir
+from sandbox.files import CHECKPOINT_STEM, atomic_write, check_contained, check_run_dir, is_run_dir
 from sandbox.registry import plugin_class
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ def read_pointer(run_dir: Path, which: str) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
         if not isinstance(data, dict) or "file" not in data:
             raise ValueError("no 'file' key")
+        if not isinstance(data["file"], str) or not CHECKPOINT_STEM.match(data["file"]):
+            raise ValueError(f"'file' must name a checkpoint step-<12 digits> inside checkpoints/, not {str(data['file'])[:60]!r}")
         return data
     except (ValueError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{path} is corrupt ({exc}); restore it or train the run again.") from None
@@ -218,8 +220,8 @@ class Run:
     def _prune(self) -> None:
         keep = {p["file"] for w in ("latest", "best") if (p := read_pointer(self.dir, w))}
         for f in self.checkpoint_dir.iterdir():
-            stem = f.name.split(".", 1)[0]
-            if f.name.startswith("step-") and stem not in keep:
+            stem, _, suffix = f.name.partition(".")
+            if CHECKPOINT_STEM.match(stem) and suffix in ("safetensors", "json") and stem not in keep and f.is_file():
                 f.unlink(missing_ok=True)
             elif f.name.startswith(".") and ".tmp-" in f.name and not f.name.endswith(f".tmp-{os.getpid()}"):
                 f.unlink(missing_ok=True)  # left by a killed process
@@ -357,6 +359,7 @@ def train(
     out = raw.get("out")
     resume = out is not None and is_run_dir(str(out))
     if resume:
+        check_contained(str(out))
         cfg = _resume_config(Path(str(out)), raw)
     else:
         cfg = from_raw(raw)
@@ -388,7 +391,7 @@ def train(
 def load(run_dir: str | Path, which: str = "best") -> Plugin:
     """The trained agent or model of a run, with its ``best`` checkpoint (or the latest when it
     has no best). Reads only config.yaml, safetensors and JSON."""
-    run_dir = check_run_dir(run_dir)
+    run_dir = check_contained(check_run_dir(run_dir))
     cfg = load_run_config(run_dir)
     cfg.device = "auto" if cfg.device.startswith(("cuda", "mps")) else cfg.device
     cls = plugin_class(cfg)
