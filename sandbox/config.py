@@ -17,6 +17,7 @@ Plugin configs are plain dataclasses whose fields carry a one-line help in their
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import MISSING, dataclass, field
@@ -184,8 +185,13 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str):
+            text = value.replace("_", "").strip()
             try:
-                number = float(value.replace("_", ""))
+                return int(text)  # exact, however many digits
+            except ValueError:
+                pass
+            try:
+                number = float(text)
             except ValueError:
                 raise bad from None
             if number.is_integer():
@@ -194,14 +200,19 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool):
             raise bad
+        number: float | None = None
         if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value.replace("_", ""))
+                number = float(value.replace("_", ""))
             except ValueError:
                 raise bad from None
-        raise bad
+        if number is None:
+            raise bad
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}={value!r} is not a finite number; give a real value (null where the key allows none).")
+        return number
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -464,6 +475,8 @@ def check_run_config(cfg: RunConfig) -> None:
         raise ConfigError("agents learn from an env, not a data set; replace data= with env=.")
     if cfg.model is not None and cfg.env is not None:
         raise ConfigError("generative models learn from a data set, not an env; replace env= with data=.")
+    if not 0 <= cfg.seed < 2**32:
+        raise ConfigError(f"seed={cfg.seed} is out of range; seeds are whole numbers from 0 to {2**32 - 1}.")
     if cfg.steps <= 0:
         raise ConfigError(f"steps={cfg.steps} must be a positive number of steps.")
     if cfg.max_minutes is not None and cfg.max_minutes <= 0:

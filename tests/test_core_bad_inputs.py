@@ -103,3 +103,24 @@ def test_bad_input_is_one_sentence_and_exit_2(name, runs):
     assert err.startswith("error:"), err
     assert expected in err, err
     assert snapshot(runs["base"]) == before, "a bad input changed files that were already there"
+
+
+@pytest.mark.parametrize("override,match", [
+    ("max_minutes=nan", "max_minutes"), ("checkpoint_minutes=nan", "not a finite number"),
+    ("checkpoint_minutes=inf", "not a finite number"), ("model.lr=inf", "not a finite number"),
+    ("model.lr=-inf", "not a finite number"), ("model.lr=nan", "not a finite number"),
+    ("seed=-1", "seed=-1 is out of range"), ("seed=4294967296", "out of range"),
+    ("seed=100000000000000000000000", "seed=100000000000000000000000 is out of range"), ("steps=1e400", "steps"),
+])
+def test_numbers_that_are_not_finite_or_out_of_range_are_one_sentence(override, match, tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(sandbox.ConfigError, match=match):
+        sandbox.train(None, ["model=tiny/regress", "wandb.mode=disabled", override, f"out={out}"], progress=False)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("override", ["agent.learning_rate=inf", "agent.gamma=nan", "env.repeat_action_probability=nan"])
+def test_plugin_fields_refuse_non_finite_numbers(override, tmp_path):
+    env = "env=ALE/Pong-v5" if override.startswith("env.") else "env=CartPole-v1"
+    with pytest.raises(sandbox.ConfigError, match="not a finite number"):
+        sandbox.train(None, ["agent=ppo", env, "wandb.mode=disabled", override, f"out={tmp_path / 'x'}"], progress=False)
