@@ -199,7 +199,8 @@ def _load(run_dir: str, kind: str | None = None) -> Any:
         want = Agent if kind == "agent" else GenerativeModel
         if not isinstance(plugin, want):
             other = "generative model" if kind == "agent" else "agent"
-            raise SandboxError(f"{run_dir} is a {other} run, not a{'n agent' if kind == 'agent' else ' generative model'} run; "
+            article = "an" if other == "agent" else "a"
+            raise SandboxError(f"{run_dir} is {article} {other} run, not a{'n agent' if kind == 'agent' else ' generative model'} run; "
                                + ("use 'sandbox sample' for generative models." if kind == "agent" else "use 'sandbox play' or 'sandbox eval' for agents."))
     return plugin
 

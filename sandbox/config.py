@@ -256,8 +256,8 @@ def fields_of(cls: Any) -> dict[str, tuple[Any, dataclasses.Field]]:
 
 def build(cls: Any, data: dict[str, Any], where: str) -> Any:
     """An instance of the config dataclass ``cls`` from ``data``, every value checked."""
-    if cls is None or cls is dict:
-        return dict(data)
+    if cls is None or cls is dict:  # free keys (a Gymnasium env's keyword arguments): values as YAML reads them
+        return {k: _parse_text(v) if isinstance(v, str) else v for k, v in data.items()}
     known = fields_of(cls)
     kwargs = {}
     for key, value in data.items():

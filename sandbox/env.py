@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.errors import ConfigError
 from sandbox.registry import Entry, envs
 
 
@@ -23,7 +24,12 @@ class GymnasiumEnv:
     def __call__(self, **kwargs: Any) -> Any:
         import gymnasium
 
-        return gymnasium.make(self.env_id, **kwargs)
+        try:
+            return gymnasium.make(self.env_id, **kwargs)
+        except TypeError as exc:  # a keyword the env's constructor does not take
+            given = ", ".join(f"env.{k}" for k in kwargs if k != "render_mode") or "these settings"
+            reason = str(exc).split(" was raised from")[0].splitlines()[0][:160]
+            raise ConfigError(f"env={self.env_id} does not take {given} ({reason}); drop or correct them.") from None
 
 
 def gymnasium_fallback(name: str) -> Entry | None:
@@ -59,6 +65,7 @@ def make_env(name: str, render_mode: str | None = None, **kwargs: Any) -> Any:
 
     factory = envs.get(name).load()
     config_cls = getattr(factory, "Config", None)
-    if config_cls not in (None, dict):
-        kwargs = {k: v for k, v in vars(build(config_cls, kwargs, "env")).items() if k != "render_mode"}
+    if config_cls is not None:  # a typed config is checked; free keys are read as YAML values
+        built = build(config_cls, kwargs, "env")
+        kwargs = {k: v for k, v in (built if isinstance(built, dict) else vars(built)).items() if k != "render_mode"}
     return factory(**kwargs) if render_mode is None else factory(render_mode=render_mode, **kwargs)

@@ -124,3 +124,20 @@ def test_plugin_fields_refuse_non_finite_numbers(override, tmp_path):
     env = "env=ALE/Pong-v5" if override.startswith("env.") else "env=CartPole-v1"
     with pytest.raises(sandbox.ConfigError, match="not a finite number"):
         sandbox.train(None, ["agent=ppo", env, "wandb.mode=disabled", override, f"out={tmp_path / 'x'}"], progress=False)
+
+
+def test_a_keyword_a_gymnasium_env_rejects_is_one_sentence_and_nothing_is_written(tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(sandbox.ConfigError, match=r"env=CartPole-v1 does not take env\.foo"):
+        sandbox.train(None, ["agent=ppo", "env=CartPole-v1", "env.foo=1", "wandb.mode=disabled", f"out={out}"], progress=False)
+    assert not out.exists()
+
+
+def test_a_gymnasium_keyword_from_the_command_line_arrives_typed():
+    env = sandbox.make_env("CartPole-v1", max_episode_steps="7")  # as `env.max_episode_steps=7` gives it
+    env.reset(seed=0)
+    steps, done = 0, False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(0 if steps % 2 else 1)
+        steps, done = steps + 1, terminated or truncated
+    assert steps <= 7
