@@ -72,6 +72,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--episodes", type=int, default=1, help="episodes (or games) to play")
     s.add_argument("--record", metavar="FILE", help="write FILE.mp4 or FILE.gif instead of opening a window")
     s.add_argument("--human", action="store_true", help="you play (keyboard or mouse)")
+    s.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
     s = sub.add_parser("sample", help="sample images from a trained generative model")
     s.add_argument("run_dir", metavar="RUN_DIR")
@@ -227,6 +228,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def play_summary(result: dict[str, Any]) -> str:
+    """One line about what was played: scores (agents), wins and draws (board games), the file written."""
+    parts = []
+    if "scores" in result:
+        scores = result["scores"]
+        parts.append(f"played {len(scores)} episode{'s' * (len(scores) != 1)}: score " + ", ".join(f"{s:g}" for s in scores))
+        if len(scores) > 1:
+            parts.append(f"mean {result['mean_return']:.2f}")
+    elif "games" in result:
+        counts = {k: v for k, v in result.items() if k not in ("games", "record") and isinstance(v, int)}
+        parts.append(f"played {result['games']} game{'s' * (result['games'] != 1)}: "
+                     + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    if result.get("record"):
+        parts.append(f"recorded to {result['record']}")
+    return "; ".join(parts) if parts else json.dumps(result)
+
+
 def cmd_play(args: argparse.Namespace) -> int:
     from sandbox.files import is_run_dir
 
@@ -240,7 +258,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         plugin = _load(args.target, "agent")
         result = plugin.play(episodes=args.episodes, record=record, human=args.human)
         if result:
-            print(json.dumps(result))
+            print(json.dumps(result) if args.json else play_summary(result))
         return 0
     from sandbox.registry import envs
 

@@ -210,6 +210,12 @@ def test_cli_eval_json_and_record(tmp_path: Path, capsys: pytest.CaptureFixture)
         frames = iio.imread(tmp_path / name, index=None)
         assert len(frames) >= 2 * 9 and frames.shape[-1] == 3
         assert frames.reshape(len(frames), -1).std(axis=1).max() > 0  # pictures, not blank frames
+    capsys.readouterr()
+    assert main(["play", str(run.dir), "--record", str(tmp_path / "one.gif"), "--episodes", "2"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("played 2 episodes: score ") and line.endswith(f"recorded to {tmp_path / 'one.gif'}")
+    assert main(["play", str(run.dir), "--record", str(tmp_path / "one.gif"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["episodes"] == 1
 
 
 def test_demo_preset_trains_and_records_an_episode(tmp_path: Path) -> None:
