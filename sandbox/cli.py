@@ -35,8 +35,6 @@ Train the agent or generative model a preset, a YAML file and key=value override
 'agent=NAME' or 'model=NAME' selects a plugin, 'agent.FIELD=VALUE' sets one of its fields (the same
 for env=, data= and backbone=). With out= naming an existing run, that run resumes from its latest
 checkpoint with its own config and what is left of its budget. Ctrl-C writes a checkpoint and stops.
-
-Add agent=NAME (or model=, data=, backbone=, env=) before --help to see that plugin's fields.
 """
 
 
@@ -157,12 +155,12 @@ def train_help(argv: list[str]) -> int:
     from sandbox.config import SECTIONS, describe
 
     print("Run keys (KEY=VALUE):")
-    for name, tp, default, help_ in describe(RunConfig):
-        if name in SECTIONS or name == "wandb":
-            continue
-        print(f"  {name.ljust(18)}  {tp.ljust(12)}  {default.ljust(8)}  {help_}")
+    rows = [r for r in describe(RunConfig) if r[0] not in SECTIONS and r[0] != "wandb"]
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    for name, tp, default, help_ in rows:
+        print(f"  {name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
     for section in ("agent", "model", "env", "data", "backbone"):
-        print(f"  {section.ljust(18)}  {'plugin name':12}  {'':8}  select the {section} (then {section}.FIELD=VALUE)")
+        print(f"  {section.ljust(w[0])}  {'plugin name'.ljust(w[1])}  {''.ljust(w[2])}  select the {section} (then {section}.FIELD=VALUE)")
     _print_fields("W&B keys:", WandbConfig, "wandb.")
     return 0
 
