@@ -179,16 +179,38 @@ class AtariGame:
         cfg = kwargs.pop("config", None) or AtariConfig(**kwargs)
         return AtariPreprocessed(self.game, cfg, render_mode=render_mode)
 
-    def play_human(self, env_id: str, episodes: int = 1, record: Path | None = None) -> dict[str, Any]:
+    def play_human(self, env_id: str, episodes: int = 1, record: Path | None = None, max_frames: int | None = None) -> dict[str, Any]:
         """A person plays with the keyboard: arrows or W/A/S/D to move, space to fire, Esc to quit."""
-        return play_human(self.game, episodes=episodes, record=record)
+        return play_human(self.game, episodes=episodes, record=record, max_frames=max_frames)
 
 
-def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: int = 3) -> dict[str, Any]:
+#: the keys a person presses, as the names of ALE's key tables ("w" up, "s" down, "a" left, "d" right, " " fire)
+KEY_NAMES = {"up": "w", "w": "w", "down": "s", "s": "s", "left": "a", "a": "a", "right": "d", "d": "d", "space": " "}
+#: games whose joystick moves the player along another axis than its key table says: Pong's paddle
+#: goes up with RIGHT and down with LEFT, so Up/Down (W/S) are the keys that move it
+KEY_REMAP: dict[str, dict[str, str | None]] = {"Pong": {"w": "d", "s": "a", "a": None, "d": None}}
+
+
+def human_action(game: str, held: set[str], keys_to_action: dict[tuple[str, ...], int]) -> int:
+    """The action for the keys held (names of :data:`KEY_NAMES`), through the game's own key table
+    and :data:`KEY_REMAP`; keys that mean nothing in the game are ignored (NOOP when none is left)."""
+    remap = KEY_REMAP.get(game, {})
+    keys = {remap.get(k, k) for k in held} - {None}
+    known = {k for combo in keys_to_action for k in combo}
+    for tried in (keys, keys & known, keys & known - {" "}):  # as held; without keys the game lacks; without fire
+        action = keys_to_action.get(tuple(sorted(tried)))  # type: ignore[arg-type]
+        if action is not None:
+            return action
+    return 0
+
+
+def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: int = 3, max_frames: int | None = None) -> dict[str, Any]:
     """Open a pygame window and let a person play ``game`` at 60 frames per second.
 
-    The score is drawn on screen; closing the window (a QUIT event) or Esc ends the session.
-    With ``record``, the frames are also written to that .mp4 or .gif.
+    Arrow keys or W/A/S/D move (Up/Down move Pong's paddle), space fires, Esc or closing the window
+    quits. The game waits for the first key, so the first serve comes when the person is ready; the
+    score is drawn on screen, and the result says what was scored. With ``record``, the frames are
+    also written to that .mp4 or .gif.
     """
     import ale_py
     import pygame
@@ -196,40 +218,41 @@ def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: 
     gymnasium.register_envs(ale_py)
     env = gymnasium.make(f"ALE/{game}-v5", frameskip=1, render_mode="rgb_array").unwrapped
     keys_to_action = {tuple(sorted(k)): a for k, a in env.get_keys_to_action().items()}  # ('a', ' ') -> LEFTFIRE
-    aliases = {pygame.K_UP: "w", pygame.K_DOWN: "s", pygame.K_LEFT: "a", pygame.K_RIGHT: "d"}
     pygame.display.init()
     pygame.font.init()
     env.reset()
     frame = env.render()
     h, w = frame.shape[:2]
     screen = pygame.display.set_mode((w * scale, h * scale + 30))
-    pygame.display.set_caption(f"sandbox: {game} (arrows or WASD, space fires, Esc quits)")
+    pygame.display.set_caption(f"sandbox: {game} (arrow keys or WASD move, space fires, Esc quits)")
     font = pygame.font.Font(None, 28)
     clock = pygame.time.Clock()
     frames: list[np.ndarray] = []
     scores: list[float] = []
-    score, quit_ = 0.0, False
-    while len(scores) < episodes and not quit_:
+    held: set[str] = set()
+    score, quit_, started, steps, shown = 0.0, False, False, 0, 0
+    while len(scores) < episodes and not quit_ and (max_frames is None or shown < max_frames):
         for event in pygame.event.get():
             if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
                 quit_ = True
-        pressed = pygame.key.get_pressed()
-        held = set()
-        for code, ch in aliases.items():
-            if pressed[code]:
-                held.add(ch)
-        for ch in "wasde ":
-            if pressed[pygame.key.key_code(ch) if ch != " " else pygame.K_SPACE]:
-                held.add(ch)
-        action = keys_to_action.get(tuple(sorted(held)), 0)
-        _, reward, terminated, truncated, _ = env.step(action)
-        score += float(reward)
-        frame = env.render()
-        picture = draw_frame(screen, font, frame, f"score {score:+.0f}   episode {len(scores) + 1}/{episodes}", scale)
+            elif event.type in (pygame.KEYDOWN, pygame.KEYUP) and (name := KEY_NAMES.get(pygame.key.name(event.key))):
+                (held.add if event.type == pygame.KEYDOWN else held.discard)(name)
+                started = True
+        if started:
+            _, reward, terminated, truncated, _ = env.step(human_action(game, held, keys_to_action))
+            steps += 1
+            score += float(reward)
+            frame = env.render()
+            text = f"score {score:+.0f}   episode {len(scores) + 1}/{episodes}"
+        else:
+            terminated = truncated = False
+            text = "press an arrow key (or W/A/S/D, space) to start"
+        picture = draw_frame(screen, font, frame, text, scale)
         if record is not None:
             frames.append(picture)
         pygame.display.flip()
         clock.tick(60)
+        shown += 1
         if terminated or truncated:
             scores.append(score)
             score = 0.0
@@ -240,7 +263,12 @@ def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: 
         from sandbox.tracking import write_video
 
         write_video(record, frames[::2], fps=30)
-    return {"scores": scores, "quit": quit_}
+    result: dict[str, Any] = {"scores": scores, "quit": quit_, "steps": steps}
+    if steps and not scores:
+        result["unfinished_score"] = score
+    if record is not None and frames:
+        result["record"] = str(record)
+    return result
 
 
 def preprocessed(game: str, render_mode: str | None = None, **kwargs: Any) -> AtariPreprocessed:

@@ -228,12 +228,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def play_summary(result: dict[str, Any]) -> str:
     """One line about what was played: scores (agents), wins and draws (board games), the file written."""
+    import numpy as np
+
     parts = []
     if "scores" in result:
         scores = result["scores"]
-        parts.append(f"played {len(scores)} episode{'s' * (len(scores) != 1)}: score " + ", ".join(f"{s:g}" for s in scores))
+        if scores:
+            parts.append(f"played {len(scores)} episode{'s' * (len(scores) != 1)}: score " + ", ".join(f"{s:g}" for s in scores))
         if len(scores) > 1:
-            parts.append(f"mean {result['mean_return']:.2f}")
+            parts.append(f"mean {float(np.mean(scores)):.2f}")
+        if "unfinished_score" in result:
+            parts.append(f"stopped during episode {len(scores) + 1} at score {result['unfinished_score']:+g}")
+        elif not scores:
+            parts.append("stopped before the first episode began")
     elif "games" in result:
         counts = {k: v for k, v in result.items() if k not in ("games", "record") and isinstance(v, int)}
         parts.append(f"played {result['games']} game{'s' * (result['games'] != 1)}: "
@@ -275,7 +282,9 @@ def cmd_play(args: argparse.Namespace) -> int:
     human = envs.provided(args.target, "play_human") or getattr(factory, "play_human", None)
     if human is None:
         raise SandboxError(f"the env {args.target} has no human play yet; try ALE/Pong-v5 or a board game such as tictactoe.")
-    human(args.target, episodes=args.episodes, record=record)
+    result = human(args.target, episodes=args.episodes, record=record)
+    if isinstance(result, dict) and result:
+        print(json.dumps(result) if args.json else play_summary(result))
     return 0
 
 
