@@ -232,8 +232,14 @@ class Run:
         if loaded is None:
             return False
         tensors, state = loaded
-        checkpoint.decode(plugin, tensors, state)
-        checkpoint.set_rng_state(tensors, state.get("rng", {}))
+        try:
+            checkpoint.decode(plugin, tensors, state)
+            checkpoint.set_rng_state(tensors, state.get("rng", {}))
+        except SandboxError:
+            raise
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+            raise RunDirError(f"the {which} checkpoint of {self.dir} does not fit its config ({str(exc).splitlines()[0][:160]}); "
+                              "resume with the run's own config.yaml, or train a new run.") from None
         self._step = int(state.get("step", 0))
         self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
         self.best_score = state.get("best_score")

@@ -180,3 +180,14 @@ def test_a_resume_moves_the_rows_logged_after_its_checkpoint_aside(tmp_path):
     aside = (d / "metrics.discarded.jsonl").read_text().splitlines()
     assert [line[:12] for line in aside] == ['{"step": 13,', '{"step": 14,', '{"step": 1']
 
+
+
+def test_a_checkpoint_that_does_not_fit_the_config_is_one_sentence_on_resume(tmp_path):
+    d = tmp_path / "r"
+    sandbox.train(None, [*TINY, "steps=4", f"out={d}"], progress=False)
+    config = d / "config.yaml"
+    config.write_text(config.read_text().replace("- 8", "- 16"))  # the network the checkpoint holds is 8 wide
+    metrics = (d / "metrics.jsonl").read_bytes()
+    with pytest.raises(sandbox.RunDirError, match="does not fit its config"):
+        sandbox.train(None, [f"out={d}", "steps=8"], progress=False)
+    assert (d / "metrics.jsonl").read_bytes() == metrics
