@@ -29,7 +29,7 @@ import importlib
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from sandbox.errors import ConfigError, SandboxError
 
@@ -55,9 +55,10 @@ def closest(name: str, choices: list[str], n: int = 3) -> list[str]:
     return [lower[h] for h in hits]
 
 
-def did_you_mean(name: str, choices: list[str]) -> str:
-    """A sentence fragment naming the closest valid choices, or all of them when few."""
-    near = closest(name, choices)
+def did_you_mean(name: str, choices: list[str], more: Sequence[str] = ()) -> str:
+    """A sentence fragment naming the closest valid choices (among ``choices`` and ``more``, names
+    that are valid but too many to list), or all of ``choices`` when few."""
+    near = closest(name, [*choices, *more])
     if near:
         return "did you mean " + " or ".join(repr(c) for c in near) + "?"
     if len(choices) <= 12:
@@ -164,10 +165,10 @@ class Registry:
         imported on first use). The agents district hands the board games their opponent for human
         play this way, so that the envs district never imports the agents district."""
         module = target.partition(":")[0]
-        self._provided[(name, attribute)] = Entry(self.kind, name, attribute, target.replace(":", "."), target=target)
         if _top_package(module) not in BUILTIN_PACKAGES and "/" not in name:
             raise SandboxError(f"{module} tried to provide {attribute} of the built-in {self.kind} {name!r}; a third party "
                                "provides attributes only for its own 'namespace/name' plugins.")
+        self._provided[(name, attribute)] = Entry(self.kind, name, attribute, target.replace(":", "."), target=target)
 
     def provided(self, name: str, attribute: str) -> Any | None:
         """What :meth:`provide` registered for ``name``'s ``attribute`` (None when nothing did)."""
@@ -202,10 +203,8 @@ class Registry:
             raise ConfigError(f"a {self.kind} name must be a non-empty string, not {name!r}.")
         entry = self.find(name)
         if entry is None:
-            choices = self.names()
-            near = closest(name, choices + [n for names in self._fallback_names for n in names()])
-            hint = ("did you mean " + " or ".join(repr(c) for c in near) + "?") if near else did_you_mean(name, choices)
-            raise ConfigError(f"unknown {self.kind} {name!r}; {hint}")
+            more = [n for names in self._fallback_names for n in names()]
+            raise ConfigError(f"unknown {self.kind} {name!r}; {did_you_mean(name, self.names(), more)}")
         return entry
 
     def __contains__(self, name: str) -> bool:
