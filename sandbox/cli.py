@@ -183,6 +183,10 @@ def cmd_train(argv: list[str]) -> int:
     run = train(source, overrides, progress=progress)
     reason = {"time": "the time budget (max_minutes) is spent", "interrupted": "interrupted", "steps": "the step budget is spent"}
     print(f"run: {run.dir}  (step {run.step}; stopped because {reason.get(run.stop_reason or 'steps', 'it finished')})")
+    from sandbox.tracking import wandb_sync_line
+
+    if (line := wandb_sync_line(run.dir)) is not None:
+        print(line)
     if run.stop_reason == "interrupted":
         return 130
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -50,6 +52,42 @@ def logged_in_to_wandb() -> bool:
     except (FileNotFoundError, OSError, Exception):  # netrc.NetrcParseError and friends
         return False
     return any("wandb" in host for host in hosts)
+
+
+def offline_wandb_folders(run_dir: str | Path) -> list[Path]:
+    """The W&B offline run folders of a run (``RUN/wandb/offline-run-<time>-<id>``, one per
+    session: a resumed run has several) that ``wandb sync`` has not uploaded yet, oldest first."""
+    run_dir = Path(run_dir)
+    wandb_dir = run_dir / "wandb"
+    if not wandb_dir.is_dir() or wandb_dir.is_symlink():
+        return []
+    run_id = None
+    try:
+        run_id = json.loads((run_dir / "run.json").read_text()).get("id")
+    except (OSError, ValueError, AttributeError):
+        pass
+    pattern = f"offline-run-*-{run_id}" if isinstance(run_id, str) and re.fullmatch(r"[A-Za-z0-9_-]+", run_id) else "offline-run-*"
+    folders = []
+    for folder in sorted(wandb_dir.glob(pattern)):  # the name starts with the time: sorted is oldest first
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        logs = list(folder.glob("*.wandb"))
+        if any(not log.with_suffix(".wandb.synced").exists() for log in logs):  # wandb sync leaves that marker
+            folders.append(folder)
+    return folders
+
+
+def wandb_sync_line(run_dir: str | Path) -> str | None:
+    """The line a run ends with when W&B ran offline: the folder its W&B run is in and the exact
+    ``wandb sync`` command that uploads it (with a resumed run's earlier sessions, when those are
+    not uploaded yet either). None when nothing waits to be uploaded: W&B was disabled or online."""
+    folders = offline_wandb_folders(run_dir)
+    if not folders:
+        return None
+    earlier = len(folders) - 1
+    also = f" (and {earlier} earlier session{'s' * (earlier != 1)} of this run not uploaded yet)" if earlier else ""
+    command = "wandb sync " + " ".join(shlex.quote(str(f)) for f in folders)
+    return f"W&B ran offline: its files are in {folders[-1]}{also}; to upload them (after 'wandb login'): {command}"
 
 
 def to_uint8_images(images: Any) -> np.ndarray:

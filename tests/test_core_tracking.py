@@ -4,6 +4,7 @@ never stops training."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -122,3 +123,45 @@ def test_videos_read_back(tmp_path, suffix):
     path = write_video(tmp_path / f"v{suffix}", frames, fps=5)
     back = imageio.mimread(path) if suffix == ".gif" else [f for f in imageio.get_reader(path, format="FFMPEG")]
     assert len(back) == 6 and back[0].shape[0] >= 30
+
+
+def test_an_offline_run_ends_with_the_wandb_sync_line_and_a_disabled_one_does_not(tmp_path):
+    """The real CLI, a real W&B offline run: its last line names the offline folder inside the run
+    directory and the `wandb sync` command that uploads it (which wandb itself accepts); a resumed
+    session adds its own folder to the command; a disabled run prints no such line."""
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import run_cli
+
+    out = run_cli("train", *TINY, "steps=5", "wandb.mode=offline", f"out={tmp_path / 'r'}", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if "wandb sync" in line]
+    assert len(lines) == 1 and out.stdout.splitlines()[-1] == lines[0]
+    folders = list((tmp_path / "r" / "wandb").glob("offline-run-*"))
+    assert len(folders) == 1 and folders[0].is_dir() and list(folders[0].glob("run-*.wandb"))
+    assert lines[0] == (f"W&B ran offline: its files are in {folders[0]}; to upload them (after 'wandb login'): "
+                        f"wandb sync {folders[0]}")
+    command = shlex.split(lines[0].split(": ")[-1])
+    assert command[:2] == ["wandb", "sync"] and Path(command[2]) == folders[0]
+    dry = subprocess.run([sys.executable, "-m", "wandb", "sync", "--dry-run", *command[2:]], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "WANDB_SILENT": "false"})
+    assert dry.returncode == 0 and "Would sync 1 run(s)" in dry.stdout + dry.stderr, dry.stderr
+
+    resumed = run_cli("train", *TINY, "steps=8", "wandb.mode=offline", f"out={tmp_path / 'r'}", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    folders = sorted((tmp_path / "r" / "wandb").glob("offline-run-*"))
+    line = resumed.stdout.splitlines()[-1]
+    assert len(folders) == 2 and f"its files are in {folders[1]} (and 1 earlier session" in line
+    assert line.endswith(f"wandb sync {folders[0]} {folders[1]}")
+    from sandbox.tracking import wandb_sync_line
+
+    for log in (tmp_path / "r" / "wandb").glob("offline-run-*/run-*.wandb"):
+        log.with_suffix(".wandb.synced").touch()  # the marker `wandb sync` leaves beside what it uploaded
+    assert wandb_sync_line(tmp_path / "r") is None
+
+    off = run_cli("train", *TINY, "steps=5", "wandb.mode=disabled", f"out={tmp_path / 'd'}", "--no-progress")
+    assert off.returncode == 0, off.stderr
+    assert "W&B" not in off.stdout + off.stderr and "wandb sync" not in off.stdout
+    assert not (tmp_path / "d" / "wandb").exists()
