@@ -13,6 +13,7 @@ def run_demo(out: Path, only: list[str] | None = None) -> int:
     from sandbox.config import presets
     from sandbox.registry import list_plugins
     from sandbox.run import train
+    from sandbox.tracking import wandb_sync_line
 
     found = {name: path for name, path in sorted(presets().items()) if name.startswith("demo-")}
     if only:
@@ -31,8 +32,10 @@ def run_demo(out: Path, only: list[str] | None = None) -> int:
     for i, (name, _) in enumerate(found.items(), 1):
         print(f"\n[{i}/{len(found)}] training {name} ...", file=sys.stderr)
         run_dir = out / name
-        run = train(name, [f"out={run_dir}", "wandb.mode=disabled"] if not run_dir.exists() else [f"out={run_dir}"])
+        run = train(name, [f"out={run_dir}"])
         runs.append(run.dir)
+        if (line := wandb_sync_line(run.dir)) is not None:
+            print(f"  {line}")
         from sandbox.run import load
 
         plugin = load(run.dir)
