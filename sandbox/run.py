@@ -88,9 +88,15 @@ class Run:
 
     Plugins read ``run.step`` / set it as they go, call ``run.log(...)``, stop when
     ``run.should_stop()`` says so, and call ``run.checkpoint(self)`` when ``run.checkpoint_due()``.
+
+    ``max_minutes`` covers the whole run, from ``started`` (when ``train`` was called) to the last
+    checkpoint: a plugin with work to do after training (a closing evaluation, a video, a sample
+    grid) tells the run how long it takes with :meth:`reserve_for_closing`, so that
+    :meth:`should_stop` ends training early enough, and keeps that work inside
+    :meth:`closing_deadline` (cutting it short where it must).
     """
 
-    def __init__(self, directory: str | Path, config: RunConfig) -> None:
+    def __init__(self, directory: str | Path, config: RunConfig, started: float | None = None) -> None:
         self.dir = Path(directory)
         self.config = config
         self._step = 0
@@ -98,8 +104,17 @@ class Run:
         self.interrupted = False
         self.stop_reason: str | None = None
         self._elapsed_before = 0.0
-        self._t0 = time.time()
+        self._t0 = time.time() if started is None else started
+        self._clock_started = started is not None
         self._last_checkpoint = time.time()
+        #: seconds the last checkpoint took to write
+        self.checkpoint_seconds = 0.0
+        self._closing_reserve = 0.0
+        # the longest stretch of training between two should_stop() calls (work inside aside() not counted)
+        self._longest_gap = 0.0
+        self._last_check: float | None = None
+        self._aside_seconds = 0.0
+        self._aside_depth = 0
         self._bar: Any = None
         self.tracker: Tracker | None = None
         self.info: dict[str, Any] = {}
@@ -140,7 +155,7 @@ class Run:
 
     @property
     def elapsed(self) -> float:
-        """Seconds of training, this process and earlier ones of the same run."""
+        """Seconds of the run, this process (from the call to ``train``) and earlier ones of the same run."""
         return self._elapsed_before + time.time() - self._t0
 
     def time_left(self) -> float | None:
@@ -149,13 +164,63 @@ class Run:
             return None
         return self.config.max_minutes * 60.0 - self.elapsed
 
+    def finish_seconds(self) -> float:
+        """Seconds kept at the very end of ``max_minutes`` for the run's own last checkpoint and
+        closing its files: twice what the last checkpoint took, and half a second."""
+        return 0.5 + 2.0 * self.checkpoint_seconds
+
+    def closing_time_left(self) -> float | None:
+        """Seconds the plugin's work may still take: what is left of ``max_minutes`` less
+        :meth:`finish_seconds` (None when there is no time limit)."""
+        left = self.time_left()
+        return None if left is None else left - self.finish_seconds()
+
+    def closing_deadline(self, closing: bool = True) -> float | None:
+        """The ``time.time()`` by which the plugin's work (its closing evaluation included) must
+        be done, for the run to end inside ``max_minutes``; None when there is no time limit.
+        ``closing=False``: the deadline of work during training (an evaluation on the way),
+        earlier by the time reserved for the closing work."""
+        left = self.closing_time_left()
+        if left is None:
+            return None
+        return time.time() + left - (0.0 if closing else self._closing_reserve)
+
+    def reserve_for_closing(self, seconds: float) -> None:
+        """Keep ``seconds`` of ``max_minutes`` for the plugin's work after training (its closing
+        evaluation, video, sample grid): :meth:`should_stop` stops training that much earlier.
+        At most half of ``max_minutes`` is kept; work longer than that must cut itself short."""
+        budget = None if self.config.max_minutes is None else self.config.max_minutes * 60.0
+        self._closing_reserve = 0.0 if budget is None else min(max(0.0, float(seconds)), 0.5 * budget)
+
+    @contextmanager
+    def aside(self) -> Iterator[None]:
+        """Work done between two training steps that is not training (an evaluation, a checkpoint):
+        its time does not count as the length of a training step. Plugins that keep such work
+        inside :meth:`closing_deadline` wrap it in this."""
+        self._aside_depth += 1
+        t = time.time()
+        try:
+            yield
+        finally:
+            self._aside_depth -= 1
+            if self._aside_depth == 0:
+                self._aside_seconds += time.time() - t
+
     def should_stop(self) -> bool:
-        """True once the step budget is spent, the time is up, or Ctrl-C was pressed."""
+        """True once the step budget is spent, the time is up, or Ctrl-C was pressed.
+
+        With ``max_minutes``, the time is up when what is left would not hold the closing work
+        the plugin reserved, one more training step (the longest seen between two calls) and
+        the last checkpoint."""
+        now = time.time()
+        if self._last_check is not None:
+            self._longest_gap = max(self._longest_gap, now - self._last_check - self._aside_seconds)
+        self._last_check, self._aside_seconds = now, 0.0
         if self.interrupted:
             self.stop_reason = "interrupted"
         elif self._step >= self.config.steps:
             self.stop_reason = "steps"
-        elif (left := self.time_left()) is not None and left <= 0:
+        elif (left := self.closing_time_left()) is not None and left <= self._closing_reserve + self._longest_gap:
             self.stop_reason = "time"
         else:
             return False
@@ -189,6 +254,13 @@ class Run:
     def checkpoint(self, plugin: Plugin, score: float | None = None, higher_is_better: bool = True) -> Path:
         """Write the plugin's state as the latest checkpoint; with a ``score`` better than any
         before, it is also the best. Returns the path of the tensors file."""
+        with self.aside():
+            t = time.time()
+            path = self._checkpoint(plugin, score, higher_is_better)
+            self.checkpoint_seconds = time.time() - t
+        return path
+
+    def _checkpoint(self, plugin: Plugin, score: float | None, higher_is_better: bool) -> Path:
         tensors, doc = checkpoint.encode(plugin.saved())
         rng_tensors, rng_state = checkpoint.rng_state()
         is_best = score is not None and (
@@ -271,8 +343,9 @@ class Run:
         self.info.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
         self._write_info(status="running", pid=os.getpid())
         self.tracker = Tracker(self.dir, self.config.to_dict(), self.config.wandb, self.info["id"], self.dir.name)
-        self.tracker.set_time_offset(self._elapsed_before)
-        self._t0 = time.time()
+        if not self._clock_started:  # train() starts the clock when it is called; a bare Run when its session opens
+            self._t0 = time.time()
+        self.tracker.set_time_offset(self.elapsed)  # metrics' "time" is the run's elapsed time
         self._last_checkpoint = time.time()
 
         previous = {}
@@ -357,8 +430,10 @@ def train(
 
     ``config`` is a preset name, a YAML path, a mapping or a RunConfig; ``overrides`` are
     ``key=value`` strings. With ``out=`` naming an existing run, that run resumes from its latest
-    checkpoint with its own config and what is left of its budget.
+    checkpoint with its own config and what is left of its budget. ``max_minutes`` counts from
+    this call to the last checkpoint, closing evaluation included.
     """
+    started = time.time()
     if isinstance(config, RunConfig):
         config = config.to_dict()
     raw = raw_config(config, overrides)
@@ -377,7 +452,7 @@ def train(
     cfg.out = str(run_dir)
     seed_everything(cfg.seed)
     plugin = cls(cfg)  # networks and envs are built, and impossible combinations refused, before anything is written
-    run = Run(run_dir, cfg)
+    run = Run(run_dir, cfg, started=started)
     if resume:
         run.restore(plugin)
         if run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0):
