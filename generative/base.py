@@ -8,6 +8,8 @@ batch, ``generate`` samples. This file runs the loop around them.
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -183,6 +185,8 @@ class DataModel(GenerativeModel):
         batch = min(self.cfg.batch, len(x_all))
         for m in self.modules().values():
             m.train()
+        if main and run.config.max_minutes is not None:
+            self.time_closing_samples(run)
         while not run.should_stop():
             idx = torch.randint(0, len(x_all), (batch,), generator=g).to(self.device)
             logs = self.train_step(x_all[idx], None if y_all is None else y_all[idx])
@@ -202,16 +206,58 @@ class DataModel(GenerativeModel):
             elif run.checkpoint_due():
                 run.checkpoint(self)
         if main:
-            self.log_samples(run)
+            self.log_closing_samples(run)
         acc.wait_for_everyone()
+
+    # -- the closing sample grid inside max_minutes --------------------------------------------------
+    #: seconds one image (or point) of a sample grid takes, once timed
+    seconds_per_sample: float | None = None
+
+    def grid_size(self) -> int:
+        """The samples of a logged grid: ``grid`` images, or 2000 points over a 2-D set."""
+        return self.cfg.grid if self.data.kind == "image" else 2000
+
+    def time_closing_samples(self, run: Run) -> None:
+        """Time a small batch of samples (an eighth of a grid, at most 8 images; seeded, so no
+        random stream moves) and keep that much time per sample for the closing grid: training
+        stops early enough for it to fit inside ``max_minutes``."""
+        n = max(1, self.grid_size() // 8)
+        if self.data.kind == "image":
+            n = min(n, 8)
+        was = {k: m.training for k, m in self.modules().items()}
+        t = time.time()
+        self.sample(n, seed=0, **self.quick_sample_options())
+        self.seconds_per_sample = (time.time() - t) / n
+        for k, m in self.modules().items():
+            m.train(was[k])
+        run.reserve_for_closing(1.2 * self.seconds_per_sample * self.grid_size())
+
+    def log_closing_samples(self, run: Run) -> None:
+        """The grid logged when training ends; with ``max_minutes``, as many samples as fit in
+        the time left (``samples_in_grid`` and one line when fewer), or none (``samples_skipped``)."""
+        left = run.closing_time_left()
+        full = self.grid_size()
+        if left is None or self.seconds_per_sample is None or 1.2 * self.seconds_per_sample * full <= left:
+            self.log_samples(run)
+            return
+        n = int(left / (1.2 * self.seconds_per_sample))
+        if self.data.kind == "image":
+            n = int(np.sqrt(n)) ** 2 if n >= 4 else n  # a square grid where it can be
+        if n < 1:
+            run.log({"samples_skipped": 1})
+            print(f"closing sample grid skipped: {max(left, 0.0):.1f} s of max_minutes left for it", file=sys.stderr)
+            return
+        run.log({"samples_in_grid": n})
+        print(f"closing sample grid cut to {n} of {full} samples to end within max_minutes", file=sys.stderr)
+        self.log_samples(run, n)
 
     def periodic(self, run: Run) -> None:
         """Called after every step on the main process: a model's own periodic logging."""
 
-    def log_samples(self, run: Run) -> None:
-        """Log a grid of samples (images) or a scatter over the data (2-D sets)."""
+    def log_samples(self, run: Run, n: int | None = None) -> None:
+        """Log a grid of ``n`` samples (images; default ``grid``) or a scatter over the data (2-D sets; default 2000)."""
         was = {k: m.training for k, m in self.modules().items()}
-        samples = self.sample(self.cfg.grid if self.data.kind == "image" else 2000, seed=0, **self.quick_sample_options())
+        samples = self.sample(n or self.grid_size(), seed=0, **self.quick_sample_options())
         if self.data.kind == "image":
             run.log_image("samples", samples)
         else:
