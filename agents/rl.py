@@ -10,10 +10,18 @@ PPO, DQN and A2C (stable-baselines3, agents/sb3.py) and REINFORCE (agents/reinfo
   what the rnn backbone needs (CartPole with rnn stacks 4 by default);
 - evaluate deterministically on ``eval_episodes`` episodes in parallel envs, play in a pygame
   window at the game's speed with the score on screen, or record the same pictures to .mp4/.gif.
+
+With ``max_minutes``, the closing evaluation and its video fit inside the budget: training stops
+early enough to hold them (the time the last evaluation and video took, or a quarter of the budget
+before any was timed), and each evaluation and video is cut at the run's closing deadline. A cut
+evaluation logs ``eval/episodes`` (the episodes it finished) and scores no checkpoint; a cut video
+logs ``eval/video_steps``, a skipped one ``eval/video_skipped``; each says so in one line.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -138,20 +146,48 @@ def observation_spec(config: RunConfig, observation_space: Any) -> InputSpec:
 
 
 # -- evaluation, play, recording ------------------------------------------------------------------
-def run_episodes(act_batch: Callable[[np.ndarray], np.ndarray], config: RunConfig, episodes: int, seed: int) -> list[float]:
-    """True returns of ``episodes`` episodes played by ``act_batch`` in up to 16 parallel envs."""
+def run_episodes(act_batch: Callable[[np.ndarray], np.ndarray], config: RunConfig, episodes: int, seed: int,
+                 deadline: float | None = None) -> list[float]:
+    """True returns of ``episodes`` episodes played by ``act_batch`` in up to 16 parallel envs;
+    with a ``deadline`` (a ``time.time()``), only those finished by then (maybe fewer, or none)."""
     n = min(episodes, 16)
     venv = make_vec_env(config, n, seed=seed, training=False)
     quota = [episodes // n + (i < episodes % n) for i in range(n)]
     returns: list[list[float]] = [[] for _ in range(n)]
     obs = venv.reset()
     while any(len(r) < q for r, q in zip(returns, quota)):
+        if deadline is not None and time.time() >= deadline:
+            break
         obs, _, _, infos = venv.step(act_batch(obs))
         for i, info in enumerate(infos):
             if "episode" in info and len(returns[i]) < quota[i]:
                 returns[i].append(float(info["episode"]["r"]))
     venv.close()
     return [r for rs in returns for r in rs]
+
+
+def cut_at(env: Any, deadline: float) -> Any:
+    """``env`` with its episodes truncated once ``time.time()`` passes ``deadline``; the wrapper
+    counts the steps played (``.steps``) and says whether it cut one (``.cut``)."""
+    import gymnasium
+
+    class CutAt(gymnasium.Wrapper):
+        steps, cut = 0, False
+
+        def step(self, action: Any) -> Any:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            self.steps += 1
+            if not (terminated or truncated) and time.time() >= deadline:
+                self.cut, truncated = True, True
+            return obs, reward, terminated, truncated, info
+
+    return CutAt(env)
+
+
+#: share of the time left for a closing video that goes to playing; the rest is encoding
+VIDEO_PLAY_SHARE = 0.6
+#: a closing video with less time than this left is skipped
+VIDEO_MIN_SECONDS = 1.0
 
 
 class RLAgent(Agent):
@@ -210,6 +246,10 @@ class RLAgent(Agent):
     reached_target = False
     #: the env step of this process's last evaluation (-1: none yet)
     last_eval_step = -1
+    #: seconds the last (whole) evaluation and the last whole video took, when timed
+    eval_seconds: float | None = None
+    video_seconds: float | None = None
+    _reserved = False
 
     @property
     def eval_seed(self) -> int:
@@ -225,8 +265,10 @@ class RLAgent(Agent):
     def evaluate_or_checkpoint(self, run: Run, next_eval: int | None) -> int | None:
         """Evaluate (and checkpoint) once ``run.step`` reaches ``next_eval``, else checkpoint when
         due; returns the next evaluation's step."""
+        if not self._reserved:
+            self._reserved = True
+            run.reserve_for_closing(self.closing_seconds(run))
         if next_eval is not None and run.step >= next_eval:
-            self.last_eval_step = run.step
             self.evaluate_and_checkpoint(run, seed=self.eval_seed, last=run.step >= self.config.steps)
             return self.next_eval_after(run.step)
         if run.checkpoint_due():
@@ -234,31 +276,99 @@ class RLAgent(Agent):
         return next_eval
 
     def evaluate_at_end(self, run: Run) -> None:
-        """The closing evaluation, unless the run was interrupted, reached its target, or has just been evaluated."""
+        """The closing evaluation, unless the run was interrupted, reached its target, or has just been evaluated (whole)."""
         if self.cfg.eval_every and self.last_eval_step != run.step and not run.interrupted and not self.reached_target:
             self.evaluate_and_checkpoint(run, seed=self.eval_seed, last=True)
 
-    def evaluate_and_checkpoint(self, run: Run, seed: int, last: bool = False) -> float:
+    def closing_seconds(self, run: Run) -> float:
+        """The time to keep for the closing evaluation, its video and checkpoint: what the last
+        ones took (a video not yet timed: three rounds of the evaluation's parallel episodes), or,
+        before any evaluation was timed, a quarter of ``max_minutes`` (at most 5 minutes)."""
+        if not self.cfg.eval_every or run.config.max_minutes is None:
+            return 0.0
+        if self.eval_seconds is None:
+            return min(0.25 * run.config.max_minutes * 60.0, 300.0)
+        seconds = self.eval_seconds + run.checkpoint_seconds
+        if self.cfg.eval_video:
+            rounds = -(-self.cfg.eval_episodes // min(self.cfg.eval_episodes, 16))
+            seconds += self.video_seconds if self.video_seconds is not None else 3.0 * self.eval_seconds / rounds
+        return 1.2 * seconds
+
+    def evaluate_and_checkpoint(self, run: Run, seed: int, last: bool = False) -> float | None:
         """Evaluate, log ``eval/*``, record a video at every ``eval_video_every``-th (and the last)
-        evaluation, and checkpoint (the best checkpoint is the best evaluation)."""
-        result = self.evaluate(self.cfg.eval_episodes, seed=seed)
+        evaluation, and checkpoint (the best checkpoint is the best evaluation). With
+        ``max_minutes``, the evaluation and video end by the run's closing deadline: a cut
+        evaluation logs ``eval/episodes`` and scores no checkpoint (its mean, None when no
+        episode finished, is returned)."""
+        with run.aside():
+            return self._evaluate_and_checkpoint(run, seed, last)
+
+    def _evaluate_and_checkpoint(self, run: Run, seed: int, last: bool) -> float | None:
+        n = self.cfg.eval_episodes
+        deadline = self._deadline(run, last)
+        t = time.time()
+        if deadline is not None and t >= deadline:
+            returns: list[float] = []
+        else:
+            returns = run_episodes(lambda o: self.act_batch(o, True), self.config, n, seed=seed, deadline=deadline)
+        cut = len(returns) < n
+        if not cut:  # a cut evaluation on the way leaves the closing one to be done
+            self.eval_seconds = time.time() - t
+            self.last_eval_step = run.step
         self.evaluations += 1
-        run.log({"eval/mean_return": result["mean_return"], "eval/std_return": result["std_return"]})
+        mean = float(np.mean(returns)) if returns else None
+        metrics: dict[str, Any] = {}
+        if mean is not None:
+            metrics.update({"eval/mean_return": mean, "eval/std_return": float(np.std(returns))})
+        if cut:
+            metrics["eval/episodes"] = len(returns)
+            print(f"{'closing ' if last else ''}evaluation cut to {len(returns)} of {n} episodes to end within max_minutes", file=sys.stderr)
+        run.log(metrics)
         target = self.cfg.target_return
-        if target is not None and result["mean_return"] >= target:
+        if target is not None and not cut and mean is not None and mean >= target:
             self.reached_target = True
             last = True
         if self.cfg.eval_video and (last or self.evaluations % self.cfg.eval_video_every == 0):
-            path = run.media_dir / f"eval-step-{run.step:09d}.mp4"
-            self.play(1, record=path, max_steps=self.cfg.video_max_steps, seed=seed)
-            run.log_video("eval/video", path)
-        run.checkpoint(self, score=result["mean_return"])
-        return result["mean_return"]
+            self.record_eval_video(run, seed, last)
+        run.checkpoint(self, score=None if cut else mean)
+        run.reserve_for_closing(self.closing_seconds(run))
+        return mean
+
+    def record_eval_video(self, run: Run, seed: int, last: bool) -> Path | None:
+        """Record one episode to media/ and log it; with ``max_minutes``, shortened to end by the
+        run's closing deadline (``eval/video_steps``), or skipped when under a second is left
+        for it (``eval/video_skipped``). Never a half-written file: videos are written whole."""
+        path = run.media_dir / f"eval-step-{run.step:09d}.mp4"
+        deadline = self._deadline(run, last)
+        what = "closing video" if last else "evaluation video"
+        t = time.time()
+        if deadline is not None and deadline - t < VIDEO_MIN_SECONDS:
+            run.log({"eval/video_skipped": 1})
+            print(f"{what} skipped: {max(0.0, deadline - t):.1f} s of max_minutes left for it", file=sys.stderr)
+            return None
+        # playing gets a share of the time left; writing the file (encoding every picture) the rest
+        play_until = None if deadline is None else t + VIDEO_PLAY_SHARE * (deadline - t)
+        result = self.play(1, record=path, max_steps=self.cfg.video_max_steps, seed=seed, deadline=play_until)
+        if "cut_at_step" in result:
+            run.log({"eval/video_steps": result["cut_at_step"]})
+            print(f"{what} cut at {result['cut_at_step']} steps to end within max_minutes", file=sys.stderr)
+        else:
+            self.video_seconds = time.time() - t
+        run.log_video("eval/video", path)
+        return path
+
+    def _deadline(self, run: Run, last: bool) -> float | None:
+        """When an evaluation must end: the run's closing deadline (on the way, less the time
+        reserved for the closing evaluation), less the evaluation's own checkpoint."""
+        deadline = run.closing_deadline(closing=last)
+        return None if deadline is None else deadline - run.checkpoint_seconds
 
     def play(self, episodes: int = 1, record: Path | None = None, human: bool = False, max_steps: int | None = None,
-             seed: int | None = None) -> dict[str, Any]:
+             seed: int | None = None, deadline: float | None = None) -> dict[str, Any]:
         """Play ``episodes`` in a pygame window at the game's speed (score on screen), or record
-        them to ``record`` (.mp4 or .gif). ``human``: a person plays the env instead."""
+        them to ``record`` (.mp4 or .gif). ``human``: a person plays the env instead.
+        ``deadline`` (a ``time.time()``): the episode playing then is cut there, and the result
+        says at which step (``cut_at_step``)."""
         if human:
             from sandbox.registry import envs
 
@@ -270,8 +380,14 @@ class RLAgent(Agent):
         from sandbox.envs.window import watch_episodes
 
         caption = f"sandbox: {self.config.plugin.name} plays {self.config.env.name}"
-        return watch_episodes(self.make_env(render_mode="rgb_array"), self.act, episodes, record, caption, max_steps=max_steps,
-                              seed=self.config.seed + 20_000 if seed is None else seed)
+        env = self.make_env(render_mode="rgb_array")
+        if deadline is not None:
+            env = cut_at(env, deadline)
+        result = watch_episodes(env, self.act, episodes, record, caption, max_steps=max_steps,
+                                seed=self.config.seed + 20_000 if seed is None else seed)
+        if deadline is not None and env.cut:
+            result["cut_at_step"] = env.steps
+        return result
 
     def demo_media(self, run: Run) -> list[Path]:
         """A recorded episode of the trained agent in the run's media folder."""
