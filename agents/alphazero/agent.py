@@ -18,10 +18,16 @@ The loop, top to bottom (:meth:`AlphaZero.fit`):
 
 ``run.step`` counts self-play moves. Everything (network, optimiser, buffer, ratings, snapshots)
 is in the checkpoint, so a run resumes where it stopped.
+
+With ``max_minutes``, the closing evaluation fits inside the budget: self-play stops early enough
+to hold it (what the last evaluation took per game, times the games of the next), and every
+evaluation's games end by the run's closing deadline; games cut there are dropped, and the
+evaluation logs ``eval/games`` (the games it finished) and scores no checkpoint.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +154,8 @@ class AlphaZero(Agent):
         self.rng = np.random.default_rng(config.seed)
         self._solo: Trees | None = None
         self._rated_at = -1
+        #: seconds an evaluation game took in the last whole evaluation (a game between two networks counts twice)
+        self.rate_seconds_per_game: float | None = None
 
     # -- the network as an evaluator ------------------------------------------------------------
     def evaluator(self, net: PolicyValueNet | None = None) -> Evaluator:
@@ -185,6 +193,7 @@ class AlphaZero(Agent):
         window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0}
         losses: list[tuple[float, float]] = []
         next_eval = run.elapsed + cfg.eval_minutes * 60.0
+        run.reserve_for_closing(self.closing_seconds(run))
         if not self.snapshots and not self.elo.results:
             self.rate(run)  # the untrained network's rating: the start of the curve
         while not run.should_stop():
@@ -246,7 +255,7 @@ class AlphaZero(Agent):
             elif run.checkpoint_due():
                 run.checkpoint(self)
         if run.stop_reason != "interrupted" and self._rated_at != run.step:
-            self.rate(run)  # the closing evaluation, so that the final network is rated too
+            self.rate(run, closing=True)  # the closing evaluation, so that the final network is rated too
 
     def _log_window(self, run: Run, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
         busy = max(w["self"], 1e-9)
@@ -284,38 +293,77 @@ class AlphaZero(Agent):
         return float(policy_loss.detach()), float(value_loss.detach())
 
     # -- evaluation and Elo ---------------------------------------------------------------------
-    def rate(self, run: Run) -> dict[str, float]:
-        """Matches against the opponents and earlier snapshots; log win rates and Elo; checkpoint."""
+    def rating_games(self) -> float:
+        """The games the next evaluation plays, a game between two networks counted twice."""
+        cfg = self.cfg
+        return len(cfg.eval_opponents) * cfg.eval_games + 2 * min(2, len(self.snapshots)) * max(2, cfg.eval_games // 2)
+
+    def closing_seconds(self, run: Run) -> float:
+        """The time to keep for the closing evaluation and its checkpoint: the last evaluation's
+        seconds per game times the games of the next (with a fifth more), or, before any was
+        timed, a quarter of ``max_minutes`` (at most 5 minutes)."""
+        if run.config.max_minutes is None:
+            return 0.0
+        if self.rate_seconds_per_game is None:
+            return min(0.25 * run.config.max_minutes * 60.0, 300.0)
+        return 1.2 * self.rate_seconds_per_game * self.rating_games() + run.checkpoint_seconds
+
+    def rate(self, run: Run, closing: bool = False) -> dict[str, float]:
+        """Matches against the opponents and earlier snapshots; log win rates and Elo; checkpoint.
+        With ``max_minutes`` the games end by the run's closing deadline (during training, early
+        enough to leave the closing evaluation its reserved time; see the module's doc)."""
+        with run.aside():
+            return self._rate(run, closing)
+
+    def _rate(self, run: Run, closing: bool) -> dict[str, float]:
         cfg = self.cfg
         self.net.eval()
+        deadline = run.closing_deadline(closing)
+        if deadline is not None:
+            deadline -= run.checkpoint_seconds  # the evaluation's own checkpoint comes after
+        t, planned, played, games = time.time(), self.rating_games(), 0, 0
         name = f"net@{run.step}"
         me = self.player(name, seed=run.step)
         metrics: dict[str, Any] = {}
         for i, spec in enumerate(cfg.eval_opponents):
-            r = play_match(self.game, me, opponent(self.game, spec, seed=run.step + i), cfg.eval_games)
-            self.elo.add(name, spec, r["win"], r["draw"], r["loss"])
-            metrics[f"win_rate/{spec}"] = r["win_rate"]
-            metrics[f"loss_rate/{spec}"] = r["loss"] / r["games"]
+            r = play_match(self.game, me, opponent(self.game, spec, seed=run.step + i), cfg.eval_games, deadline=deadline)
+            played, games = played + r["games"], games + r["games"]
+            if r["games"]:
+                self.elo.add(name, spec, r["win"], r["draw"], r["loss"])
+                metrics[f"win_rate/{spec}"] = r["win_rate"]
+                metrics[f"loss_rate/{spec}"] = r["loss"] / r["games"]
         for snap_name, weights in list(self.snapshots.items())[-2:]:
             other = PolicyValueNet(self.config.backbone, self.game).to(self.device)
             other.load_state_dict(weights)
             other.eval()
             a = self.player(name, random_opening=2, seed=run.step)
             b = self.player(snap_name, net=other, random_opening=2, seed=run.step + 1)
-            r = play_match(self.game, a, b, max(2, cfg.eval_games // 2))
-            self.elo.add(name, snap_name, r["win"], r["draw"], r["loss"])
-            metrics["score/previous"] = r["score"]
+            r = play_match(self.game, a, b, max(2, cfg.eval_games // 2), deadline=deadline)
+            played, games = played + 2 * r["games"], games + r["games"]
+            if r["games"]:
+                self.elo.add(name, snap_name, r["win"], r["draw"], r["loss"])
+                metrics["score/previous"] = r["score"]
+        cut = played < planned
+        if not cut:  # a cut evaluation on the way leaves the closing one to be done
+            self.rate_seconds_per_game = (time.time() - t) / max(planned, 1)
+            self._rated_at = run.step
         ratings = self.elo.ratings()
-        elo = ratings.get(name, 0.0)
-        metrics["elo"] = elo
-        for spec in cfg.eval_opponents:
-            metrics[f"elo/{spec}"] = ratings.get(spec, 0.0)
+        elo = ratings.get(name)
+        if elo is not None:
+            metrics["elo"] = elo
+            for spec in cfg.eval_opponents:
+                metrics[f"elo/{spec}"] = ratings.get(spec, 0.0)
+        if cut:
+            metrics["eval/games"] = games
+            print(f"{'closing ' if closing else ''}evaluation cut to {metrics['eval/games']} of {len(cfg.eval_opponents) * cfg.eval_games} "
+                  f"games against {', '.join(cfg.eval_opponents)} (and earlier networks) to end within max_minutes", file=sys.stderr)
         run.log(metrics)
-        self.snapshots[name] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-        while len(self.snapshots) > cfg.elo_snapshots:
-            self.snapshots.pop(next(iter(self.snapshots)))
-        run.checkpoint(self, score=elo)
-        self._rated_at = run.step
+        if elo is not None:
+            self.snapshots[name] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            while len(self.snapshots) > cfg.elo_snapshots:
+                self.snapshots.pop(next(iter(self.snapshots)))
+        run.checkpoint(self, score=None if cut else elo)
+        run.reserve_for_closing(self.closing_seconds(run))
         return metrics
 
     def evaluate(self, games: int | None = None, opponent: str = "random", episodes: int | None = None, **options: Any) -> dict[str, Any]:
@@ -383,7 +431,8 @@ class AlphaZero(Agent):
         buffers: dict[str, Any] = {"buffer.x": self.buffer.x[:n], "buffer.p": self.buffer.p[:n], "buffer.z": self.buffer.z[:n]}
         for j, weights in enumerate(self.snapshots.values()):
             buffers.update({f"snap.{j}.{k}": v for k, v in weights.items()})
-        state = {"buffer_pos": self.buffer.pos, "elo": self.elo.results, "snapshots": list(self.snapshots), "counters": self.counters}
+        state = {"buffer_pos": self.buffer.pos, "elo": self.elo.results, "snapshots": list(self.snapshots), "counters": self.counters,
+                 "rate_seconds_per_game": self.rate_seconds_per_game}
         return Saved(modules={"net": self.net}, optimizers={"opt": self.opt}, buffers=buffers, state=state)
 
     def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
@@ -400,3 +449,4 @@ class AlphaZero(Agent):
             prefix = f"snap.{j}."
             self.snapshots[name] = {k[len(prefix):]: v.clone() for k, v in buffers.items() if k.startswith(prefix)}
         self.counters = dict(state.get("counters", self.counters))
+        self.rate_seconds_per_game = state.get("rate_seconds_per_game")

@@ -18,6 +18,7 @@ result recorded, with ``random`` anchored at 0.
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -170,9 +171,11 @@ def opponent(game: Any, spec: str, seed: int = 0) -> Player:
 
 
 # -- matches --------------------------------------------------------------------------------------
-def play_match(game: Any, a: Player, b: Player, games: int, first: str = "alternate") -> dict[str, Any]:
+def play_match(game: Any, a: Player, b: Player, games: int, first: str = "alternate", deadline: float | None = None) -> dict[str, Any]:
     """``games`` games of ``a`` against ``b`` in lockstep; ``a`` moves first in the even games (all
-    of them with first='a', none with first='b'). Counts are from ``a``'s side."""
+    of them with first='a', none with first='b'). Counts are from ``a``'s side. With a
+    ``deadline`` (a ``time.time()``), the games unfinished then are dropped: ``games`` counts the
+    finished ones (maybe 0, with rates of 0) and ``cut`` says whether any was dropped."""
     states = game.initial(games)
     a_first = np.arange(games) % 2 == 0 if first == "alternate" else np.full(games, first == "a")
     a.start(games)
@@ -180,6 +183,8 @@ def play_match(game: Any, a: Player, b: Player, games: int, first: str = "altern
     done = np.zeros(games, bool)
     result = np.zeros(games)  # +1 a won, -1 a lost
     while not done.all():
+        if deadline is not None and time.time() >= deadline:
+            break
         live = np.nonzero(~done)[0]
         to_play = game.to_play(states[live])
         a_moves = (to_play == 0) == a_first[live]
@@ -193,8 +198,12 @@ def play_match(game: Any, a: Player, b: Player, games: int, first: str = "altern
             t = live[term]
             result[t] = np.where(a_moves[term], reward[term], -reward[term])
             done[t] = True
-    win, draw, loss = int((result > 0).sum()), int((result == 0).sum()), int((result < 0).sum())
-    return {"win": win, "draw": draw, "loss": loss, "games": games, "win_rate": win / games, "score": (win + 0.5 * draw) / games}
+    played = int(done.sum())
+    win, draw, loss = int((done & (result > 0)).sum()), int((done & (result == 0)).sum()), int((done & (result < 0)).sum())
+    out = {"win": win, "draw": draw, "loss": loss, "games": played, "win_rate": win / max(played, 1), "score": (win + 0.5 * draw) / max(played, 1)}
+    if deadline is not None:
+        out["cut"] = played < games
+    return out
 
 
 # -- Elo ------------------------------------------------------------------------------------------
