@@ -72,6 +72,54 @@ class EMA:
             b.copy_(nb)
 
 
+def show_progress(progress: bool | None, stream: Any = None) -> bool:
+    """Whether long work draws a progress bar: as asked (True, False), or, for None, when ``stream``
+    (stderr by default) is a terminal or a Jupyter kernel's; never into a file or a pipe, where a
+    bar's redraws would only fill a log."""
+    import sys
+
+    if progress is not None:
+        return bool(progress)
+    stream = sys.stderr if stream is None else stream
+    try:
+        if stream.isatty():
+            return True
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+    return type(stream).__module__.startswith("ipykernel")
+
+
+def progress_bar(total: int, desc: str, progress: bool | None, unit: str = "step") -> Any:
+    """A tqdm bar on stderr with the rate and the time left, in the style of the training bar
+    (``Run.session``), or None where :func:`show_progress` says no. With ``progress=None`` it
+    appears only once the work has taken 2 s, so that quick work draws nothing."""
+    import sys
+
+    if not show_progress(progress):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, mininterval=1.0, file=sys.stderr,
+                delay=0.0 if progress else 2.0)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux's MemAvailable, else psutil's), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # no psutil, or it cannot read this system
+        return None
+
+
 def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:
     """AdamW with the fused kernel where torch has one for the device (CPU and CUDA do), else foreach."""
     params = list(params)
@@ -87,6 +135,9 @@ class DataModel(GenerativeModel):
     default_backbone = "cnn"
     #: the model handles 2-D point sets as well as images
     handles_points: ClassVar[bool] = False
+    #: progress bars of sampling and evaluation: None shows them on a terminal (see
+    #: :func:`show_progress`); ``sandbox sample --no-progress`` sets False
+    progress: bool | None = None
 
     @classmethod
     def default_backbone_for(cls, config: RunConfig) -> str | None:
@@ -289,12 +340,34 @@ class DataModel(GenerativeModel):
         """fid, fid_floor, precision, recall of n samples (2-D sets: sliced Wasserstein and MMD)."""
         from sandbox.generative.metrics import image_metrics, point_metrics
 
+        # the metrics compare with at most half the data set (2000 points for 2-D sets): more samples
+        # than that would be drawn only to be dropped
+        half = len(self.data.all_x) // 2
         if self.data.kind == "points":
-            n = n or 2000
+            n = min(n or 2000, half, 2000)
             return point_metrics(self.data, torch.as_tensor(self.sample(n, seed=1, **options)))
-        n = n or min(1000, len(self.data.all_x) // 2)
+        n = min(n or 1000, half)
         samples = self.sample(n, seed=1, **options)
-        return image_metrics(self.data, torch.as_tensor(samples), progress=not during_training)
+        progress = False if during_training else show_progress(self.progress)
+        return image_metrics(self.data, torch.as_tensor(samples), progress=progress)
+
+    def sample_bytes(self, n: int) -> int:
+        """Bytes that ``n`` samples take as float32 (images N×C×H×W, or N×2 points)."""
+        return int(n) * int(np.prod(self.data.shape)) * 4
+
+    def check_fits(self, n: int, extra_bytes_per_sample: int = 0) -> None:
+        """Refuse ``n`` samples (plus ``extra_bytes_per_sample`` each, for a picture made of them)
+        that do not fit in the memory available, with one sentence, before anything is allocated."""
+        per = self.sample_bytes(1) + int(extra_bytes_per_sample)
+        need, free = int(n) * per, available_memory()
+        if free is None or need <= free:
+            return
+        shape = "×".join(str(s) for s in self.data.shape)
+        raise ConfigError(
+            f"{n:,} samples of {shape} need about {need / 2**30:,.1f} GiB of memory, more than the "
+            f"{free / 2**30:.1f} GiB available here; ask for at most {free // per:,} (--n), or for several "
+            "parts with different seeds (--seed)."
+        )
 
     def demo_media(self, run: Run) -> list[Path]:
         """A grid of 64 samples in the run's media folder."""

@@ -153,6 +153,7 @@ class GAN(DataModel):
         """n images G(z) in [0, 1] for z ~ N(0, I) seeded by ``seed`` (from the EMA generator)."""
         if sampler is not None or steps is not None or label is not None or options:
             raise ConfigError("a GAN samples in one step without labels: drop --sampler, --steps and --label.")
+        self.check_fits(n)
         z = torch.randn(n, self.cfg.latent, generator=torch.Generator().manual_seed(int(seed))).to(self.device)
         g = self.ema.module if self.ema is not None else self.unwrap(self.G)
         was = g.training

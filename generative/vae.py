@@ -174,6 +174,7 @@ class VAE(DataModel):
         """n images: decoder means for z drawn from the prior, seeded by ``seed``."""
         if sampler not in (None, "ancestral") or steps is not None or label is not None or options:
             raise ConfigError("a VAE samples in one step without labels: drop --sampler, --steps and --label.")
+        self.check_fits(n)
         g = torch.Generator().manual_seed(int(seed))
         net = self.unwrap(self.net)
         if "prior" in net:

@@ -61,9 +61,10 @@ def _parser() -> ArgumentParser:
     s.add_argument("--games", type=int, help="games to play (board games)")
     s.add_argument("--opponent", help="board games: random, mcts:N or perfect")
     s.add_argument("--n", type=int, help="generative models: samples to measure")
-    s.add_argument("--sampler", help="diffusion models: ddpm, ddim or dpm (default: the run's own)")
-    s.add_argument("--steps", type=int, help="diffusion models: sampling steps")
+    s.add_argument("--sampler", help="diffusion models: dpm, ddim or ddpm (default: the run's model.sampler, dpm unless it was trained to use another)")
+    s.add_argument("--steps", type=int, help="diffusion models: sampling steps (default: 20 for dpm and ddim, all for ddpm)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
 
     s = sub.add_parser("play", help="watch a trained agent play, record it, or play an env yourself")
     s.add_argument("target", metavar="RUN_DIR|ENV_ID")
@@ -76,10 +77,11 @@ def _parser() -> ArgumentParser:
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     s.add_argument("--out", required=True, metavar="FILE", help="FILE.png for a grid, FILE.npz for the raw samples")
-    s.add_argument("--sampler", help="ddpm, ddim or dpm (diffusion models)")
-    s.add_argument("--steps", type=int, help="sampling steps (diffusion models)")
+    s.add_argument("--sampler", help="diffusion models: dpm, ddim or ddpm (default: the run's model.sampler, dpm unless it was trained to use another)")
+    s.add_argument("--steps", type=int, help="diffusion models: sampling steps (default: 20 for dpm and ddim, all for ddpm)")
     s.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
     s.add_argument("--label", type=int, help="class to sample (class-conditional models)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
 
     s = sub.add_parser("compare", help="learning curves and a table of several runs")
     s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
@@ -221,6 +223,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for k in ("episodes", "games", "n", "steps"):
         if k in options and options[k] <= 0:
             raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
+    if args.no_progress and is_model:
+        plugin.progress = False  # read by the sandbox's own models; harmless on others
     result = plugin.evaluate(**options)
     if args.json:
         print(json.dumps(result))
@@ -292,6 +296,14 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid_bytes_per_image(shape: tuple[int, ...]) -> int:
+    """About how many bytes each C×H×W image adds while ``tracking.image_grid`` tiles it: its uint8
+    copies (upscaled ×s, s = 64 // max(H, W), as image_grid does) and its tile in the picture."""
+    _, h, w = shape
+    s = max(1, 64 // max(h, w))
+    return h * w * 3 * (2 + s + s * s) + (s * h + 2) * (s * w + 2) * 3
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npz"):
@@ -304,13 +316,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
     options = {k: v for k in ("sampler", "steps", "label") if (v := getattr(args, k)) is not None}
     import numpy as np
 
+    if hasattr(plugin, "check_fits"):  # the sandbox's own models: refuse an --n that cannot fit, before sampling
+        shape = tuple(plugin.data.shape)
+        picture = _grid_bytes_per_image(shape) if out.suffix.lower() == ".png" and len(shape) == 3 else 0
+        plugin.check_fits(args.n, picture)
+    if args.no_progress:
+        plugin.progress = False  # read by the sandbox's own models; harmless on others
     samples = plugin.sample(args.n, seed=args.seed, **options)
     arr = samples.detach().cpu().numpy() if hasattr(samples, "detach") else np.asarray(samples)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
         tmp = out.with_name(f".tmp-{out.name}")
         with open(tmp, "wb") as fh:
-            np.savez(fh, samples=arr.astype(np.float32))
+            np.savez(fh, samples=arr.astype(np.float32, copy=False))
         tmp.replace(out)
     elif arr.ndim == 2:  # points (the 2-D toy sets): a scatter plot
         import matplotlib
