@@ -11,7 +11,9 @@ import json
 import math
 import os
 import re
+import select
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +22,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from sandbox.wandb_worker import warning
+from sandbox.wandb_worker import INIT_FAILED, warning
+
+#: bytes of W&B messages the trainer holds for a W&B process that lags (``SANDBOX_WANDB_QUEUE_BYTES``
+#: overrides it), besides what the pipe itself holds; past that, rows are dropped from W&B
+QUEUE_BYTES = 4 << 20
 
 
 def _plain(value: Any) -> Any:
@@ -169,9 +175,11 @@ class Tracker:
     """Writes metrics to ``metrics.jsonl`` and, when on, to a W&B run under the run directory.
 
     W&B runs in a process of its own (:mod:`sandbox.wandb_worker`) that this one feeds one JSON
-    line per row, image or video: training never waits for W&B to start or to serialise a row, and
-    wandb's client work runs on another core. ``close`` waits for that process to finish the W&B
-    run. ``metrics.jsonl`` is written here and flushed per line.
+    line per row, image or video, through a pipe it never waits on: a row the pipe cannot take
+    now waits in a bounded buffer here (:data:`QUEUE_BYTES`), and when that is full too (W&B slow,
+    stopped or gone) the row is dropped from W&B only, with one warning line and a count when the
+    run closes. ``metrics.jsonl`` is written here, whole, and flushed per line. ``close`` gives W&B
+    :func:`close_seconds` to finish its run, then stops its process.
     """
 
     def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: Any, run_id: str, name: str) -> None:
@@ -180,7 +188,13 @@ class Tracker:
         self._file = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
         self._t0 = time.time()
         self._time_offset = 0.0
-        self._worker: subprocess.Popen[str] | None = None
+        self._worker: subprocess.Popen[bytes] | None = None
+        self._pending = bytearray()  # bytes the pipe has not taken yet
+        self.sent = 0  # rows, images and videos handed to W&B's process
+        self.dropped = 0  # those dropped from W&B (never from metrics.jsonl)
+        self._lagging = False
+        self._gone = False
+        self._queue_bytes = _env_number("SANDBOX_WANDB_QUEUE_BYTES", QUEUE_BYTES)
         if wandb_cfg.mode != "disabled":
             self._start_wandb(config, wandb_cfg, run_id, name)
 
@@ -199,22 +213,81 @@ class Tracker:
                   "config": config, "reinit": "create_new"}
         try:
             self._worker = subprocess.Popen([sys.executable, "-m", "sandbox.wandb_worker"], stdin=subprocess.PIPE,
-                                            stdout=subprocess.DEVNULL, text=True)
+                                            stdout=subprocess.DEVNULL, bufsize=0)
+            assert self._worker.stdin is not None
+            os.set_blocking(self._worker.stdin.fileno(), False)  # a full pipe raises instead of waiting
         except OSError as exc:
             print(warning("start", exc), file=sys.stderr)
+            self._worker = None
             return
-        self._send({"op": "init", "kwargs": kwargs})
+        self._send({"op": "init", "kwargs": kwargs, "first_row": self._rows_so_far()}, droppable=False)
 
-    def _send(self, message: dict[str, Any]) -> None:
-        if self._worker is None:
+    def _rows_so_far(self) -> int:
+        """How many W&B rows earlier sessions of this run can have logged (rows kept and discarded by
+        a resume, media files): this session's rows are numbered after them, so that W&B's row
+        counter never goes backwards when the sessions of an offline run are uploaded."""
+        rows = 0
+        for file in (self.run_dir / "metrics.jsonl", self.run_dir / DISCARDED):
+            try:
+                with open(file, "rb") as fh:
+                    rows += sum(1 for _ in fh)
+            except OSError:
+                pass
+        if self.media_dir.is_dir():
+            rows += sum(1 for _ in self.media_dir.iterdir())
+        return rows
+
+    def _flush(self) -> bool:
+        """Hand the pipe what it takes now, without waiting; False when W&B's process is gone."""
+        assert self._worker is not None and self._worker.stdin is not None
+        while self._pending:
+            try:
+                n = os.write(self._worker.stdin.fileno(), self._pending)
+            except BlockingIOError:
+                return True
+            except (OSError, ValueError):  # BrokenPipeError: the W&B process is gone
+                self._lost()
+                return False
+            del self._pending[:n]
+        return True
+
+    def _lost(self) -> None:
+        """W&B's process ended before the run did: say so once (unless it already has) and go on."""
+        worker, self._worker = self._worker, None
+        self._pending.clear()
+        if worker is None:
             return
         try:
-            assert self._worker.stdin is not None
-            self._worker.stdin.write(json.dumps(message) + "\n")
-            self._worker.stdin.flush()
-        except (OSError, ValueError) as exc:  # the W&B process is gone: keep training on metrics.jsonl
-            print(warning("logging", exc), file=sys.stderr)
-            self._worker = None
+            code = worker.wait(timeout=2)  # its end of the pipe closed: it has exited, or is about to
+        except subprocess.TimeoutExpired:
+            code = None
+        _close_quietly(worker)
+        if code == INIT_FAILED:  # a W&B run that could not start has said so itself; W&B is simply off
+            self.sent = self.dropped = 0
+        else:
+            self._gone = True
+            print(f"warning: W&B's process ended (exit status {code}); training goes on with metrics.jsonl only.",
+                  file=sys.stderr, flush=True)
+
+    def _send(self, message: dict[str, Any], droppable: bool = True) -> None:
+        if self._worker is None:
+            if self._gone:  # W&B was on and is gone: these rows never reach it
+                self.dropped += droppable
+            return
+        if self._pending and not self._flush():
+            self.dropped += droppable
+            return
+        data = (json.dumps(message) + "\n").encode()
+        if droppable and len(self._pending) + len(data) > self._queue_bytes:
+            self.dropped += 1
+            if not self._lagging:
+                self._lagging = True
+                print("warning: W&B is not keeping up (its process is slow or stopped): rows it cannot take are "
+                      "dropped from W&B; training goes on, metrics.jsonl keeps every row.", file=sys.stderr, flush=True)
+            return
+        self.sent += droppable
+        self._pending += data
+        self._flush()
 
     # -- logging ----------------------------------------------------------------------------------
     def set_time_offset(self, seconds: float) -> None:
@@ -222,7 +295,8 @@ class Tracker:
         self._time_offset = seconds
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
-        """One line of metrics.jsonl (flushed at once) and the same scalars to W&B."""
+        """One line of metrics.jsonl (flushed at once) and the same scalars to W&B, a row of their own
+        there even when another row has the same step."""
         row = {"step": int(step), "time": round(self._time_offset + time.time() - self._t0, 3)}
         row.update({k: _plain(v) for k, v in metrics.items()})
         self._file.write(json.dumps(row) + "\n")
@@ -246,18 +320,72 @@ class Tracker:
         return path
 
     def close(self, exit_code: int = 0) -> None:
-        """Close metrics.jsonl, then let W&B's process log what it was sent and finish its run."""
+        """Close metrics.jsonl, then give W&B's process :func:`close_seconds` to log what it was sent
+        and finish its run; one still busy then is stopped (its files stay under wandb/). Says how
+        many rows W&B missed, if any."""
         self._file.close()
+        if self._worker is not None:
+            self._send({"op": "finish", "exit_code": exit_code}, droppable=False)
         worker = self._worker
         if worker is not None:
-            self._send({"op": "finish", "exit_code": exit_code})
-            try:
-                assert worker.stdin is not None
-                worker.stdin.close()
-            except OSError:
-                pass
-            worker.wait()
+            deadline = time.monotonic() + close_seconds()
+            assert worker.stdin is not None
+            while self._pending and time.monotonic() < deadline:
+                select.select([], [worker.stdin], [], min(0.5, max(0.0, deadline - time.monotonic())))
+                if not self._flush():
+                    break
+            worker = self._worker
+        if worker is not None:
             self._worker = None
+            self.dropped += self._pending.count(b"\n") - 1 if self._pending else 0  # the finish message is no row
+            self._pending.clear()
+            _close_quietly(worker)
+            try:
+                code = worker.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                code = None
+                _stop(worker)
+                print(f"warning: W&B did not finish its run within {close_seconds():g} s; stopped it. Its files are "
+                      f"under {self.run_dir / 'wandb'}.", file=sys.stderr, flush=True)
+            if code == INIT_FAILED:
+                self.sent = self.dropped = 0
+        if self.dropped:
+            print(f"W&B missed {self.dropped} of {self.sent + self.dropped} rows (it was slow, stopped or gone); "
+                  "metrics.jsonl has them all.", file=sys.stderr, flush=True)
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def close_seconds() -> float:
+    """How long closing a run waits for W&B to finish (``SANDBOX_WANDB_CLOSE_SECONDS``, default 30)."""
+    return _env_number("SANDBOX_WANDB_CLOSE_SECONDS", 30.0)
+
+
+def _close_quietly(worker: subprocess.Popen[bytes]) -> None:
+    try:
+        if worker.stdin is not None:
+            worker.stdin.close()
+    except OSError:
+        pass
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """End W&B's process: SIGTERM (and SIGCONT, should it be stopped), then SIGKILL."""
+    try:
+        worker.terminate()
+        if hasattr(signal, "SIGCONT"):
+            worker.send_signal(signal.SIGCONT)
+        worker.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    except OSError:
+        pass
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -3,13 +3,19 @@
 The training process (``sandbox.tracking.Tracker``) writes one JSON message per line to this
 process's standard input; this process imports wandb, starts the run and logs what it is sent, in
 order. wandb's client work (protobuf, media files, its service) then runs on another core instead
-of taking turns with training for the interpreter lock.
+of taking turns with training for the interpreter lock. The trainer never waits for this process:
+what it cannot take in time is dropped from W&B there (``metrics.jsonl`` keeps every row).
 
-Messages: ``{"op": "init", "kwargs": {...}}`` first, then ``log`` (``data``, ``step``), ``image``
-(``name``, ``path``, ``caption``, ``step``), ``video`` (``name``, ``path``, ``step``) and
-``finish`` (``exit_code``). The end of input without ``finish`` (the trainer was killed) finishes
-the W&B run as failed. Failures print one warning each to standard error; nothing here can stop
-training.
+Messages: ``{"op": "init", "kwargs": {...}, "first_row": N}`` first, then ``log`` (``data``,
+``step``), ``image`` (``name``, ``path``, ``caption``, ``step``), ``video`` (``name``, ``path``,
+``step``) and ``finish`` (``exit_code``). The end of input without ``finish`` (the trainer was
+killed) finishes the W&B run as failed. Failures print one warning each to standard error; nothing
+here can stop training. When W&B cannot start (no login, a server that cannot be reached: given
+up on within seconds) this process says so in one line and exits with :data:`INIT_FAILED`.
+
+Every message is a W&B row of its own: wandb's own counter (``_step``) counts rows, and the run's
+step is the metric ``step``, the x-axis of every other metric (``define_metric``). Several rows
+at one step (episodes that end in the same env step) are then all kept, none overwrites another.
 """
 
 from __future__ import annotations
@@ -17,9 +23,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
+
+#: exit status of a worker whose W&B run could not start (it has already said so in one line)
+INIT_FAILED = 3
+#: seconds to reach the W&B server before an online run is given up on
+CONNECT_SECONDS = 3.0
+#: seconds wandb.init may take once the server answered
+INIT_SECONDS = 30.0
 
 
 def warning(what: str, exc: BaseException | str) -> str:
@@ -27,8 +42,49 @@ def warning(what: str, exc: BaseException | str) -> str:
     return f"warning: W&B {what} failed ({exc}); training goes on, metrics.jsonl is kept."
 
 
+def check_reachable(base_url: str | None, seconds: float = CONNECT_SECONDS) -> None:
+    """Raise ConnectionError when the W&B server at ``base_url`` does not accept a TCP connection
+    within ``seconds`` (wandb itself would retry for its whole init timeout). Skipped behind a proxy,
+    where a direct connection says nothing."""
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return
+    url = urlsplit(base_url or "https://api.wandb.ai")
+    host = url.hostname or "api.wandb.ai"
+    port = url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=seconds).close()
+    except OSError as exc:
+        raise ConnectionError(f"cannot reach the W&B server {url.scheme}://{host}:{port} ({exc})") from None
+
+
+def _start(message: dict[str, Any]) -> Any:
+    import wandb
+
+    kwargs = message["kwargs"]
+    if kwargs.get("mode") == "online":
+        check_reachable(os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = wandb.init(**kwargs, settings=wandb.Settings(console="off", init_timeout=INIT_SECONDS, silent=True))
+    run.define_metric("step")
+    run.define_metric("*", step_metric="step")  # every metric is plotted against the run's step
+    return run
+
+
+def _messages() -> Any:
+    """The messages on standard input; a line that is not whole JSON (a trainer cut off) is skipped."""
+    for line in sys.stdin.buffer:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict):
+            yield msg
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's; this process ends with its input
+    os.environ.setdefault("WANDB_SILENT", "true")
     warned: set[str] = set()
 
     def warn(what: str, exc: BaseException | str) -> None:
@@ -36,46 +92,47 @@ def main() -> int:
             warned.add(what)
             print(warning(what, exc), file=sys.stderr, flush=True)
 
-    first = sys.stdin.readline()
-    if not first:
+    messages = _messages()
+    first = next(messages, None)
+    if first is None:
         return 0
-    run: Any = None
     try:
         import wandb
 
-        os.environ.setdefault("WANDB_SILENT", "true")
-        kwargs = json.loads(first)["kwargs"]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            run = wandb.init(**kwargs, settings=wandb.Settings(console="off", init_timeout=60, silent=True))
+        run = _start(first)
     except BaseException as exc:  # wandb raises several kinds; none may stop the run
-        warn("init", exc)
+        warn("init", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return INIT_FAILED
+    row = max(int(first.get("first_row") or 0), int(getattr(run, "starting_step", 0) or 0))
     exit_code = 1
-    for line in sys.stdin:
-        msg = json.loads(line)
-        op = msg["op"]
+    for msg in messages:
+        op = msg.get("op")
         if op == "finish":
-            exit_code = int(msg["exit_code"])
+            exit_code = int(msg.get("exit_code", 0))
             break
-        if run is None:
-            continue
         try:
+            step = {"step": msg["step"]}
             if op == "log":
-                run.log(msg["data"], step=msg["step"])
+                run.log({**msg["data"], **step}, step=row)
             elif op == "image":
-                run.log({msg["name"]: wandb.Image(msg["path"], caption=msg["caption"])}, step=msg["step"])
+                run.log({msg["name"]: wandb.Image(msg["path"], caption=msg["caption"]), **step}, step=row)
             elif op == "video":
-                run.log({msg["name"]: wandb.Video(msg["path"], format=os.path.splitext(msg["path"])[1].lstrip("."))},
-                        step=msg["step"])
+                video = wandb.Video(msg["path"], format=os.path.splitext(msg["path"])[1].lstrip("."))
+                run.log({msg["name"]: video, **step}, step=row)
+            else:
+                continue
+            row += 1
         except Exception as exc:
-            warn({"log": "logging", "image": "image logging", "video": "video logging"}.get(op, op), exc)
-    if run is not None:
-        try:
-            run.finish(exit_code=exit_code)
-        except Exception as exc:
-            warn("finish", exc)
+            warn({"log": "logging", "image": "image logging", "video": "video logging"}.get(op, str(op)), exc)
+    try:
+        run.finish(exit_code=exit_code)
+    except Exception as exc:
+        warn("finish", exc)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (KeyboardInterrupt, BrokenPipeError):  # nothing W&B does at exit prints a traceback
+        os._exit(1)

@@ -64,8 +64,11 @@ def test_wandb_offline_run_holds_config_scalars_image_and_video(tmp_path):
     history = [{(i.key or "/".join(i.nested_key)): i.value_json for i in r.history.item}
                for r in records if r.WhichOneof("record_type") == "history"]
     assert len(history) >= 25 and all("loss" in h for h in history[:25])
-    last = history[-1]
-    assert json.loads(last["samples/_type"]) == "image-file" and json.loads(last["video/_type"]) == "video-file"
+    assert all(json.loads(h["step"]) == i + 1 for i, h in enumerate(history[:25])), "the run's step is a metric"
+    images = [h for h in history if "samples/_type" in h]
+    videos = [h for h in history if "video/_type" in h]
+    assert len(images) == 1 and json.loads(images[0]["samples/_type"]) == "image-file"
+    assert len(videos) == 1 and json.loads(videos[0]["video/_type"]) == "video-file"
     media = run.dir / "wandb" / files[0].parent.name / "files" / "media"
     assert list(media.glob("images/*.png")) and list(media.glob("videos/*.mp4"))
     assert list((run.dir / "media").glob("samples-*.png")) and list((run.dir / "media").glob("video-*.mp4"))
