@@ -6,11 +6,13 @@ Each agent is one readable file (or folder); the registration lines below name w
 from pathlib import Path
 
 from sandbox.config import add_preset_dir
+from sandbox.tuned import add_tuned_dir
 from sandbox.envs.games import GAMES as BOARD_GAMES
 from sandbox.registry import agents as _agents
 from sandbox.registry import envs as _envs
 
 add_preset_dir(Path(__file__).parent / "presets")
+add_tuned_dir(Path(__file__).parent / "tuned")
 
 # -- stable-baselines3 agents and REINFORCE (issue: agents that learn and play) -----------------------
 _agents.register_lazy("ppo", "sandbox.agents.ppo:PPO", "Proximal Policy Optimization (stable-baselines3) on any backbone.")

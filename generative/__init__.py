@@ -4,10 +4,12 @@ diffusers."""
 from pathlib import Path
 
 from sandbox.config import add_preset_dir
+from sandbox.tuned import add_tuned_dir
 from sandbox.registry import datasets as _datasets
 from sandbox.registry import generative as _generative
 
 add_preset_dir(Path(__file__).parent / "presets")
+add_tuned_dir(Path(__file__).parent / "tuned")
 
 # -- VAE, GAN, DDPM -------------------------------------------------------------------------------
 _generative.register_lazy("vae", "sandbox.generative.vae:VAE", "Variational autoencoder: Gaussian encoder and decoder on a backbone; ELBO in nats and bits/dim.")

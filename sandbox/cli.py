@@ -154,6 +154,7 @@ def train_help(argv: list[str]) -> int:
             shown = True
     if not shown:
         print("Plugin fields: add agent=NAME, model=NAME, data=NAME, backbone=NAME or env=NAME before --help.\n")
+    _print_tuned(raw)
     from sandbox.config import SECTIONS, describe
 
     print("Run keys (KEY=VALUE):")
@@ -165,6 +166,27 @@ def train_help(argv: list[str]) -> int:
         print(f"  {section.ljust(w[0])}  {'plugin name'.ljust(w[1])}  {''.ljust(w[2])}  select the {section} (then {section}.FIELD=VALUE)")
     _print_fields("W&B keys:", WandbConfig, "wandb.")
     return 0
+
+
+def _print_tuned(raw: dict[str, Any]) -> None:
+    """What the tuned values of the pair set, as the key=value lines that would set them."""
+    from sandbox import tuned
+
+    with_values, info = tuned.apply(raw)
+    if info is None:
+        return
+    print(info.line())
+    if info.found:
+        def flat(prefix: str, value: Any) -> list[str]:
+            if isinstance(value, dict):
+                return [line for k, v in value.items() for line in flat(f"{prefix}.{k}" if prefix else str(k), v)]
+            shown = "[" + ",".join(str(v) for v in value) + "]" if isinstance(value, list) else value
+            return [f"{prefix}={shown}"]
+
+        given = set(flat("", raw))
+        lines = [x for x in flat("", {k: v for k, v in with_values.items() if k not in ("out",)}) if x not in given and not x.endswith(".name=" + info.plugin)]
+        print("  " + "\n  ".join(lines))
+    print()
 
 
 def cmd_train(argv: list[str]) -> int:

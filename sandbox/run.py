@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from sandbox import checkpoint
+from sandbox import tuned as tuned_values
 from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
 from sandbox.device import seed_everything
 from sandbox.errors import ConfigError, RunDirError, SandboxError
@@ -99,6 +100,7 @@ class Run:
     def __init__(self, directory: str | Path, config: RunConfig, started: float | None = None) -> None:
         self.dir = Path(directory)
         self.config = config
+        self.tuned: tuned_values.Tuned | None = None  # the tuned values a new run started from (set by train)
         self._step = 0
         self.best_score: float | None = None
         self.interrupted = False
@@ -408,7 +410,7 @@ def _resume_config(run_dir: Path, raw: dict[str, Any]) -> RunConfig:
             merged[key] = raw[key]
     merged["out"] = str(run_dir)
     try:
-        asked = from_raw({**saved_raw, **raw, "out": str(run_dir)}).to_dict()
+        asked = from_raw({**tuned_values.merge(saved_raw, raw), "out": str(run_dir)}).to_dict()  # the user's keys over the saved ones
     except ConfigError as exc:
         raise ConfigError(f"out={run_dir} is an existing run, which resumes with its own config, and your keys do not fit it: {exc}") from None
     resumed = from_raw(merged)
@@ -425,15 +427,19 @@ def train(
     config: str | Path | dict | RunConfig | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
+    tuned: bool = True,
 ) -> Run:
     """Train the agent or generative model a config describes, and return its :class:`Run`.
 
     ``config`` is a preset name, a YAML path, a mapping or a RunConfig; ``overrides`` are
     ``key=value`` strings. With ``out=`` naming an existing run, that run resumes from its latest
     checkpoint with its own config and what is left of its budget. ``max_minutes`` counts from
-    this call to the last checkpoint, closing evaluation included.
+    this call to the last checkpoint, closing evaluation included. A new run starts from the
+    tuned values shipped for its pair (plugin and env or data set, see :mod:`sandbox.tuned`), with
+    the preset or file and the overrides on top; ``tuned=False`` starts from the plugin's defaults.
     """
     started = time.time()
+    notice: tuned_values.Tuned | None = None
     if isinstance(config, RunConfig):
         config = config.to_dict()
     raw = raw_config(config, overrides)
@@ -443,6 +449,8 @@ def train(
         check_contained(str(out))
         cfg = _resume_config(Path(str(out)), raw)
     else:
+        if tuned:
+            raw, notice = tuned_values.apply(raw)
         cfg = from_raw(raw)
     cls = plugin_class(cfg)
     cfg = cls.complete_config(cfg)
@@ -452,7 +460,10 @@ def train(
     cfg.out = str(run_dir)
     seed_everything(cfg.seed)
     plugin = cls(cfg)  # networks and envs are built, and impossible combinations refused, before anything is written
+    if notice is not None and progress:
+        print(notice.line(), file=sys.stderr)
     run = Run(run_dir, cfg, started=started)
+    run.tuned = notice
     if resume:
         run.restore(plugin)
         if run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0):
@@ -460,7 +471,7 @@ def train(
             return run
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(run_dir / "config.yaml", cfg.to_yaml())
+        atomic_write(run_dir / "config.yaml", (notice.comment() if notice is not None else "") + cfg.to_yaml())
     with run.session(progress=progress):
         if not resume:
             run.checkpoint(plugin)  # step 0: a killed run always has something to resume from
