@@ -16,6 +16,11 @@ early enough to hold them (the time the last evaluation and video took, or a qua
 before any was timed), and each evaluation and video is cut at the run's closing deadline. A cut
 evaluation logs ``eval/episodes`` (the episodes it finished) and scores no checkpoint; a cut video
 logs ``eval/video_steps``, a skipped one ``eval/video_skipped``; each says so in one line.
+
+Evaluations and videos are scheduled by env steps and run inside
+:func:`~sandbox.device.isolated_rng` (their envs have their own seeds): training's random stream
+is the same whether they ran, were cut short or were skipped, so the same seed and config give the
+same run.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from sandbox.config import RunConfig, option, to_dict
+from sandbox.device import isolated_rng
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
 
@@ -310,7 +316,8 @@ class RLAgent(Agent):
         if deadline is not None and t >= deadline:
             returns: list[float] = []
         else:
-            returns = run_episodes(lambda o: self.act_batch(o, True), self.config, n, seed=seed, deadline=deadline)
+            with isolated_rng():
+                returns = run_episodes(lambda o: self.act_batch(o, True), self.config, n, seed=seed, deadline=deadline)
         cut = len(returns) < n
         if not cut:  # a cut evaluation on the way leaves the closing one to be done
             self.eval_seconds = time.time() - t
@@ -348,7 +355,8 @@ class RLAgent(Agent):
             return None
         # playing gets a share of the time left; writing the file (encoding every picture) the rest
         play_until = None if deadline is None else t + VIDEO_PLAY_SHARE * (deadline - t)
-        result = self.play(1, record=path, max_steps=self.cfg.video_max_steps, seed=seed, deadline=play_until)
+        with isolated_rng():
+            result = self.play(1, record=path, max_steps=self.cfg.video_max_steps, seed=seed, deadline=play_until)
         if "cut_at_step" in result:
             run.log({"eval/video_steps": result["cut_at_step"]})
             print(f"{what} cut at {result['cut_at_step']} steps to end within max_minutes", file=sys.stderr)

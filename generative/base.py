@@ -2,6 +2,12 @@
 (batches, logging, sample grids, metrics on a schedule, checkpoints), an EMA of weights,
 accelerate for devices and data parallelism, and what a checkpoint holds (``saved()``).
 
+Training draws its batches from a generator seeded by the run's seed, and its noise from torch's
+global generator (seeded by the run); everything on the side of training (sample grids, metrics,
+a model's own periodic pictures) runs inside :func:`~sandbox.device.isolated_rng`, so that the
+same seed and config give the same weights and metrics whether that work ran, was cut short by
+``max_minutes``, or trained a cached metric network on first use.
+
 Each model file keeps its own algorithm top to bottom: ``build`` its networks, ``train_step`` on a
 batch, ``generate`` samples. This file runs the loop around them.
 """
@@ -22,6 +28,7 @@ from sandbox.generative.data import Dataset, factory, load_data
 from sandbox.backbones.base import InputSpec
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, option
+from sandbox.device import isolated_rng
 from sandbox.errors import ConfigError
 from sandbox.plugin import GenerativeModel
 
@@ -248,9 +255,11 @@ class DataModel(GenerativeModel):
                 run.log(logs)
             if self.cfg.sample_every and run.step % self.cfg.sample_every == 0:
                 self.log_samples(run)
-            self.periodic(run)
+            with isolated_rng():
+                self.periodic(run)
             if self.cfg.eval_every and run.step % self.cfg.eval_every == 0:
-                metrics = self.evaluate(n=self.cfg.eval_n, during_training=True)
+                with isolated_rng():  # the metrics' feature network is trained (seeded) on first use
+                    metrics = self.evaluate(n=self.cfg.eval_n, during_training=True)
                 run.log(metrics)
                 key = "fid" if "fid" in metrics else "sliced_wasserstein"
                 run.checkpoint(self, score=-float(metrics[key]))
@@ -277,7 +286,8 @@ class DataModel(GenerativeModel):
             n = min(n, 8)
         was = {k: m.training for k, m in self.modules().items()}
         t = time.time()
-        self.sample(n, seed=0, **self.quick_sample_options())
+        with isolated_rng():
+            self.sample(n, seed=0, **self.quick_sample_options())
         self.seconds_per_sample = (time.time() - t) / n
         for k, m in self.modules().items():
             m.train(was[k])
@@ -308,7 +318,8 @@ class DataModel(GenerativeModel):
     def log_samples(self, run: Run, n: int | None = None) -> None:
         """Log a grid of ``n`` samples (images; default ``grid``) or a scatter over the data (2-D sets; default 2000)."""
         was = {k: m.training for k, m in self.modules().items()}
-        samples = self.sample(n or self.grid_size(), seed=0, **self.quick_sample_options())
+        with isolated_rng():
+            samples = self.sample(n or self.grid_size(), seed=0, **self.quick_sample_options())
         if self.data.kind == "image":
             run.log_image("samples", samples)
         else:

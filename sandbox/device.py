@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from sandbox.errors import ConfigError
 
@@ -38,3 +39,22 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def isolated_rng() -> Iterator[None]:
+    """Run the block with Python's, NumPy's and torch's global generators (CPU and CUDA) put back
+    as they were when it ends: work on the side of training (an evaluation, a sample grid, a
+    cached metric network trained on first use) then leaves training's random stream where it
+    was, so that a run gives the same result whether that work ran, was cut short by
+    ``max_minutes``, or found its cache filled."""
+    import numpy as np
+    import torch
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []):
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
