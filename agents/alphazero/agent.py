@@ -11,13 +11,19 @@ The loop, top to bottom (:meth:`AlphaZero.fit`):
 2. **Training.** For every new position, ``train_ratio / batch_size`` updates on batches drawn
    from the buffer, each position under a random board symmetry: cross-entropy to the search's
    policy plus squared error to ``z``.
-3. **Evaluation.** Every ``eval_minutes``: matches against each of ``eval_opponents`` (random,
-   pure MCTS, perfect play) and against earlier snapshots of the network, first move alternating;
-   an Elo rating is fitted to every result so far (random = 0) and the checkpoint with the best
-   Elo is kept as ``best``.
+3. **Evaluation.** Every ``eval_every`` self-play moves (and at the start and the end): matches
+   against each of ``eval_opponents`` (random, pure MCTS, perfect play) and against earlier
+   snapshots of the network, first move alternating; an Elo rating is fitted to every result so
+   far (random = 0) and the checkpoint with the best Elo is kept as ``best``.
 
 ``run.step`` counts self-play moves. Everything (network, optimiser, buffer, ratings, snapshots)
 is in the checkpoint, so a run resumes where it stopped.
+
+Same seed, same run: evaluations and logged self-play metrics are scheduled by moves
+(``eval_every``, ``log_every``), never by the clock unless asked (``eval_minutes``,
+``log_seconds``), every random draw comes from generators seeded by the run's seed, and an
+evaluation runs inside :func:`~sandbox.device.isolated_rng`, so that training's random streams
+are the same whether it ran or was cut short.
 
 With ``max_minutes``, the closing evaluation fits inside the budget: self-play stops early enough
 to hold it (what the last evaluation took per game, times the games of the next), and every
@@ -42,6 +48,7 @@ from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play
 from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option
+from sandbox.device import isolated_rng
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
 
@@ -67,11 +74,15 @@ class AlphaZeroConfig:
     weight_decay: float = option(1e-4, "AdamW weight decay")
     train_ratio: float = option(4.0, "gradient samples per self-play position")
     min_buffer: int = option(512, "positions before training starts")
-    eval_minutes: float = option(1.0, "minutes between evaluations (matches, Elo)")
+    eval_every: int = option(25_600, "evaluate (matches, Elo) every this many self-play moves, and at the start and the end (0: only then)")
+    eval_minutes: float | None = option(None, "also evaluate once this many minutes have passed since the last evaluation "
+                                              "(null: never; a clock schedule makes a run depend on the machine's speed)")
     eval_games: int = option(20, "games against each opponent per evaluation")
     eval_opponents: list[str] = option(["random", "mcts:100"], "opponents of the evaluations: random, mcts:N, perfect")
     elo_snapshots: int = option(3, "earlier networks kept as Elo opponents")
-    log_seconds: float = option(10.0, "seconds between logged self-play metrics")
+    log_every: int = option(3_200, "log self-play metrics (losses, game lengths, speed) every this many self-play moves")
+    log_seconds: float | None = option(None, "also log once this many seconds have passed since the last log "
+                                             "(null: never; 0: after every move of the games in lockstep)")
     threads: int = option(1, "torch CPU threads (0: torch's default); 1 is fastest for search's small batches")
 
     def validate(self) -> None:
@@ -80,10 +91,14 @@ class AlphaZeroConfig:
         for k, v in positive.items():
             if v <= 0:
                 raise ConfigError(f"agent.{k}={v} must be positive.")
-        if self.eval_simulations < 0 or self.train_ratio < 0 or self.min_buffer < 0 or self.temperature_moves < 0:
-            raise ConfigError("agent.eval_simulations, train_ratio, min_buffer and temperature_moves must be ≥ 0.")
-        if self.learning_rate <= 0 or self.eval_minutes <= 0 or self.c_puct <= 0:
-            raise ConfigError("agent.learning_rate, eval_minutes and c_puct must be positive.")
+        if self.eval_simulations < 0 or self.train_ratio < 0 or self.min_buffer < 0 or self.temperature_moves < 0 or self.eval_every < 0:
+            raise ConfigError("agent.eval_simulations, train_ratio, min_buffer, temperature_moves and eval_every must be ≥ 0.")
+        if self.log_every <= 0:
+            raise ConfigError(f"agent.log_every={self.log_every} must be positive (self-play moves between logged metrics).")
+        if self.learning_rate <= 0 or (self.eval_minutes is not None and self.eval_minutes <= 0) or self.c_puct <= 0:
+            raise ConfigError("agent.learning_rate, eval_minutes (when set) and c_puct must be positive.")
+        if self.log_seconds is not None and self.log_seconds < 0:
+            raise ConfigError(f"agent.log_seconds={self.log_seconds} must be ≥ 0 (or null: log by moves only).")
         if not 0 <= self.noise_fraction <= 1:
             raise ConfigError(f"agent.noise_fraction={self.noise_fraction} must be in [0, 1].")
 
@@ -192,7 +207,9 @@ class AlphaZero(Agent):
         owed = 0.0
         window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0}
         losses: list[tuple[float, float]] = []
-        next_eval = run.elapsed + cfg.eval_minutes * 60.0
+        next_log = self.next_multiple(run.step, cfg.log_every)
+        next_eval = self.next_multiple(run.step, cfg.eval_every)
+        eval_clock = run.elapsed  # for eval_minutes, when set
         run.reserve_for_closing(self.closing_seconds(run))
         if not self.snapshots and not self.elo.results:
             self.rate(run)  # the untrained network's rating: the start of the curve
@@ -245,17 +262,27 @@ class AlphaZero(Agent):
                     losses.append(self.train_step())
                     owed -= 1
             window["train"] += time.time() - t1
-            if time.time() - window["t"] >= cfg.log_seconds and window["moves"]:
+            log_clock = cfg.log_seconds is not None and time.time() - window["t"] >= cfg.log_seconds
+            if (run.step >= next_log or log_clock) and window["moves"]:
                 self._log_window(run, window, losses)
                 losses = []
                 window = {k: 0 for k in window} | {"t": time.time(), "self": 0.0, "train": 0.0}
-            if run.elapsed >= next_eval:
+                next_log = self.next_multiple(run.step, cfg.log_every)
+            eval_clock_due = cfg.eval_minutes is not None and run.elapsed - eval_clock >= cfg.eval_minutes * 60.0
+            if (next_eval is not None and run.step >= next_eval) or eval_clock_due:
                 self.rate(run)
-                next_eval = run.elapsed + cfg.eval_minutes * 60.0
+                next_eval = self.next_multiple(run.step, cfg.eval_every)
+                eval_clock = run.elapsed
             elif run.checkpoint_due():
                 run.checkpoint(self)
         if run.stop_reason != "interrupted" and self._rated_at != run.step:
             self.rate(run, closing=True)  # the closing evaluation, so that the final network is rated too
+
+    @staticmethod
+    def next_multiple(step: int, every: int) -> int | None:
+        """The first multiple of ``every`` past ``step`` (None when ``every`` is 0): schedules by
+        moves stay the same across a resume."""
+        return (step // every + 1) * every if every else None
 
     def _log_window(self, run: Run, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
         busy = max(w["self"], 1e-9)
@@ -313,9 +340,14 @@ class AlphaZero(Agent):
         With ``max_minutes`` the games end by the run's closing deadline (during training, early
         enough to leave the closing evaluation its reserved time; see the module's doc)."""
         with run.aside():
-            return self._rate(run, closing)
+            with isolated_rng():  # the matches (and a snapshot's network) leave training's random streams alone
+                metrics, score = self._rate(run, closing)
+            run.checkpoint(self, score=score)
+            run.reserve_for_closing(self.closing_seconds(run))
+        return metrics
 
-    def _rate(self, run: Run, closing: bool) -> dict[str, float]:
+    def _rate(self, run: Run, closing: bool) -> tuple[dict[str, float], float | None]:
+        """Play the evaluation's matches and log them; the metrics and the checkpoint's score (None when cut)."""
         cfg = self.cfg
         self.net.eval()
         deadline = run.closing_deadline(closing)
@@ -362,9 +394,7 @@ class AlphaZero(Agent):
             self.snapshots[name] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
             while len(self.snapshots) > cfg.elo_snapshots:
                 self.snapshots.pop(next(iter(self.snapshots)))
-        run.checkpoint(self, score=None if cut else elo)
-        run.reserve_for_closing(self.closing_seconds(run))
-        return metrics
+        return metrics, None if cut else elo
 
     def evaluate(self, games: int | None = None, opponent: str = "random", episodes: int | None = None, **options: Any) -> dict[str, Any]:
         """Win, draw and loss counts of ``games`` against ``opponent`` (random, mcts:N, perfect), first move alternating."""
