@@ -22,11 +22,18 @@ from typing import Any, Iterable
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
+
 from sandbox.wandb_worker import INIT_FAILED, warning
 
 #: bytes of W&B messages the trainer holds for a W&B process that lags (``SANDBOX_WANDB_QUEUE_BYTES``
 #: overrides it), besides what the pipe itself holds; past that, rows are dropped from W&B
 QUEUE_BYTES = 4 << 20
+#: bytes the pipe to W&B's process holds (Linux; elsewhere the system's default)
+PIPE_BYTES = 16 << 10
 
 
 def _plain(value: Any) -> Any:
@@ -216,6 +223,11 @@ class Tracker:
                                             stdout=subprocess.DEVNULL, bufsize=0)
             assert self._worker.stdin is not None
             os.set_blocking(self._worker.stdin.fileno(), False)  # a full pipe raises instead of waiting
+            if hasattr(fcntl, "F_SETPIPE_SZ"):  # a small pipe: what W&B has not taken waits here, counted
+                try:
+                    fcntl.fcntl(self._worker.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+                except OSError:
+                    pass
         except OSError as exc:
             print(warning("start", exc), file=sys.stderr)
             self._worker = None
@@ -251,10 +263,17 @@ class Tracker:
             del self._pending[:n]
         return True
 
+    def _abandon(self) -> None:
+        """Give up on what the pipe has not taken: its rows count as missed by W&B."""
+        rows = self._pending.count(b"\n") - self._pending.count(b'{"op": "init"') - self._pending.count(b'{"op": "finish"')
+        self.sent -= rows
+        self.dropped += rows
+        self._pending.clear()
+
     def _lost(self) -> None:
         """W&B's process ended before the run did: say so once (unless it already has) and go on."""
         worker, self._worker = self._worker, None
-        self._pending.clear()
+        self._abandon()
         if worker is None:
             return
         try:
@@ -324,6 +343,7 @@ class Tracker:
         and finish its run; one still busy then is stopped (its files stay under wandb/). Says how
         many rows W&B missed, if any."""
         self._file.close()
+        cut = False
         if self._worker is not None:
             self._send({"op": "finish", "exit_code": exit_code}, droppable=False)
         worker = self._worker
@@ -337,20 +357,20 @@ class Tracker:
             worker = self._worker
         if worker is not None:
             self._worker = None
-            self.dropped += self._pending.count(b"\n") - 1 if self._pending else 0  # the finish message is no row
-            self._pending.clear()
+            self._abandon()
             _close_quietly(worker)
             try:
                 code = worker.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                code = None
+                code, cut = None, True
                 _stop(worker)
                 print(f"warning: W&B did not finish its run within {close_seconds():g} s; stopped it. Its files are "
                       f"under {self.run_dir / 'wandb'}.", file=sys.stderr, flush=True)
             if code == INIT_FAILED:
                 self.sent = self.dropped = 0
         if self.dropped:
-            print(f"W&B missed {self.dropped} of {self.sent + self.dropped} rows (it was slow, stopped or gone); "
+            at_least = "at least " if cut else ""  # what the stopped process held was lost uncounted
+            print(f"W&B missed {at_least}{self.dropped} of {self.sent + self.dropped} rows (it was slow, stopped or gone); "
                   "metrics.jsonl has them all.", file=sys.stderr, flush=True)
 
 
