@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from sandbox.config import RunConfig, option, to_dict
-from sandbox.device import isolated_rng
+from sandbox.device import isolated_rng, set_threads
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
 
@@ -56,7 +56,7 @@ class RLConfig:
     eval_video_every: int = option(4, "record a video at every Nth evaluation and at the last one")
     target_return: float | None = option(None, "stop training once an evaluation's mean return reaches this (null: never)")
     video_max_steps: int = option(5_000, "at most this many agent steps in an evaluation video")
-    torch_threads: int = option(1, "torch CPU threads (0: torch's default); small networks run fastest on one")
+    torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one")
 
     def validate(self) -> None:
         if self.n_envs < 1 or self.frame_stack < 0 or self.eval_every < 0 or self.eval_episodes < 1 or self.torch_threads < 0 or self.eval_video_every < 1:
@@ -203,10 +203,8 @@ class RLAgent(Agent):
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
-        if self.device.type == "cpu" and self.cfg.torch_threads > 0:
-            import torch
-
-            torch.set_num_threads(self.cfg.torch_threads)
+        if self.device.type == "cpu":
+            set_threads(self.cfg.torch_threads)
 
     @classmethod
     def default_backbone_for(cls, config: RunConfig) -> str | None:

@@ -28,7 +28,7 @@ from sandbox.generative.data import Dataset, factory, load_data
 from sandbox.backbones.base import InputSpec
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, option
-from sandbox.device import isolated_rng
+from sandbox.device import isolated_rng, set_threads
 from sandbox.errors import ConfigError
 from sandbox.plugin import GenerativeModel
 
@@ -49,10 +49,11 @@ class TrainConfig:
     eval_every: int = option(2000, "compute FID etc. (or the 2-D distances) every N steps, log them, keep the best checkpoint (0: never)")
     eval_n: int = option(256, "samples used by the scheduled evaluation")
     grid: int = option(64, "images in a logged sample grid")
+    threads: int = option(0, "torch CPU threads (0: the process's own count before any run set one); CPU results depend on it")
 
     def validate(self) -> None:
-        if self.lr <= 0 or self.batch <= 0 or self.eval_n < 2 or self.grid <= 0:
-            raise ConfigError("model.lr and model.batch must be positive, model.eval_n ≥ 2, model.grid ≥ 1.")
+        if self.lr <= 0 or self.batch <= 0 or self.eval_n < 2 or self.grid <= 0 or self.threads < 0:
+            raise ConfigError("model.lr and model.batch must be positive, model.eval_n ≥ 2, model.grid ≥ 1, model.threads ≥ 0.")
         if min(self.log_every, self.sample_every, self.eval_every) < 0 or self.log_every == 0:
             raise ConfigError("model.log_every must be positive; model.sample_every and model.eval_every ≥ 0.")
 
@@ -165,6 +166,8 @@ class DataModel(GenerativeModel):
             self.spec = InputSpec.image(*self.data.shape)
         self.num_classes = self.data.num_classes
         self.accelerator: Any = None
+        if self.device.type == "cpu":
+            set_threads(self.cfg.threads)
 
     # -- what each model writes ----------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:

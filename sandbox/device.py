@@ -31,11 +31,38 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+#: torch's CPU thread count when the first run of this process started (see default_threads)
+_default_threads: int | None = None
+
+
+def default_threads() -> int:
+    """torch's CPU thread count as this process had it before any run set its own (the machine's
+    cores, unless the caller chose otherwise before the first run)."""
+    global _default_threads
+    if _default_threads is None:
+        import torch
+
+        _default_threads = torch.get_num_threads()
+    return _default_threads
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` torch CPU threads (0: :func:`default_threads`). A run sets its count
+    itself, so that it computes the same on the CPU whatever an earlier run in the same process
+    set: the float sums of a convolution or a matrix product depend on how many threads share them."""
+    import torch
+
+    n = threads if threads > 0 else default_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (envs are seeded by the plugins with the same seed)."""
     import numpy as np
     import torch
 
+    default_threads()  # note the process's thread count before a run sets its own
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

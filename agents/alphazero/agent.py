@@ -48,7 +48,7 @@ from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play
 from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option
-from sandbox.device import isolated_rng
+from sandbox.device import isolated_rng, set_threads
 from sandbox.errors import ConfigError
 from sandbox.plugin import Agent
 
@@ -83,7 +83,7 @@ class AlphaZeroConfig:
     log_every: int = option(3_200, "log self-play metrics (losses, game lengths, speed) every this many self-play moves")
     log_seconds: float | None = option(None, "also log once this many seconds have passed since the last log "
                                              "(null: never; 0: after every move of the games in lockstep)")
-    threads: int = option(1, "torch CPU threads (0: torch's default); 1 is fastest for search's small batches")
+    threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); 1 is fastest for search's small batches")
 
     def validate(self) -> None:
         positive = {"simulations": self.simulations, "games": self.games, "buffer_size": self.buffer_size,
@@ -153,8 +153,8 @@ class AlphaZero(Agent):
         for spec in self.cfg.eval_opponents:
             opponent(self.game, spec)  # a bad opponent string fails now, before anything is written
         cfg, game = self.cfg, self.game
-        if cfg.threads > 0 and self.device.type == "cpu":
-            torch.set_num_threads(cfg.threads)
+        if self.device.type == "cpu":
+            set_threads(cfg.threads)
         self.net = PolicyValueNet(config.backbone, game).to(self.device)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.search_cfg = SearchConfig(
