@@ -66,3 +66,36 @@ def test_full_games_through_act_in_either_seat(agent, seat):
             moves += 1
         assert moves >= (5 if name == "tictactoe" else 7)
         env.close()
+
+
+def test_every_reachable_tictactoe_position_in_pettingzoo(agent):
+    """Every non-final position of PettingZoo's own tictactoe_v3 (4520 of them, either player to
+    move), reached by walking its game tree (each position replayed from a reset): act() reads it
+    as the core's state and answers with a legal move."""
+    name, policy = agent
+    if name != "tictactoe":
+        pytest.skip("the full tree is walked for tic-tac-toe only")
+    core = get_game(name)
+    env = pettingzoo_env(name)
+    seen: set[bytes] = set()
+    acted = {0: 0, 1: 0}
+    stack: list[list[int]] = [[]]
+    while stack:
+        moves = stack.pop()
+        env.reset(seed=0)
+        state = core.initial(1)[0]
+        for move in moves:
+            env.step(move)
+            state = core.step(state[None], np.array([move]))[0][0]
+        obs, _, terminated, truncated, _ = env.last()
+        key = state[: core.cells + 1].tobytes()
+        if terminated or truncated or key in seen:
+            continue
+        seen.add(key)
+        assert np.array_equal(core.from_observation(obs["observation"])[: core.cells + 1], state[: core.cells + 1])
+        action = policy.act(obs)
+        assert obs["action_mask"][action] == 1, (moves, action)
+        acted[env.agents.index(env.agent_selection)] += 1
+        stack.extend([*moves, int(m)] for m in np.flatnonzero(obs["action_mask"]))
+    env.close()
+    assert len(seen) == 4520 and acted[0] > 0 and acted[1] > 0
