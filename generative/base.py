@@ -326,7 +326,9 @@ class DataModel(GenerativeModel):
         if self.data.kind == "image":
             run.log_image("samples", samples)
         else:
-            run.log_image("samples", scatter_picture(self.data.x_test.numpy(), np.asarray(samples)))
+            from sandbox.tracking import scatter_picture
+
+            run.log_image("samples", scatter_picture(self.data.x_test.numpy(), np.asarray(samples), f"{self.config.data.name}: samples at step {run.step}"))
         for k, m in self.modules().items():
             m.train(was[k])
 
@@ -385,29 +387,11 @@ class DataModel(GenerativeModel):
 
     def demo_media(self, run: Run) -> list[Path]:
         """A grid of 64 samples in the run's media folder."""
-        from sandbox.tracking import image_grid, write_png
+        from sandbox.tracking import image_grid, scatter_picture, write_png
 
         samples = self.sample(64 if self.data.kind == "image" else 2000, seed=0, **self.quick_sample_options())
         if self.data.kind == "image":
             picture = image_grid(samples)
         else:
-            picture = scatter_picture(self.data.x_test.numpy(), np.asarray(samples))
+            picture = scatter_picture(self.data.x_test.numpy(), np.asarray(samples), f"{self.config.data.name}: {len(samples)} samples")
         return [write_png(Path(run.media_dir) / "demo-samples.png", picture)]
-
-
-def scatter_picture(data: np.ndarray, samples: np.ndarray, size: int = 480) -> np.ndarray:
-    """An H×W×3 uint8 picture: data points in grey, samples in red, on the data's extent."""
-    lo = np.minimum(data.min(0), np.percentile(samples, 1, axis=0)) - 0.2
-    hi = np.maximum(data.max(0), np.percentile(samples, 99, axis=0)) + 0.2
-    pic = np.full((size, size, 3), 255, np.uint8)
-
-    def plot(p: np.ndarray, colour: tuple[int, int, int]) -> None:
-        ij = ((p - lo) / (hi - lo) * (size - 1)).round().astype(int)
-        ok = (ij >= 0).all(1) & (ij < size).all(1)
-        for dx in (0, 1):
-            for dy in (0, 1):
-                pic[np.clip(size - 1 - ij[ok, 1] - dy, 0, size - 1), np.clip(ij[ok, 0] + dx, 0, size - 1)] = colour
-
-    plot(data, (170, 170, 170))
-    plot(samples, (214, 39, 40))
-    return pic

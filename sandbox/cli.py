@@ -352,18 +352,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         with open(tmp, "wb") as fh:
             np.savez(fh, samples=arr.astype(np.float32, copy=False))
         tmp.replace(out)
-    elif arr.ndim == 2:  # points (the 2-D toy sets): a scatter plot
-        import matplotlib
+    elif arr.ndim == 2:  # points (the 2-D toy sets): a scatter plot over the held-out data
+        from sandbox.tracking import scatter_picture, write_png
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.scatter(arr[:, 0], arr[:, 1], s=4, alpha=0.6)
-        ax.set_aspect("equal")
-        ax.set_title(f"{args.n} samples of {Path(args.run_dir).name}")
-        fig.savefig(out, dpi=100)
-        plt.close(fig)
+        data = plugin.data.x_test.numpy() if getattr(plugin, "data", None) is not None else arr[:0]
+        write_png(out, scatter_picture(data if len(data) else arr, arr, f"{args.n} samples of {Path(args.run_dir).name}"))
     else:
         from sandbox.tracking import image_grid, write_png
 

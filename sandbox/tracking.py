@@ -136,6 +136,36 @@ def image_grid(images: Any, ncols: int | None = None, pad: int = 2, scale: int |
     return grid
 
 
+def scatter_picture(data: np.ndarray, samples: np.ndarray, title: str = "", size: int = 480) -> np.ndarray:
+    """An H×W×3 uint8 plot of a 2-D set: held-out data in grey, samples in red, with axes, a legend
+    and a title (matplotlib, drawn off-screen)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dpi = 100
+    fig, ax = plt.subplots(figsize=(size / dpi, size / dpi), dpi=dpi)
+    try:
+        ax.scatter(data[:, 0], data[:, 1], s=3, c="#aaaaaa", alpha=0.6, linewidths=0, label=f"data (held out, {len(data)})")
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, c="#d62728", alpha=0.6, linewidths=0, label=f"samples ({len(samples)})")
+        lo = np.minimum(data.min(0), np.percentile(samples, 1, axis=0)) - 0.2
+        hi = np.maximum(data.max(0), np.percentile(samples, 99, axis=0)) + 0.2
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel("x₁")
+        ax.set_ylabel("x₂")
+        ax.legend(loc="upper right", fontsize=8, markerscale=3, framealpha=0.8)
+        if title:
+            ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    finally:
+        plt.close(fig)
+
+
 def write_png(path: str | Path, picture: np.ndarray) -> Path:
     """Write an H×W×3 uint8 array as a PNG, atomically."""
     from PIL import Image

@@ -15,7 +15,7 @@ def test_sample_points_as_scatter_png_and_npz(tmp_path):
     assert out.returncode == 0, out.stderr
     png = run_cli("sample", str(run), "--n", "50", "--sampler", "ddim", "--steps", "5", "--out", str(tmp_path / "p.png"))
     assert png.returncode == 0, png.stderr
-    assert Image.open(tmp_path / "p.png").size == (500, 500)
+    assert Image.open(tmp_path / "p.png").size == (480, 480)
     npz = run_cli("sample", str(run), "--n", "50", "--sampler", "ddim", "--steps", "5", "--out", str(tmp_path / "p.npz"))
     assert npz.returncode == 0, npz.stderr
     assert np.load(tmp_path / "p.npz")["samples"].shape == (50, 2)
