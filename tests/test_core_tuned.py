@@ -58,8 +58,8 @@ def test_tuned_values_differ_from_the_plugins_defaults() -> None:
     cfg = from_raw(raw)
     plain = plugin_class(cfg).complete_config(cfg).to_dict()
     assert with_tuned["agent"]["train_freq"] == 256 and with_tuned["agent"]["gradient_steps"] == 128
-    assert with_tuned["backbone"]["hidden"] == [256, 256] and with_tuned["steps"] == 100_000
-    assert plain["backbone"]["hidden"] != [256, 256] and plain["steps"] != 100_000
+    assert with_tuned["backbone"]["hidden"] == [256, 256] and with_tuned["steps"] == 50_000
+    assert plain["backbone"]["hidden"] != [256, 256] and plain["steps"] != 50_000
 
 
 def test_a_pair_without_tuned_values_runs_on_defaults_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
