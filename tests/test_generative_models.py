@@ -176,7 +176,22 @@ def test_demo_preset_is_a_short_ddpm_on_digits():
     from sandbox.config import resolve
 
     cfg = resolve("demo-digits")
-    assert cfg.model.name == "ddpm" and cfg.data.name == "digits" and cfg.max_minutes <= 3
+    assert cfg.model.name == "ddpm" and cfg.data.name == "digits"
+    assert cfg.steps <= 2000 and cfg.max_minutes <= 6
+
+
+def test_demo_media_of_a_conditional_image_ddpm_is_one_row_per_class(tmp_path):
+    """The demo's digit picture: ten rows (0 to 9), eight guided samples each."""
+    from PIL import Image
+
+    run = sandbox.train(None, ["model=ddpm", "data=digits", "backbone=mlp", *TINY["mlp"], *FAST, "steps=2",
+                               "model.timesteps=20", "model.eval_steps=2", "model.sample_every=0", "model.eval_every=0",
+                               f"out={tmp_path / 'r'}"], progress=False)
+    model = sandbox.load(run.dir)
+    assert model.conditional and model.num_classes == 10
+    (png,) = model.demo_media(run)
+    w, h = Image.open(png).size
+    assert png.name == "demo-samples.png" and h == pytest.approx(10 / 8 * w, rel=0.05)
 
 
 def test_accelerate_launch_path_on_cpu(tmp_path):
