@@ -35,6 +35,17 @@ def test_training_logs_losses_speed_win_rates_and_elo(c4_run) -> None:
     assert (c4_run.dir / "checkpoints" / "best.json").exists()
 
 
+def test_against_perfect_play_the_loss_rate_leads_the_evaluation_row(tmp_path) -> None:
+    """Nobody beats perfect tic-tac-toe, so its win rate is always 0: the row (whose first numbers the
+    progress bar shows) opens with the loss rate against perfect play, then the win rates."""
+    run = sandbox.train(None, TINY + ["env=tictactoe", "backbone=mlp", "steps=64", "agent.eval_opponents=[random,perfect]",
+                                      f"out={tmp_path / 't'}"], progress=False)
+    row = next(r for r in read_metrics(run.dir) if "loss_rate/perfect" in r)
+    numbers = [k for k, v in row.items() if k not in ("step", "time") and isinstance(v, (int, float))]
+    assert numbers[:2] == ["loss_rate/perfect", "win_rate/random"]
+    assert row["win_rate/perfect"] == 0.0 and 0.0 <= row["loss_rate/perfect"] <= 1.0
+
+
 def test_the_trained_agent_plays_in_pettingzoos_own_connect_four(c4_run) -> None:
     from pettingzoo.classic import connect_four_v3
 

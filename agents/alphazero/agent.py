@@ -356,14 +356,20 @@ class AlphaZero(Agent):
         t, planned, played, games = time.time(), self.rating_games(), 0, 0
         name = f"net@{run.step}"
         me = self.player(name, seed=run.step)
+        # the progress bar shows a row's first numbers: each opponent's telling one comes first (the
+        # loss rate against perfect play, whom nobody beats; the win rate against the others)
+        headline: dict[str, Any] = {}
         metrics: dict[str, Any] = {}
         for i, spec in enumerate(cfg.eval_opponents):
             r = play_match(self.game, me, opponent(self.game, spec, seed=run.step + i), cfg.eval_games, deadline=deadline)
             played, games = played + r["games"], games + r["games"]
             if r["games"]:
                 self.elo.add(name, spec, r["win"], r["draw"], r["loss"])
-                metrics[f"win_rate/{spec}"] = r["win_rate"]
-                metrics[f"loss_rate/{spec}"] = r["loss"] / r["games"]
+                rates = {f"win_rate/{spec}": r["win_rate"], f"loss_rate/{spec}": r["loss"] / r["games"]}
+                first = f"loss_rate/{spec}" if spec == "perfect" else f"win_rate/{spec}"
+                headline[first] = rates.pop(first)
+                metrics.update(rates)
+        metrics = {**dict(sorted(headline.items(), key=lambda kv: not kv[0].endswith("/perfect"))), **metrics}
         for snap_name, weights in list(self.snapshots.items())[-2:]:
             other = PolicyValueNet(self.config.backbone, self.game).to(self.device)
             other.load_state_dict(weights)
