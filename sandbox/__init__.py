@@ -19,7 +19,7 @@ from sandbox.registry import list_plugins
 
 __version__ = "0.1.0"
 __all__ = [
-    "train", "load", "make_env", "list_plugins", "registry",
+    "train", "load", "export", "make_env", "list_plugins", "registry",
     "Agent", "GenerativeModel", "Plugin", "RunConfig", "Run", "InputSpec", "option",
     "SandboxError", "ConfigError", "RunDirError", "UnsupportedInput",
 ]
@@ -27,6 +27,7 @@ __all__ = [
 _LAZY = {
     "train": ("sandbox.run", "train"),
     "load": ("sandbox.run", "load"),
+    "export": ("sandbox.exporter", "export"),
     "Run": ("sandbox.run", "Run"),
     "make_env": ("sandbox.env", "make_env"),
     "Agent": ("sandbox.plugin", "Agent"),
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from sandbox.backbones.base import InputSpec
     from sandbox.config import RunConfig, option
     from sandbox.env import make_env
+    from sandbox.exporter import export
     from sandbox.plugin import Agent, GenerativeModel, Plugin
     from sandbox.run import Run, load, train
 

@@ -26,6 +26,7 @@ compare runs.
   sandbox play runs/NAME --record game.mp4
   sandbox sample runs/NAME --n 64 --out grid.png
   sandbox compare runs/A runs/B --out curves.png
+  sandbox export runs/NAME --to my-model       a Hub model folder (--push OWNER/NAME uploads it)
 """
 
 TRAIN_HELP = """\
@@ -89,6 +90,16 @@ def _parser() -> ArgumentParser:
     s.add_argument("--metric", action="append", help="a metric to draw (repeatable; default: the main ones)")
     s.add_argument("--smooth", type=float, default=0.6, metavar="W",
                    help="exponential moving average of the curves, 0 (raw) to below 1; the raw points stay faint behind (default 0.6)")
+
+    s = sub.add_parser("export", help="write a trained run as a folder to share (a Hugging Face Hub model folder)")
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("--to", required=True, metavar="DIR", help="the new folder to write (must not exist, or be empty)")
+    s.add_argument("--format", default="hub", help="hub (default): model card, config, safetensors weights, results, replay or samples")
+    s.add_argument("--push", metavar="REPO_ID", help="then upload the folder to this Hub model repository (needs a login and a network)")
+    s.add_argument("--episodes", type=int, help="agents: evaluation episodes for the card (default 10)")
+    s.add_argument("--games", type=int, help="board games: evaluation games against a random player (default 20)")
+    s.add_argument("--n", type=int, help="generative models: samples for the card's metrics")
+    s.add_argument("--no-video", action="store_true", help="agents: record no replay.mp4 when the run has no video of that checkpoint")
 
     s = sub.add_parser("demo", help="a short tour: train small things and write what they make")
     s.add_argument("--out", default="runs/demo", help="folder for the demo runs (default runs/demo)")
@@ -374,6 +385,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from sandbox.exporter import export
+
+    out = export(args.run_dir, args.to, format=args.format, push=args.push, episodes=args.episodes, games=args.games, n=args.n,
+                 video=not args.no_video)
+    print(f"exported {args.run_dir} to {out}" + (f" and pushed it to {args.push}" if args.push else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sandbox.demo import run_demo
 
@@ -391,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         args = parser.parse_args(argv)
         handlers = {"list": cmd_list, "eval": cmd_eval, "play": cmd_play, "sample": cmd_sample,
-                    "compare": cmd_compare, "demo": cmd_demo}
+                    "compare": cmd_compare, "export": cmd_export, "demo": cmd_demo}
         return handlers[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -74,6 +74,23 @@ def load_checkpoint(run_dir: str | Path, which: str = "latest") -> tuple[dict[st
     return checkpoint.read(run_dir / CHECKPOINTS / str(pointer["file"]), which)
 
 
+#: the weights of a folder written by ``sandbox export`` (model.safetensors + model.json, as a checkpoint pair)
+EXPORTED_WEIGHTS = "model"
+
+
+def is_exported(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` is a folder written by ``sandbox export`` (weights, no checkpoints/);
+    its weights files must be its own, not symbolic links."""
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINTS).exists() or not (run_dir / f"{EXPORTED_WEIGHTS}.safetensors").exists():
+        return False
+    for suffix in (".safetensors", ".json"):
+        path = run_dir / f"{EXPORTED_WEIGHTS}{suffix}"
+        if path.is_symlink() or not path.is_file():
+            raise RunDirError(f"{path} should be a regular file of the exported folder and is not (a symbolic link or missing); export the run again.")
+    return True
+
+
 def load_run_config(run_dir: str | Path) -> RunConfig:
     """The checked config of an existing run."""
     run_dir = check_run_dir(run_dir)
@@ -445,6 +462,8 @@ def train(
     raw = raw_config(config, overrides)
     out = raw.get("out")
     resume = out is not None and is_run_dir(str(out))
+    if resume and is_exported(str(out)):
+        raise ConfigError(f"out={out} is a folder written by 'sandbox export', which holds weights to use, not a run to resume; choose a new out=.")
     if resume:
         check_contained(str(out))
         cfg = _resume_config(Path(str(out)), raw)
@@ -482,15 +501,20 @@ def train(
 
 def load(run_dir: str | Path, which: str = "best") -> Plugin:
     """The trained agent or model of a run, with its ``best`` checkpoint (or the latest when it
-    has no best). Reads only config.yaml, safetensors and JSON."""
+    has no best), or of a folder written by ``sandbox export`` (its model.safetensors). Reads only
+    config.yaml, safetensors and JSON."""
     run_dir = check_contained(check_run_dir(run_dir))
     cfg = load_run_config(run_dir)
     cfg.device = "auto" if cfg.device.startswith(("cuda", "mps")) else cfg.device
     cls = plugin_class(cfg)
     plugin = cls(cfg)
-    if which == "best" and read_pointer(run_dir, "best") is None:
-        which = "latest"
-    loaded = load_checkpoint(run_dir, which)
+    if is_exported(run_dir):  # a folder written by 'sandbox export': its one set of weights
+        which = "exported"
+        loaded: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = checkpoint.read(run_dir / EXPORTED_WEIGHTS, which)
+    else:
+        if which == "best" and read_pointer(run_dir, "best") is None:
+            which = "latest"
+        loaded = load_checkpoint(run_dir, which)
     if loaded is None:
         raise RunDirError(f"{run_dir} has no checkpoint yet; train it first ('sandbox train out={run_dir}').")
     tensors, state = loaded
