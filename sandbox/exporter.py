@@ -274,9 +274,10 @@ def card_metadata(plugin: Plugin, results: dict[str, Any]) -> dict[str, Any]:
         model_name = f"{name}-{env_id}"
     else:
         dataset = cfg.data.name
-        conditional = bool(getattr(plugin, "num_classes", None)) and bool(getattr(plugin.cfg, "conditional", False))
-        task = "image-generation" if conditional else "unconditional-image-generation"
+        task = "unconditional-image-generation"  # a class-conditional model also samples without a label
         tags = [*MODEL_TAGS.get(name, []), name, dataset, task, "sandbox"]
+        if getattr(plugin, "conditional", False) is True:
+            tags.append("class-conditional")
         measured = results.get("sandbox", results)
         metrics = [{"type": k, "value": round(float(measured[k]), 4), "name": k, "verified": False}
                    for k in CARD_METRICS if isinstance(measured.get(k), (int, float))]
