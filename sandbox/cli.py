@@ -73,6 +73,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--record", metavar="FILE", help="write FILE.mp4 or FILE.gif instead of opening a window")
     s.add_argument("--human", action="store_true", help="you play (keyboard or mouse)")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    s.add_argument("--env", help="a stable-baselines3 zip's env (default: from the zip's name, as RL Zoo names them)")
 
     s = sub.add_parser("sample", help="sample images from a trained generative model")
     s.add_argument("run_dir", metavar="RUN_DIR")
@@ -300,6 +301,12 @@ def cmd_play(args: argparse.Namespace) -> int:
     if record is not None and record.suffix.lower() not in (".mp4", ".gif"):
         raise SandboxError(f"--record {record} must end in .mp4 or .gif.")
     target = Path(args.target)
+    if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
+        from sandbox.sb3_import import play_zip
+
+        result = play_zip(target, args.env, episodes=args.episodes, record=record)
+        print(json.dumps(result) if args.json else play_summary(result))
+        return 0
     if is_run_dir(target):
         plugin = _load(args.target, "agent")
         result = plugin.play(episodes=args.episodes, record=record, human=args.human)

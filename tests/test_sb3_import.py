@@ -116,3 +116,24 @@ def test_what_cannot_be_rebuilt_is_refused(tmp_path: Path) -> None:
     (tmp_path / "junk.zip").write_text("not a zip")
     with pytest.raises(SandboxError, match="not a readable"):
         load_zip(tmp_path / "junk.zip")
+
+
+def test_sandbox_play_a_zip(zips, cli, tmp_path: Path) -> None:
+    from stable_baselines3 import PPO
+
+    from sandbox.sb3_import import play_zip
+
+    result = play_zip(zips["ppo"], episodes=1, record=tmp_path / "direct.gif")  # env from the name ppo-CartPole-v1.zip
+    theirs = PPO.load(zips["ppo"], device="cpu")
+    env = gym.make("CartPole-v1")
+    o, _ = env.reset(seed=0)
+    score, done = 0.0, False
+    while not done:
+        o, r, terminated, truncated, _ = env.step(int(theirs.predict(o, deterministic=True)[0]))
+        score, done = score + r, terminated or truncated
+    assert result["scores"] == [score]
+    r = cli("play", str(zips["ppo"]), "--env", "CartPole-v1", "--record", str(tmp_path / "game.gif"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["scores"] == [score] and (tmp_path / "game.gif").stat().st_size > 0
+    r = cli("play", str(zips["ppo"]), "--env", "Pendulum-v1", "--record", str(tmp_path / "x.gif"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "shape" in r.stderr, r.stderr
