@@ -27,3 +27,6 @@ _agents.register_lazy("alphazero", "sandbox.agents.alphazero.agent:AlphaZero", "
 # the board games' human play: a person against pure MCTS (the envs district holds no search)
 for _game in BOARD_GAMES:
     _envs.provide(_game, "play_human", "sandbox.agents.alphazero.opponents:play_human")
+
+# `sandbox play PATH.zip`: a stable-baselines3 zip (read by the core without unpickling) playing its env
+_agents.provide("ppo", "play_zip", "sandbox.agents.sb3_zip:play_zip")

@@ -302,8 +302,11 @@ def cmd_play(args: argparse.Namespace) -> int:
         raise SandboxError(f"--record {record} must end in .mp4 or .gif.")
     target = Path(args.target)
     if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
-        from sandbox.sb3_import import play_zip
+        from sandbox.registry import agents
 
+        play_zip = agents.provided("ppo", "play_zip")
+        if play_zip is None:
+            raise SandboxError("playing a stable-baselines3 zip needs the sandbox's agents plugins, which are not installed.")
         result = play_zip(target, args.env, episodes=args.episodes, record=record)
         print(json.dumps(result) if args.json else play_summary(result))
         return 0

@@ -121,7 +121,7 @@ def test_what_cannot_be_rebuilt_is_refused(tmp_path: Path) -> None:
 def test_sandbox_play_a_zip(zips, cli, tmp_path: Path) -> None:
     from stable_baselines3 import PPO
 
-    from sandbox.sb3_import import play_zip
+    from sandbox.agents.sb3_zip import play_zip
 
     result = play_zip(zips["ppo"], episodes=1, record=tmp_path / "direct.gif")  # env from the name ppo-CartPole-v1.zip
     theirs = PPO.load(zips["ppo"], device="cpu")
