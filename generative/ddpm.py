@@ -194,6 +194,11 @@ class DDPM(DataModel):
         if steps > self.cfg.timesteps:
             raise ConfigError(f"--steps {steps} is more than the {self.cfg.timesteps} diffusion steps the model was trained with.")
         s.set_timesteps(steps)
+        if sampler == "dpm" and len(set(s.timesteps.tolist())) < len(s.timesteps):
+            # with steps near T, linspace spacing rounds two steps onto one timestep, and the solver
+            # divides by their zero gap (NaN images); trailing spacing keeps every step distinct
+            s = DPMSolverMultistepScheduler.from_config(s.config, timestep_spacing="trailing")
+            s.set_timesteps(steps)
         return s
 
     def denoise_fn(self) -> nn.Module:

@@ -179,3 +179,14 @@ def test_cli_sample_and_eval_default_fast_quiet_and_refuse_a_huge_n(unet_run, tm
     import json
 
     assert {"fid", "fid_floor", "precision", "recall"} <= set(json.loads(r.stdout))
+
+
+@pytest.mark.parametrize("steps", [50, 49, 20])
+def test_dpm_solver_with_steps_near_t_gives_distinct_timesteps_and_real_images(unet_run, steps):
+    """With T=50, 50 (or 49) linspace-spaced steps round two onto one timestep, a zero gap the solver
+    divides by: every image was NaN. Each step's timestep is now distinct and the images finite."""
+    m = sandbox.load(unet_run)
+    s = m.make_sampler("dpm", steps)
+    assert len(s.timesteps) == steps and len(set(s.timesteps.tolist())) == steps
+    x = torch.as_tensor(m.sample(3, seed=0, sampler="dpm", steps=steps))
+    assert torch.isfinite(x).all()
