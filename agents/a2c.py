@@ -16,13 +16,13 @@ from sandbox.errors import ConfigError
 
 @dataclass
 class A2CConfig(SB3Config):
-    n_envs: int = option(8, "envs stepped together")
-    learning_rate: float = option(7e-4, "RMSprop learning rate (the start value with lr_schedule=linear)")
-    n_steps: int = option(5, "steps per env before each update")
-    gae_lambda: float = option(1.0, "GAE lambda (1: plain n-step returns)")
-    ent_coef: float = option(0.0, "entropy bonus")
-    vf_coef: float = option(0.5, "value loss weight")
-    max_grad_norm: float = option(0.5, "gradient clipping")
+    n_envs: int = option(8, "envs stepped together", low=1)
+    learning_rate: float = option(7e-4, "RMSprop learning rate (the start value with lr_schedule=linear)", above=0)
+    n_steps: int = option(5, "steps per env before each update", low=1)
+    gae_lambda: float = option(1.0, "GAE lambda (1: plain n-step returns)", low=0, high=1)
+    ent_coef: float = option(0.0, "entropy bonus", low=0)
+    vf_coef: float = option(0.5, "value loss weight", low=0)
+    max_grad_norm: float = option(0.5, "gradient clipping", above=0)
     use_rms_prop: bool = option(True, "RMSprop (as the A2C paper) instead of Adam")
     normalize_advantage: bool = option(False, "normalise advantages in each update")
     share_backbone: bool = option(False, "one backbone for policy and value (Atari) or one each")

@@ -24,20 +24,20 @@ from sandbox.errors import ConfigError
 
 @dataclass
 class DQNConfig(SB3Config):
-    n_envs: int = option(1, "envs stepped together")
-    learning_rate: float = option(2.3e-3, "Adam learning rate")
-    buffer_size: int = option(100_000, "replay buffer size (transitions)")
-    learning_starts: int = option(1_000, "steps of random play before learning")
-    batch_size: int = option(64, "minibatch size")
-    train_freq: int = option(256, "env steps between trainings")
-    gradient_steps: int = option(128, "gradient steps per training")
-    target_update_interval: int = option(10, "env steps between target network updates")
-    exploration_fraction: float = option(0.16, "fraction of the run over which epsilon decays")
-    exploration_initial_eps: float = option(1.0, "epsilon at the start")
-    exploration_final_eps: float = option(0.04, "epsilon at the end of the decay")
-    max_grad_norm: float = option(10.0, "gradient clipping")
+    n_envs: int = option(1, "envs stepped together", low=1)
+    learning_rate: float = option(2.3e-3, "Adam learning rate", above=0)
+    buffer_size: int = option(100_000, "replay buffer size (transitions)", low=1)
+    learning_starts: int = option(1_000, "steps of random play before learning", low=0)
+    batch_size: int = option(64, "minibatch size", low=1)
+    train_freq: int = option(256, "env steps between trainings", low=1)
+    gradient_steps: int = option(128, "gradient steps per training", low=1)
+    target_update_interval: int = option(10, "env steps between target network updates", low=1)
+    exploration_fraction: float = option(0.16, "fraction of the run over which epsilon decays", above=0, high=1)
+    exploration_initial_eps: float = option(1.0, "epsilon at the start", low=0, high=1)
+    exploration_final_eps: float = option(0.04, "epsilon at the end of the decay", low=0, high=1)
+    max_grad_norm: float = option(10.0, "gradient clipping", above=0)
     optimize_memory_usage: bool = option(False, "store each frame once in the buffer (Atari)")
-    checkpoint_buffer_mb: int = option(512, "keep the replay buffer in checkpoints up to this size in MB (0: never; bigger: refilled on resume)")
+    checkpoint_buffer_mb: int = option(512, "keep the replay buffer in checkpoints up to this size in MB (0: never; bigger: refilled on resume)", low=0)
 
     def validate(self) -> None:
         super().validate()

@@ -17,20 +17,20 @@ from sandbox.errors import ConfigError
 
 @dataclass
 class PPOConfig(SB3Config):
-    n_envs: int = option(8, "envs stepped together")
-    learning_rate: float = option(1e-3, "Adam learning rate (the start value with lr_schedule=linear)")
+    n_envs: int = option(8, "envs stepped together", low=1)
+    learning_rate: float = option(1e-3, "Adam learning rate (the start value with lr_schedule=linear)", above=0)
     lr_schedule: Literal["constant", "linear"] = option("linear", "constant, or linear: decay the learning rate to 0 over the run")
-    n_steps: int = option(32, "steps per env in each rollout (a rollout is n_steps × n_envs steps)")
-    batch_size: int = option(256, "minibatch size")
-    n_epochs: int = option(20, "passes over each rollout")
-    gamma: float = option(0.98, "discount factor")
-    gae_lambda: float = option(0.8, "GAE lambda")
-    clip_range: float = option(0.2, "PPO clip range (the start value with clip_schedule=linear)")
+    n_steps: int = option(32, "steps per env in each rollout (a rollout is n_steps × n_envs steps)", low=1)
+    batch_size: int = option(256, "minibatch size", low=2)
+    n_epochs: int = option(20, "passes over each rollout", low=1)
+    gamma: float = option(0.98, "discount factor", low=0, high=1)
+    gae_lambda: float = option(0.8, "GAE lambda", low=0, high=1)
+    clip_range: float = option(0.2, "PPO clip range (the start value with clip_schedule=linear)", above=0)
     clip_schedule: Literal["constant", "linear"] = option("linear", "constant or linear (decay the clip range to 0)")
-    ent_coef: float = option(0.0, "entropy bonus")
-    vf_coef: float = option(0.5, "value loss weight")
-    max_grad_norm: float = option(0.5, "gradient clipping")
-    target_kl: float | None = option(None, "stop the epochs of an update early past this KL (null: never)")
+    ent_coef: float = option(0.0, "entropy bonus", low=0)
+    vf_coef: float = option(0.5, "value loss weight", low=0)
+    max_grad_norm: float = option(0.5, "gradient clipping", above=0)
+    target_kl: float | None = option(None, "stop the epochs of an update early past this KL (null: never)", above=0)
     share_backbone: bool = option(False, "one backbone for policy and value (Atari) or one each (SB3's MLP default)")
 
     def validate(self) -> None:

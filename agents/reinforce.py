@@ -37,14 +37,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class REINFORCEConfig(RLConfig):
-    learning_rate: float = option(1e-2, "Adam learning rate (policy and baseline)")
+    learning_rate: float = option(1e-2, "Adam learning rate (policy and baseline)", above=0)
     lr_schedule: Literal["constant", "linear"] = option("linear", "linear: decay the learning rate to 0 over the run")
-    gamma: float = option(0.99, "discount factor")
-    batch_steps: int = option(4000, "update once the finished episodes hold this many steps")
-    ent_coef: float = option(0.0, "entropy bonus")
-    vf_coef: float = option(0.5, "weight of the baseline's squared error")
-    baseline_steps: int = option(10, "extra regression steps of the baseline on each batch (a better baseline, less variance)")
-    max_grad_norm: float = option(1.0, "gradient clipping (0: none)")
+    gamma: float = option(0.99, "discount factor", above=0, high=1)
+    batch_steps: int = option(4000, "update once the finished episodes hold this many steps", low=1)
+    ent_coef: float = option(0.0, "entropy bonus", low=0)
+    vf_coef: float = option(0.5, "weight of the baseline's squared error", low=0)
+    baseline_steps: int = option(10, "extra regression steps of the baseline on each batch (a better baseline, less variance)", low=0)
+    max_grad_norm: float = option(1.0, "gradient clipping (0: none)", low=0)
     normalize_advantage: bool = option(True, "normalise the advantages of each batch")
 
     def validate(self) -> None:

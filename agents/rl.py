@@ -47,16 +47,16 @@ if TYPE_CHECKING:
 class RLConfig:
     """Fields every single-agent RL agent has (each agent adds its own)."""
 
-    n_envs: int = option(8, "envs stepped together")
-    frame_stack: int = option(0, "vector observations: read the last K as a K×D sequence (0: auto, 4 for rnn, else 1)")
+    n_envs: int = option(8, "envs stepped together", low=1)
+    frame_stack: int = option(0, "vector observations: read the last K as a K×D sequence (0: auto, 4 for rnn, else 1)", low=0)
     clip_reward: bool | None = option(None, "clip rewards to their sign for learning only (null: on for Atari)")
-    eval_every: int = option(25_000, "evaluate every this many env steps (0: never); the best checkpoint is the best evaluation")
-    eval_episodes: int = option(10, "episodes per evaluation")
+    eval_every: int = option(25_000, "evaluate every this many env steps (0: never); the best checkpoint is the best evaluation", low=0)
+    eval_episodes: int = option(10, "episodes per evaluation", low=1)
     eval_video: bool = option(True, "record gameplay videos to media/ (and W&B) at evaluations")
-    eval_video_every: int = option(4, "record a video at every Nth evaluation and at the last one")
+    eval_video_every: int = option(4, "record a video at every Nth evaluation and at the last one", low=1)
     target_return: float | None = option(None, "stop training once an evaluation's mean return reaches this (null: never)")
-    video_max_steps: int = option(5_000, "at most this many agent steps in an evaluation video")
-    torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one")
+    video_max_steps: int = option(5_000, "at most this many agent steps in an evaluation video", low=0)
+    torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one", low=0)
 
     def validate(self) -> None:
         if self.n_envs < 1 or self.frame_stack < 0 or self.eval_every < 0 or self.eval_episodes < 1 or self.torch_threads < 0 or self.eval_video_every < 1:
@@ -105,8 +105,8 @@ def make_env(config: RunConfig, render_mode: str | None = None) -> Any:
         kwargs["render_mode"] = render_mode
     try:
         env = factory(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"env={config.env.name} does not take these settings ({exc}).") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"env={config.env.name} does not take these settings ({str(exc).splitlines()[0][:160]}).") from None
     k = config.plugin.config.frame_stack
     if k > 1 and len(env.observation_space.shape or ()) == 1:
         env = FrameStackObservation(env, k)

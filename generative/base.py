@@ -40,16 +40,16 @@ if TYPE_CHECKING:
 class TrainConfig:
     """Fields every generative model has."""
 
-    lr: float = option(2e-4, "AdamW learning rate")
-    batch: int = option(128, "batch size (per process)")
-    grad_clip: float = option(1.0, "clip the gradient norm to this (0: no clipping)")
+    lr: float = option(2e-4, "AdamW learning rate", above=0)
+    batch: int = option(128, "batch size (per process)", low=1)
+    grad_clip: float = option(1.0, "clip the gradient norm to this (0: no clipping)", low=0)
     amp: Literal["auto", "bf16", "no"] = option("auto", "mixed precision: auto is bf16 autocast on CUDA, none elsewhere")
-    log_every: int = option(50, "log the losses every N steps")
-    sample_every: int = option(1000, "log a grid of samples every N steps (0: only at the end)")
-    eval_every: int = option(2000, "compute FID etc. (or the 2-D distances) every N steps, log them, keep the best checkpoint (0: never)")
-    eval_n: int = option(256, "samples used by the scheduled evaluation")
-    grid: int = option(64, "images in a logged sample grid")
-    threads: int = option(0, "torch CPU threads (0: the process's own count before any run set one); CPU results depend on it")
+    log_every: int = option(50, "log the losses every N steps", low=1)
+    sample_every: int = option(1000, "log a grid of samples every N steps (0: only at the end)", low=0)
+    eval_every: int = option(2000, "compute FID etc. (or the 2-D distances) every N steps, log them, keep the best checkpoint (0: never)", low=0)
+    eval_n: int = option(256, "samples used by the scheduled evaluation", low=2)
+    grid: int = option(64, "images in a logged sample grid", low=1)
+    threads: int = option(0, "torch CPU threads (0: the process's own count before any run set one); CPU results depend on it", low=0)
 
     def validate(self) -> None:
         if self.lr <= 0 or self.batch <= 0 or self.eval_n < 2 or self.grid <= 0 or self.threads < 0:

@@ -56,18 +56,18 @@ def default_steps(sampler: str, timesteps: int) -> int:
 
 @dataclass
 class DDPMConfig(TrainConfig):
-    timesteps: int = option(1000, "diffusion steps T of training")
+    timesteps: int = option(1000, "diffusion steps T of training", low=2)
     beta_schedule: Literal["linear", "squaredcos_cap_v2", "scaled_linear"] = option("squaredcos_cap_v2", "noise schedule (diffusers' names; squaredcos_cap_v2 is the cosine schedule)")
-    ema: float = option(0.999, "EMA decay of the weights used for sampling (0: no EMA)")
-    warmup: int = option(200, "learning-rate warm-up steps")
+    ema: float = option(0.999, "EMA decay of the weights used for sampling (0: no EMA)", low=0, below=1)
+    warmup: int = option(200, "learning-rate warm-up steps", low=0)
     conditional: Literal["auto", "yes", "no"] = option("auto", "class-conditional training (auto: when the data has labels)")
-    label_dropout: float = option(0.1, "share of labels replaced by 'no label' while training (for guidance)")
-    guidance: float = option(1.0, "default classifier-free guidance scale w (1: plain conditional)")
+    label_dropout: float = option(0.1, "share of labels replaced by 'no label' while training (for guidance)", low=0, below=1)
+    guidance: float = option(1.0, "default classifier-free guidance scale w (1: plain conditional)", low=0)
     sampler: Literal["ddpm", "ddim", "dpm"] = option("dpm", "sampler of 'sandbox sample' and 'sandbox eval' without --sampler: dpm (DPM-Solver++), ddim, or ddpm (ancestral, every step: slow)")
-    steps: int = option(0, "its steps without --steps (0: 20 for dpm and ddim, all T for ddpm; written into config.yaml)")
+    steps: int = option(0, "its steps without --steps (0: 20 for dpm and ddim, all T for ddpm; written into config.yaml)", low=0)
     eval_sampler: Literal["ddpm", "ddim", "dpm"] = option("dpm", "sampler of the scheduled evaluation during training")
-    eval_steps: int = option(25, "its steps")
-    sample_batch: int = option(500, "images denoised at once when sampling")
+    eval_steps: int = option(25, "its steps", low=1)
+    sample_batch: int = option(500, "images denoised at once when sampling", low=1)
     export_pipeline: bool = option(True, "UNet runs: write RUN_DIR/pipeline for diffusers' DDPMPipeline")
 
     def validate(self) -> None:

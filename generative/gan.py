@@ -30,16 +30,16 @@ from sandbox.generative.base import EMA, DataModel, TrainConfig
 
 @dataclass
 class GANConfig(TrainConfig):
-    lr: float = option(2e-4, "Adam learning rate of both networks")
-    latent: int = option(64, "size of the generator's input noise z")
-    r1: float = option(1.0, "R1 penalty weight γ on real images (0: off)")
-    r1_every: int = option(4, "apply R1 every N discriminator steps (lazy regularisation, scaled by N)")
-    beta1: float = option(0.0, "Adam β₁ of both networks")
-    beta2: float = option(0.99, "Adam β₂ of both networks")
-    ema: float = option(0.999, "EMA decay of the generator weights used for sampling (0: no EMA)")
-    grad_clip: float = option(0.0, "clip each network's gradient norm to this (0: no clipping)")
-    augment: float = option(0.0, "probability of shifting each image D sees, real and fake alike (DiffAugment; 0: off)")
-    augment_shift: int = option(1, "largest shift of the augmentation, in pixels")
+    lr: float = option(2e-4, "Adam learning rate of both networks", above=0)
+    latent: int = option(64, "size of the generator's input noise z", low=1)
+    r1: float = option(1.0, "R1 penalty weight γ on real images (0: off)", low=0)
+    r1_every: int = option(4, "apply R1 every N discriminator steps (lazy regularisation, scaled by N)", low=1)
+    beta1: float = option(0.0, "Adam β₁ of both networks", low=0, below=1)
+    beta2: float = option(0.99, "Adam β₂ of both networks", low=0, below=1)
+    ema: float = option(0.999, "EMA decay of the generator weights used for sampling (0: no EMA)", low=0, below=1)
+    grad_clip: float = option(0.0, "clip each network's gradient norm to this (0: no clipping)", low=0)
+    augment: float = option(0.0, "probability of shifting each image D sees, real and fake alike (DiffAugment; 0: off)", low=0, high=1)
+    augment_shift: int = option(1, "largest shift of the augmentation, in pixels", low=0)
 
     def validate(self) -> None:
         super().validate()

@@ -37,15 +37,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class VAEConfig(TrainConfig):
-    lr: float = option(1e-3, "AdamW learning rate")
-    latent: int = option(16, "size of the latent z")
-    beta: float = option(1.0, "weight of the KL term (β-VAE; 1 is the ELBO)")
-    kl_warmup: int = option(0, "raise the KL weight linearly from 0 to beta over this many steps (0: no warm-up)")
+    lr: float = option(1e-3, "AdamW learning rate", above=0)
+    latent: int = option(16, "size of the latent z", low=1)
+    beta: float = option(1.0, "weight of the KL term (β-VAE; 1 is the ELBO)", low=0)
+    kl_warmup: int = option(0, "raise the KL weight linearly from 0 to beta over this many steps (0: no warm-up)", low=0)
     prior: Literal["normal", "mixture"] = option("normal", "prior p(z): N(0, I), or a learned mixture of Gaussians")
-    prior_components: int = option(10, "components of the mixture prior")
-    min_scale: float = option(1e-3, "lower bound of the decoder's learned pixel scale s")
-    weight_decay: float = option(0.0, "AdamW weight decay")
-    recon_every: int = option(1000, "log reconstructions of held-out images every N steps (0: only at the end)")
+    prior_components: int = option(10, "components of the mixture prior", low=1)
+    min_scale: float = option(1e-3, "lower bound of the decoder's learned pixel scale s", above=0)
+    weight_decay: float = option(0.0, "AdamW weight decay", low=0)
+    recon_every: int = option(1000, "log reconstructions of held-out images every N steps (0: only at the end)", low=0)
 
     def validate(self) -> None:
         super().validate()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from dataclasses import MISSING, dataclass, field
@@ -32,12 +33,40 @@ _SECTION_REGISTRY = {"agent": "agent", "model": "generative", "env": "env", "dat
 PRESET_DIRS: list[Path] = [Path(__file__).parent / "presets"]
 
 
-def option(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - reads well at call sites
-    """A dataclass field with a default and a one-line ``help`` (shown by ``--help``)."""
+def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,  # noqa: A002 - reads well at call sites
+           above: float | None = None, below: float | None = None, **kwargs: Any) -> Any:
+    """A dataclass field with a default and a one-line ``help`` (shown by ``--help``).
+
+    ``low``/``high`` (inclusive) and ``above``/``below`` (exclusive) bound a number (or each number
+    of a list); :func:`build` refuses a value outside them in one sentence."""
+    bounds = {k: v for k, v in (("low", low), ("high", high), ("above", above), ("below", below)) if v is not None}
+    metadata = {"help": help, **({"bounds": bounds} if bounds else {})}
     if isinstance(default, (list, dict, set)):
         value = default
-        return field(default_factory=lambda: type(value)(value), metadata={"help": help}, **kwargs)
-    return field(default=default, metadata={"help": help}, **kwargs)
+        return field(default_factory=lambda: type(value)(value), metadata=metadata, **kwargs)
+    return field(default=default, metadata=metadata, **kwargs)
+
+
+def bounds_text(bounds: dict[str, float]) -> str:
+    """'in [0, 1]', '> 0', '≥ 1', 'in (0, 1]' ... for a field's bounds."""
+    lo = ("[", bounds["low"]) if "low" in bounds else ("(", bounds["above"]) if "above" in bounds else None
+    hi = ("]", bounds["high"]) if "high" in bounds else (")", bounds["below"]) if "below" in bounds else None
+    if lo and hi:
+        return f"in {lo[0]}{lo[1]:g}, {hi[1]:g}{hi[0]}"
+    if lo:
+        return f"{'≥' if lo[0] == '[' else '>'} {lo[1]:g}"
+    assert hi is not None
+    return f"{'≤' if hi[0] == ']' else '<'} {hi[1]:g}"
+
+
+def check_bounds(value: Any, bounds: dict[str, float], where: str) -> None:
+    """A ConfigError when the number ``value`` (or a number in the list ``value``) lies outside ``bounds``."""
+    for v in value if isinstance(value, (list, tuple)) else [value]:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        if (("low" in bounds and v < bounds["low"]) or ("high" in bounds and v > bounds["high"])
+                or ("above" in bounds and v <= bounds["above"]) or ("below" in bounds and v >= bounds["below"])):
+            raise ConfigError(f"{where}={shown(value)} is out of range; it must be {bounds_text(bounds)}.")
 
 
 @dataclass
@@ -113,6 +142,81 @@ TOP_KEYS = [f.name for f in dataclasses.fields(RunConfig)]
 
 
 # -- values and types -------------------------------------------------------------------------------
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlist, _SHOWN.maxtuple, _SHOWN.maxdict, _SHOWN.maxlevel = 60, 60, 8, 8, 6, 3
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut short, for an error sentence: a huge or deeply nested value stays a few words."""
+    return _SHOWN.repr(value)
+
+
+#: limits on YAML (config files, the run's config.yaml and key=value values): what a config needs,
+#: far below what would make parsing or building take more than milliseconds
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 100_000
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load(text)``, refused in one sentence (a ConfigError) when the text is over
+    MAX_YAML_BYTES, nests deeper than MAX_YAML_DEPTH, or would hold more than MAX_YAML_NODES values
+    once its aliases are expanded (the "billion laughs"). Malformed YAML is yaml.YAMLError."""
+    import yaml
+
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{where} is {len(text):,} characters of YAML, more than the {MAX_YAML_BYTES:,} a config may have.")
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ConfigError(f"{where} nests deeper than {MAX_YAML_DEPTH} levels; a config is a few levels of keys and lists.") from None
+        if node is None:
+            return None
+        _check_yaml_size(node, where)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_size(root: Any, where: str) -> None:
+    """Count the values under ``root`` as they would be once aliases are expanded, and its depth,
+    without expanding anything (each node is measured once)."""
+    import yaml
+
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        if done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if depth[key] > MAX_YAML_DEPTH:
+                raise ConfigError(f"{where} nests deeper than {MAX_YAML_DEPTH} levels; a config is a few levels of keys and lists.")
+            if size[key] > MAX_YAML_NODES:
+                raise ConfigError(f"{where} would hold more than {MAX_YAML_NODES:,} values once its YAML aliases (*name) are expanded; "
+                                  "write the values out, or use fewer aliases.")
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise ConfigError(f"{where} holds a YAML alias that refers to itself; a config cannot contain itself.")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass (or nested one) as plain YAML-able data."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -124,11 +228,11 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def _parse_text(text: str) -> Any:
+def _parse_text(text: str, where: str = "a value") -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text, where)
     except yaml.YAMLError:
         return text
 
@@ -149,9 +253,9 @@ def _type_name(tp: Any) -> str:
 def coerce(value: Any, tp: Any, where: str) -> Any:
     """``value`` converted to the type ``tp``, or a ConfigError that names ``where`` and the type."""
     origin = get_origin(tp)
-    bad = ConfigError(f"{where}={value!r} is not valid: expected {_type_name(tp)}.")
+    bad = ConfigError(f"{where}={shown(value)} is not valid: expected {_type_name(tp)}.")
     if tp is Any:
-        return _parse_text(value) if isinstance(value, str) else value
+        return _parse_text(value, where) if isinstance(value, str) else value
     if origin in (Union, types.UnionType):
         args = get_args(tp)
         if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~", ""))):
@@ -170,7 +274,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             for c in choices:
                 if str(c) == value:
                     return c
-        raise ConfigError(f"{where}={value!r} is not valid; {did_you_mean(str(value), [str(c) for c in choices])}")
+        raise ConfigError(f"{where}={shown(value)} is not valid; {did_you_mean(str(value)[:100], [str(c) for c in choices])}")
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -211,7 +315,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         if number is None:
             raise bad
         if not math.isfinite(number):
-            raise ConfigError(f"{where}={value!r} is not a finite number; give a real value (null where the key allows none).")
+            raise ConfigError(f"{where}={shown(value)} is not a finite number; give a real value (null where the key allows none).")
         return number
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -219,7 +323,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         raise bad
     if origin in (list, tuple):
         if isinstance(value, str):
-            parsed = _parse_text(value)
+            parsed = _parse_text(value, where)
             value = parsed if isinstance(parsed, list) else [v for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise bad
@@ -233,7 +337,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         return [coerce(v, args[0] if args else Any, where) for v in value]
     if origin is dict or tp is dict:
         if isinstance(value, str):
-            value = _parse_text(value)
+            value = _parse_text(value, where)
         if not isinstance(value, dict):
             raise bad
         return dict(value)
@@ -257,15 +361,17 @@ def fields_of(cls: Any) -> dict[str, tuple[Any, dataclasses.Field]]:
 def build(cls: Any, data: dict[str, Any], where: str) -> Any:
     """An instance of the config dataclass ``cls`` from ``data``, every value checked."""
     if cls is None or cls is dict:  # free keys (a Gymnasium env's keyword arguments): values as YAML reads them
-        return {k: _parse_text(v) if isinstance(v, str) else v for k, v in data.items()}
+        return {k: _parse_text(v, f"{where}.{k}") if isinstance(v, str) else v for k, v in data.items()}
     known = fields_of(cls)
     kwargs = {}
     for key, value in data.items():
         if key not in known:
             raise ConfigError(
-                f"unknown key {where}.{key}; {did_you_mean(key, list(known)) if known else 'it takes no keys.'}"
+                f"unknown key {where}.{str(key)[:100]}; {did_you_mean(str(key)[:100], list(known)) if known else 'it takes no keys.'}"
             )
         kwargs[key] = coerce(value, known[key][0], f"{where}.{key}")
+        if "bounds" in known[key][1].metadata:
+            check_bounds(kwargs[key], known[key][1].metadata["bounds"], f"{where}.{key}")
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -293,19 +399,49 @@ def describe(cls: Any) -> list[tuple[str, str, str, str]]:
 
 
 # -- YAML, presets, overrides ----------------------------------------------------------------------
+def read_regular(path: str | Path, limit: int | None = None, error: type[Exception] = ConfigError) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; a folder, a FIFO or a
+    device is an ``error`` that says so and is never waited on (opened non-blocking, checked again).
+    A missing file is FileNotFoundError, for the caller to word."""
+    import os
+    import stat
+
+    path = Path(path)
+
+    def refuse(mode: int) -> Exception:
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        return error(f"{path} is {kind}, not a regular file; put the real file back (or remove it).")
+
+    if not stat.S_ISREG(mode := os.stat(path).st_mode):
+        raise refuse(mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse(st.st_mode)
+        if limit is not None and st.st_size > limit:
+            raise error(f"{path} is {st.st_size:,} bytes, more than the {limit:,} such a file may have; give a smaller one.")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping from ``path``; a missing or malformed file is a ConfigError."""
     import yaml
 
     p = Path(path)
     try:
-        text = p.read_text()
+        text = read_regular(p, MAX_YAML_BYTES, ConfigError).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"no config file at {p}; give an existing .yaml file or a preset name ('sandbox list').") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+    except (UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"{p} is not a readable YAML config file ({exc.__class__.__name__}).") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text, str(p))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -359,7 +495,9 @@ def apply_override(raw: dict[str, Any], text: str) -> None:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"{text!r} is not a key=value override; write e.g. steps=1000 or agent.learning_rate=3e-4.")
+        raise ConfigError(f"{shown(text)} is not a key=value override; write e.g. steps=1000 or agent.learning_rate=3e-4.")
+    if len(value) > MAX_YAML_BYTES:
+        raise ConfigError(f"the value of {shown(key)}= is {len(value):,} characters, more than the {MAX_YAML_BYTES:,} a config may have.")
     path = key.split(".")
     top = path[0]
     if top not in TOP_KEYS:

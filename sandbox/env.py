@@ -26,7 +26,7 @@ class GymnasiumEnv:
 
         try:
             return gymnasium.make(self.env_id, **kwargs)
-        except TypeError as exc:  # a keyword the env's constructor does not take
+        except (TypeError, ValueError) as exc:  # a keyword (or value) the env's constructor does not take
             given = ", ".join(f"env.{k}" for k in kwargs if k != "render_mode") or "these settings"
             reason = str(exc).split(" was raised from")[0].splitlines()[0][:160]
             raise ConfigError(f"env={self.env_id} does not take {given} ({reason}); drop or correct them.") from None

@@ -19,3 +19,10 @@ class RunDirError(SandboxError):
 
 class UnsupportedInput(ConfigError):
     """A backbone asked to read an input kind (or play a role) it cannot."""
+
+
+class MachineError(SandboxError):
+    """A failure of the machine rather than of the input (a place that cannot be written, a full
+    disk, missing permission): one sentence, exit 1."""
+
+    exit_code = 1
