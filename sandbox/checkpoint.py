@@ -163,14 +163,17 @@ def read(stem: Path, which: str = "latest") -> tuple[dict[str, torch.Tensor], di
     from safetensors.torch import load_file
 
     tensors_path, state_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    from sandbox.config import read_regular
+
     try:
+        _check_regular(tensors_path)
         tensors = load_file(str(tensors_path))
     except FileNotFoundError:
         raise RunDirError(f"the {which} checkpoint {tensors_path} is missing; restore it or train the run again.") from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise RunDirError(f"the {which} checkpoint {tensors_path} is corrupt ({str(exc).splitlines()[0][:120]}); restore it or train again.") from None
     try:
-        doc = json.loads(state_path.read_text())
+        doc = json.loads(read_regular(state_path, error=RunDirError))
     except FileNotFoundError:
         raise RunDirError(f"the {which} checkpoint state {state_path} is missing; restore it or train the run again.") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -180,4 +183,58 @@ def read(stem: Path, which: str = "latest") -> tuple[dict[str, torch.Tensor], di
     if doc.get("format") != FORMAT:
         raise RunDirError(f"the {which} checkpoint {state_path} has checkpoint format {doc.get('format', 1)!r} and this sandbox "
                           f"reads format {FORMAT}; train the run again with this version.")
+    if (problem := doc_problem(doc, tensors)) is not None:
+        raise RunDirError(f"the {which} checkpoint state {state_path} is damaged ({problem}); restore it or train again.")
     return tensors, doc
+
+
+def _check_regular(path: Path) -> None:
+    """A RunDirError when ``path`` is a folder, a FIFO or a device (never opened: a FIFO would block)."""
+    import os
+    import stat
+
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise RunDirError(f"{path} is {'a folder' if stat.S_ISDIR(mode) else 'a FIFO' if stat.S_ISFIFO(mode) else 'not a regular file'}, "
+                          "not a checkpoint file; restore it or train again.")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def doc_problem(doc: dict[str, Any], tensors: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a checkpoint's JSON (and its RNG tensor), or None: the keys
+    :func:`write` puts there, of the types it writes them with."""
+    step = doc.get("step", 0)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return "'step' must be a whole number ≥ 0"
+    if not _number(doc.get("elapsed_seconds", 0.0)):
+        return "'elapsed_seconds' must be a number"
+    for key in ("score", "best_score"):
+        if doc.get(key) is not None and not _number(doc[key]):
+            return f"'{key}' must be a number or null"
+    if not isinstance(doc.get("optimizers", {}), dict) or not all(
+            isinstance(o, dict) and isinstance(o.get("param_groups"), list) and all(isinstance(g, dict) for g in o["param_groups"])
+            and isinstance(o.get("scalars", {}), dict) for o in doc.get("optimizers", {}).values()):
+        return "'optimizers' must map each optimiser to its param_groups and scalars"
+    if not isinstance(doc.get("state", {}), dict):
+        return "'state' must be a JSON object"
+    rng = doc.get("rng", {})
+    if not isinstance(rng, dict):
+        return "'rng' must be a JSON object"
+    a = rng.get("numpy")
+    if a is not None and not (isinstance(a, list) and len(a) == 5 and isinstance(a[0], str) and isinstance(a[1], list)
+                              and len(a[1]) == 624 and all(isinstance(x, int) for x in a[1]) and all(_number(x) for x in a[2:])):
+        return "'rng.numpy' is not NumPy's generator state"
+    p = rng.get("python")
+    if p is not None and not (isinstance(p, list) and len(p) == 3 and isinstance(p[0], int) and isinstance(p[1], list)
+                              and len(p[1]) == 625 and all(isinstance(x, int) for x in p[1])):
+        return "'rng.python' is not Python's generator state"
+    t = tensors.get("rng/torch")
+    if t is not None:
+        import torch
+
+        if t.dtype != torch.uint8 or tuple(t.shape) != tuple(torch.get_rng_state().shape):
+            return "the tensor 'rng/torch' is not torch's generator state"
+    return None
