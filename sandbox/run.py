@@ -51,8 +51,10 @@ def read_pointer(run_dir: Path, which: str) -> dict[str, Any] | None:
     path = Path(run_dir) / CHECKPOINTS / f"{which}.json"
     if not path.exists():
         return None
+    from sandbox.config import read_regular
+
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_regular(path, 1 << 16, RunDirError))
         if not isinstance(data, dict) or "file" not in data:
             raise ValueError("no 'file' key")
         if not isinstance(data["file"], str) or not CHECKPOINT_STEM.match(data["file"]):
