@@ -103,7 +103,7 @@ class RunConfig:
     data: Section | None = None
     backbone: Section | None = None
     steps: int = option(10_000, "training budget in environment steps (agents) or updates (models)")
-    max_minutes: float | None = option(None, "stop cleanly and checkpoint after this many minutes")
+    max_minutes: float | None = option(None, "the whole run ends within this many minutes, its closing evaluation, video and last checkpoint included")
     seed: int = option(0, "seed of Python, NumPy, torch and the envs")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
     out: str | None = option(None, "the run directory; default runs/<plugin>-<env|data>-<seed>-<time>")
