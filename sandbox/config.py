@@ -54,7 +54,8 @@ def bounds_text(bounds: dict[str, float]) -> str:
     if lo and hi:
         return f"in {lo[0]}{lo[1]:g}, {hi[1]:g}{hi[0]}"
     if lo:
-        return f"{'≥' if lo[0] == '[' else '>'} {lo[1]:g}"
+        positive = " (positive)" if lo in (("[", 1), ("(", 0)) else ""
+        return f"{'≥' if lo[0] == '[' else '>'} {lo[1]:g}{positive}"
     assert hi is not None
     return f"{'≤' if hi[0] == ']' else '<'} {hi[1]:g}"
 
@@ -445,7 +446,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
+        problem = str(getattr(exc, "problem", None) or "malformed YAML")
+        problem = problem if len(problem) <= 80 else problem[:77] + "..."  # the error stays one short line
         raise ConfigError(f"{p} is not valid YAML{at}: {problem}; fix the file and try again.") from None
     if data is None:
         return {}
