@@ -11,10 +11,11 @@ from sandbox.registry import generative as _generative
 add_preset_dir(Path(__file__).parent / "presets")
 add_tuned_dir(Path(__file__).parent / "tuned")
 
-# -- VAE, GAN, DDPM -------------------------------------------------------------------------------
+# -- VAE, GAN, DDPM, flow matching ----------------------------------------------------------------
 _generative.register_lazy("vae", "sandbox.generative.vae:VAE", "Variational autoencoder: Gaussian encoder and decoder on a backbone; ELBO in nats and bits/dim.")
 _generative.register_lazy("gan", "sandbox.generative.gan:GAN", "GAN: backbone decoder as generator, encoder as discriminator; non-saturating loss with R1.")
 _generative.register_lazy("ddpm", "sandbox.generative.ddpm:DDPM", "Denoising diffusion (UNet, DiT or MLP denoiser); DDPM, DDIM and DPM-Solver++ sampling; guidance.")
+_generative.register_lazy("flow", "sandbox.generative.flow:Flow", "Flow matching (rectified flow) on the same denoisers; Euler and Heun sampling in a few steps; guidance.")
 
 # -- data sets ------------------------------------------------------------------------------------
 _datasets.register_lazy("digits", "sandbox.generative.data:digits", "scikit-learn's bundled 8×8 handwritten digits (1797, 10 labels); data.size=16 or 32 resizes.")
