@@ -154,6 +154,13 @@ class DataModel(GenerativeModel):
             return "mlp"
         return cls.default_backbone
 
+    @classmethod
+    def score_metric(cls, config: RunConfig) -> tuple[str, str]:
+        """FID for images; the sliced Wasserstein distance to held-out points for 2-D sets."""
+        if config.data is not None and getattr(factory(config.data.name), "kind", "image") == "points":
+            return ("sliced_wasserstein", "min")
+        return ("fid", "min")
+
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         self.data: Dataset = load_data(config.data, config.seed)

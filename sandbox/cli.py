@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,6 +27,7 @@ compare runs.
   sandbox play runs/NAME --record game.mp4
   sandbox sample runs/NAME --n 64 --out grid.png
   sandbox compare runs/A runs/B --out curves.png
+  sandbox sweep ppo-cartpole seed=0,1,2 agent.learning_rate=1e-4,3e-4   six runs on Ray, a table and curves
   sandbox export runs/NAME --to my-model       a Hub model folder (--push OWNER/NAME uploads it)
 """
 
@@ -36,6 +38,24 @@ Train the agent or generative model a preset, a YAML file and key=value override
 'agent=NAME' or 'model=NAME' selects a plugin, 'agent.FIELD=VALUE' sets one of its fields (the same
 for env=, data= and backbone=). With out= naming an existing run, that run resumes from its latest
 checkpoint with its own config and what is left of its budget. Ctrl-C writes a checkpoint and stops.
+"""
+
+
+SWEEP_HELP = """\
+Run many trainings of one config on Ray Tune, locally or on a cluster, and compare them.
+
+  key=a,b,c        a grid axis: every combination of the lists is a trial (seed=0,1,2 repeats each over seeds)
+  key=lo:hi[:log]  a range the search draws from (integers when both ends are; :log draws in the logarithm)
+  key=value        fixed for every trial, as in 'sandbox train'
+
+Each trial is an ordinary run directory in DIR/trials/ (eval, play, sample and resume it as any run);
+DIR/sweep.json holds every trial's values, status, steps, time and metric, and DIR/curves.png draws
+one line per varied value with a band over seeds. Ctrl-C or a kill stops the sweep; --resume DIR
+finishes it without redoing finished trials. Needs the scale extra: pip install -e ".[scale]".
+
+  sandbox sweep ppo-cartpole seed=0,1 agent.learning_rate=1e-4,1e-3 steps=20000
+  sandbox sweep ddpm-2d model.lr=1e-4:3e-3:log --search optuna --trials 8 --scheduler asha
+  sandbox sweep ppo-cartpole seed=0,1,2,3 --address auto       on a running Ray cluster
 """
 
 
@@ -86,11 +106,29 @@ def _parser() -> ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
 
     s = sub.add_parser("compare", help="learning curves and a table of several runs")
-    s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR|SWEEP_DIR")
     s.add_argument("--out", required=True, metavar="FILE.png")
     s.add_argument("--metric", action="append", help="a metric to draw (repeatable; default: the main ones)")
     s.add_argument("--smooth", type=float, default=0.6, metavar="W",
                    help="exponential moving average of the curves, 0 (raw) to below 1; the raw points stay faint behind (default 0.6)")
+
+    s = sub.add_parser("sweep", help="many runs of one config on Ray Tune: grids, random or Optuna searches, seeds",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, description=SWEEP_HELP)
+    s.add_argument("words", nargs="*", metavar="[PRESET | CONFIG.yaml] key=value", help="the config, and what to vary: key=a,b,c or key=lo:hi[:log]")
+    s.add_argument("--trials", type=int, help="random: draws of the ranges per combination of the lists (default 4); optuna: configurations to try (default 8)")
+    s.add_argument("--search", choices=None, metavar="grid|random|optuna", help="grid (default without ranges), random (default with ranges) or optuna")
+    s.add_argument("--metric", help="the logged metric that ranks trials (default: eval/mean_return for agents, elo for AlphaZero, fid or sliced_wasserstein for models)")
+    s.add_argument("--mode", metavar="max|min", help="whether more of --metric is better (default: from the metric)")
+    s.add_argument("--scheduler", default="none", metavar="none|asha", help="asha stops poor trials early (default none)")
+    s.add_argument("--parallel", type=int, metavar="K", help="trials at a time (default: as many as the CPUs hold)")
+    s.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="C", help="CPUs of each trial, and its torch threads (default 1)")
+    s.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="G", help="GPUs of each trial (default 0; fractions share a GPU)")
+    s.add_argument("--cpus", type=int, metavar="N", help="CPUs of the local Ray cluster (default: all of this machine's)")
+    s.add_argument("--address", help="join a running Ray cluster: auto, or HOST:PORT of its head (default: RAY_ADDRESS, else a local cluster)")
+    s.add_argument("--out", metavar="DIR", help="the sweep's folder (default sweeps/<plugin>-<env|data>-<time>)")
+    s.add_argument("--resume", metavar="DIR", help="finish the sweep in DIR: finished trials are kept, the others resume")
+    s.add_argument("--seed", type=int, default=0, help="seed of the random and Optuna searches' draws (default 0)")
+    s.add_argument("--no-progress", action="store_true", help="no line per finished trial")
 
     s = sub.add_parser("export", help="write a trained run as a folder to share (a Hugging Face Hub model folder)")
     s.add_argument("run_dir", metavar="RUN_DIR")
@@ -388,11 +426,61 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sandbox.compare import compare, format_table
+    from sandbox.sweep import SWEEP_FILE, compare_groups
 
-    rows = compare(args.run_dirs, args.out, args.metric, args.smooth)
+    dirs: list[Path] = []
+    groups: dict[Path, str | None] = {}
+    for d in map(Path, args.run_dirs):
+        if (d / SWEEP_FILE).is_file():  # a sweep: its trials, a line per varied value and a band over seeds
+            trials, labels = compare_groups(d)
+            dirs += trials
+            groups.update(labels)
+        else:
+            dirs.append(d)
+    rows = compare(dirs, args.out, args.metric, args.smooth, groups=groups or None)
     print(format_table(rows))
     print(f"wrote {args.out}")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sandbox import sweep
+
+    if args.resume is not None:
+        given = [f"--{k.replace('_', '-')}" for k in ("trials", "search", "metric", "mode", "parallel", "out")
+                 if getattr(args, k) is not None] + (["key=value words"] if args.words else [])
+        given += [f for f, v, d in (("--scheduler", args.scheduler, "none"), ("--cpus-per-trial", args.cpus_per_trial, 1.0),
+                                    ("--gpus-per-trial", args.gpus_per_trial, 0.0), ("--seed", args.seed, 0)) if v != d]
+        if given:
+            raise SandboxError(f"--resume finishes a sweep with its own settings, so {given[0]} does not apply; drop it "
+                               "(only --address, --cpus and --no-progress may be given).")
+        spec, _ = sweep.read_sweep(args.resume)
+        folder = Path(args.resume)
+    else:
+        words = list(args.words)
+        source = words.pop(0) if words and "=" not in words[0] else None
+        extra = [w for w in words if "=" not in w]
+        if extra:
+            raise SandboxError(f"{extra[0]!r} is neither a key=value setting nor the first argument; give one preset or YAML file, then key=value words.")
+        if args.out is None:
+            from sandbox.config import raw_config
+
+            raw = raw_config(source, [w for w in words if "," not in w.partition("=")[2] and ":" not in w.partition("=")[2]])
+            what = [str((raw.get(k) or {}).get("name", "")).replace("/", "-") for k in ("agent", "model", "env", "data")]
+            folder = Path("sweeps") / "-".join([w for w in what if w] + [time.strftime("%Y%m%d-%H%M%S")])
+        else:
+            folder = Path(args.out)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            hint = f"; to finish that sweep use --resume {folder}" if (folder / sweep.SWEEP_FILE).exists() else ""
+            raise SandboxError(f"--out {folder} already exists and is not empty; choose a new folder{hint}.")
+        if args.cpus is not None and args.cpus <= 0:
+            raise SandboxError(f"--cpus {args.cpus} must be a positive number of CPUs.")
+        if not 0 <= args.seed < 2**32:
+            raise SandboxError(f"--seed {args.seed} is out of range; seeds are whole numbers from 0 to {2**32 - 1}.")
+        spec = sweep.make_spec(source, words, search=args.search, trials=args.trials, metric=args.metric, mode=args.mode,
+                               scheduler=args.scheduler, parallel=args.parallel, cpus_per_trial=args.cpus_per_trial,
+                               gpus_per_trial=args.gpus_per_trial, name=folder.name, seed=args.seed)
+    return sweep.run_sweep(folder, spec, address=args.address, cpus=args.cpus, progress=not args.no_progress)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -421,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         args = parser.parse_args(argv)
         handlers = {"list": cmd_list, "eval": cmd_eval, "play": cmd_play, "sample": cmd_sample,
-                    "compare": cmd_compare, "export": cmd_export, "demo": cmd_demo}
+                    "compare": cmd_compare, "export": cmd_export, "demo": cmd_demo, "sweep": cmd_sweep}
         return handlers[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -60,9 +60,11 @@ def _run_group(run_dir: Path) -> str | None:
     return None if group is None or group == "" else str(group)
 
 
-def load_curves(run_dirs: list[Path], metrics: list[str] | None) -> tuple[list[str], dict[str, list[Curve]], list[Key]]:
+def load_curves(run_dirs: list[Path], metrics: list[str] | None,
+                groups: dict[Path, str | None] | None = None) -> tuple[list[str], dict[str, list[Curve]], list[Key]]:
     """The metrics to draw; for each, one curve per run that logged it; and the runs and groups, in
-    the order of ``run_dirs`` (the order of their colours)."""
+    the order of ``run_dirs`` (the order of their colours). ``groups`` gives a run's group instead
+    of its ``wandb.group`` (a sweep's trials: their varied values less the seed)."""
     rows_by_run: dict[Path, list[dict[str, Any]]] = {}
     seen: dict[Path, Path] = {}
     for d in run_dirs:
@@ -97,7 +99,7 @@ def load_curves(run_dirs: list[Path], metrics: list[str] | None) -> tuple[list[s
     order: list[Key] = []
     for d, rows in rows_by_run.items():
         name = d.name if names.count(d.name) == 1 else str(d)  # two runs/<x>/a: tell them apart by their paths
-        group = _run_group(d)
+        group = groups[d] if groups is not None and d in groups else _run_group(d)
         key: Key = ("group", group) if group else ("run", name)
         if key not in order:
             order.append(key)
@@ -286,16 +288,17 @@ def _figure(chosen: list[str], curves: dict[str, list[Curve]], order: list[Key],
     return fig
 
 
-def compare(run_dirs: list[str | Path], out: str | Path, metrics: list[str] | None = None, smoothing: float = 0.6) -> list[dict[str, Any]]:
+def compare(run_dirs: list[str | Path], out: str | Path, metrics: list[str] | None = None, smoothing: float = 0.6,
+            groups: dict[Path, str | None] | None = None) -> list[dict[str, Any]]:
     """Draw the curves to ``out`` (PNG), smoothed by ``smoothing`` (see :func:`smooth`), and return
-    the table's rows (see :func:`table`) of the raw values."""
+    the table's rows (see :func:`table`) of the raw values. ``groups``: see :func:`load_curves`."""
     import matplotlib.pyplot as plt
 
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out} must end in .png.")
     _check_smoothing(smoothing)
-    chosen, curves, order = load_curves([Path(d) for d in run_dirs], metrics)
+    chosen, curves, order = load_curves([Path(d) for d in run_dirs], metrics, groups)
     fig = _figure(chosen, curves, order, smoothing)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100, bbox_inches="tight")  # "tight" takes in the legend under the panels

@@ -53,6 +53,12 @@ class Plugin:
             config.backbone = Section(name, backbone_cls() if backbone_cls else {})
         return config
 
+    @classmethod
+    def score_metric(cls, config: RunConfig) -> tuple[str, str]:
+        """The logged metric that says how good a run is, and ``max`` or ``min`` (what ``sandbox
+        sweep`` ranks trials by unless ``--metric`` says otherwise)."""
+        return ("eval/mean_return", "max") if config.kind == "agent" else ("fid", "min")
+
     def fit(self, run: Run) -> None:
         """Train until ``run.should_stop()``; call ``run.checkpoint(self)`` when ``run.checkpoint_due()``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement fit()")

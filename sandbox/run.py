@@ -25,7 +25,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sandbox import checkpoint
 from sandbox import tuned as tuned_values
@@ -139,6 +139,9 @@ class Run:
         self._bar: Any = None
         self.tracker: Tracker | None = None
         self.info: dict[str, Any] = {}
+        #: called with (metrics, step) after every :meth:`log` (``sandbox sweep`` reports to Ray Tune this way)
+        self.listeners: list[Callable[[dict[str, Any], int], None]] = []
+        self._stop_request: str | None = None
 
     # -- paths --------------------------------------------------------------------------------------
     @property
@@ -239,6 +242,8 @@ class Run:
         self._last_check, self._aside_seconds = now, 0.0
         if self.interrupted:
             self.stop_reason = "interrupted"
+        elif self._stop_request is not None:
+            self.stop_reason = self._stop_request
         elif self._step >= self.config.steps:
             self.stop_reason = "steps"
         elif (left := self.closing_time_left()) is not None and left <= self._closing_reserve + self._longest_gap:
@@ -246,6 +251,12 @@ class Run:
         else:
             return False
         return True
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Ask training to end at the next :meth:`should_stop`, as the step budget would end it
+        (closing evaluation and last checkpoint included); ``reason`` becomes :attr:`stop_reason`
+        and the status in ``run.json`` (a sweep's scheduler stopping a trial early: ``stopped``)."""
+        self._stop_request = reason
 
     def checkpoint_due(self) -> bool:
         """True when the last checkpoint is older than ``checkpoint_minutes``."""
@@ -255,7 +266,10 @@ class Run:
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
         """Log scalars at ``step`` (default: the current step)."""
         assert self.tracker is not None, "log() is for a started run"
-        self.tracker.log(metrics, self._step if step is None else step)
+        at = self._step if step is None else step
+        self.tracker.log(metrics, at)
+        for listener in self.listeners:
+            listener(metrics, at)
         if self._bar is not None:
             shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             if shown:
@@ -398,7 +412,7 @@ class Run:
         status = "failed"
         try:
             yield self
-            status = {"interrupted": "interrupted", "time": "time-up"}.get(self.stop_reason or "", "finished")
+            status = {"interrupted": "interrupted", "time": "time-up", "stopped": "stopped"}.get(self.stop_reason or "", "finished")
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -447,6 +461,7 @@ def train(
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     tuned: bool = True,
+    on_log: Callable[[Run, dict[str, Any], int], None] | None = None,
 ) -> Run:
     """Train the agent or generative model a config describes, and return its :class:`Run`.
 
@@ -456,6 +471,7 @@ def train(
     this call to the last checkpoint, closing evaluation included. A new run starts from the
     tuned values shipped for its pair (plugin and env or data set, see :mod:`sandbox.tuned`), with
     the preset or file and the overrides on top; ``tuned=False`` starts from the plugin's defaults.
+    ``on_log(run, metrics, step)`` is called after every logged row (it may ``run.request_stop()``).
     """
     started = time.time()
     notice: tuned_values.Tuned | None = None
@@ -485,6 +501,8 @@ def train(
         print(notice.line(), file=sys.stderr)
     run = Run(run_dir, cfg, started=started)
     run.tuned = notice
+    if on_log is not None:
+        run.listeners.append(lambda metrics, step: on_log(run, metrics, step))
     if resume:
         run.restore(plugin)
         if run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0):

@@ -130,6 +130,11 @@ class AlphaZero(Agent):
     default_backbone = "cnn"
 
     @classmethod
+    def score_metric(cls, config: RunConfig) -> tuple[str, str]:
+        """The Elo rating of the evaluations (against the fixed opponents and earlier networks)."""
+        return ("elo", "max")
+
+    @classmethod
     def complete_config(cls, config: RunConfig) -> RunConfig:
         if config.backbone is None:
             from sandbox.backbones.cnn import CNNConfig
