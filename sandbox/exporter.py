@@ -47,11 +47,11 @@ CARD_METRICS = ("fid", "fid_floor", "precision", "recall", "elbo_nats", "bits_pe
                 "sliced_wasserstein", "sliced_wasserstein_floor", "mmd", "mmd_floor")
 #: how the card names each plugin
 DISPLAY = {"ppo": "PPO", "dqn": "DQN", "a2c": "A2C", "reinforce": "REINFORCE", "alphazero": "AlphaZero",
-           "ddpm": "DDPM", "gan": "GAN", "vae": "VAE"}
+           "ddpm": "DDPM", "flow": "Flow matching", "gan": "GAN", "vae": "VAE"}
 #: the agents whose algorithm is stable-baselines3's (the rest are the sandbox's own implementations)
 SB3_AGENTS = ("ppo", "dqn", "a2c")
 #: tags of each generative model kind, beside its own name
-MODEL_TAGS = {"ddpm": ["diffusion"], "gan": ["gan"], "vae": ["vae"]}
+MODEL_TAGS = {"ddpm": ["diffusion"], "flow": ["flow-matching"], "gan": ["gan"], "vae": ["vae"]}
 #: a Hub repository id: NAME or OWNER/NAME (letters, digits, '-', '_', '.')
 REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 

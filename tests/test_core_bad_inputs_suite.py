@@ -51,13 +51,15 @@ SMALL = {  # each real plugin at its smallest, for the fixtures' runs and as the
                   "agent.eval_opponents=[random]", "agent.min_buffer=4", "agent.batch_size=4", "agent.buffer_size=64"],
     "ddpm": ["model=ddpm", "data=digits", "backbone=mlp", "model.batch=8", "model.eval_every=0", "model.sample_every=0", "model.grid=4",
              "model.timesteps=10", "model.eval_steps=5", "backbone.hidden=[16]"],
+    "flow": ["model=flow", "data=digits", "backbone=mlp", "model.batch=8", "model.eval_every=0", "model.sample_every=0", "model.grid=4",
+             "model.eval_steps=2", "backbone.hidden=[16]"],
     "gan": ["model=gan", "data=digits", "backbone=mlp", "model.batch=8", "model.eval_every=0", "model.sample_every=0", "model.grid=4",
             "backbone.hidden=[16]"],
     "vae": ["model=vae", "data=digits", "backbone=mlp", "model.batch=8", "model.eval_every=0", "model.sample_every=0", "model.grid=4",
             "model.recon_every=0", "backbone.hidden=[16]"],
 }
 AGENTS = ("ppo", "dqn", "a2c", "reinforce", "alphazero")
-MODELS = ("ddpm", "gan", "vae")
+MODELS = ("ddpm", "flow", "gan", "vae")
 
 
 @dataclass
@@ -107,6 +109,8 @@ AGENT_NUMBERS = {
 MODEL_NUMBERS = {
     "ddpm": ["lr=-1", "lr=0", "lr=nan", "batch=0", "timesteps=1", "ema=1.5", "label_dropout=-0.1", "guidance=nan", "guidance=-1",
              "eval_steps=0", "sample_batch=0", "grad_clip=-1", "warmup=-1"],
+    "flow": ["lr=-1", "lr=nan", "batch=0", "shift=0", "shift=inf", "ema=1", "label_dropout=1", "guidance=-1", "steps=-1", "eval_steps=0",
+             "sample_batch=0", "warmup=-1"],
     "gan": ["lr=-1", "lr=inf", "batch=-8", "latent=0", "r1=-1", "beta1=1.5", "beta2=-0.1", "ema=1", "augment=2"],
     "vae": ["lr=-1", "lr=nan", "batch=0", "latent=0", "beta=-1", "min_scale=0", "prior_components=0", "weight_decay=-1"],
 }
@@ -407,6 +411,9 @@ case("flags", "sample --label out of range", ["sample", "{ddpm}", "--n", "4", "-
 case("flags", "sample --label negative", ["sample", "{ddpm}", "--n", "4", "--label", "-1", "--out", "{tmp}/g.png"], "--label")
 case("flags", "sample --seed negative", ["sample", "{ddpm}", "--n", "4", "--seed", "-1", "--out", "{tmp}/g.png"], "--seed")
 case("flags", "sample --seed huge", ["sample", "{ddpm}", "--n", "4", "--seed", str(2**70), "--out", "{tmp}/g.png"], "--seed")
+case("flags", "sample --sampler of ddpm on flow", ["sample", "{flow}", "--n", "4", "--sampler", "dpm", "--out", "{tmp}/g.png"], "euler")
+case("flags", "sample --label out of range on flow", ["sample", "{flow}", "--n", "4", "--label", "10", "--out", "{tmp}/g.png"], "--label")
+case("flags", "eval --steps 0 on flow", ["eval", "{flow}", "--steps", "0"], "--steps")
 case("flags", "eval --n 1 for FID", ["eval", "{ddpm}", "--n", "1"], "--n")
 case("flags", "eval --n 1 for a GAN's FID", ["eval", "{gan}", "--n", "1"], "--n")
 case("flags", "eval --sampler on a GAN", ["eval", "{gan}", "--sampler", "ddim", "--n", "8"], "--sampler")
@@ -491,7 +498,7 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("suite-runs")
     made = {"model": sandbox.train(None, [*TINY_MODEL, f"out={base / 'model'}"], progress=False).dir,
             "agent": sandbox.train(None, [*TINY_AGENT, f"out={base / 'agent'}"], progress=False).dir}
-    for name in ("ppo", "ddpm", "gan", "vae", "alphazero"):
+    for name in ("ppo", "ddpm", "flow", "gan", "vae", "alphazero"):
         steps = {"ppo": 64, "alphazero": 20}.get(name, 2)
         made[name] = sandbox.train(None, [*SMALL[name], f"steps={steps}", "wandb.mode=disabled", f"out={base / name}"], progress=False).dir
     return {**{k: Path(v) for k, v in made.items()}, "base": base}

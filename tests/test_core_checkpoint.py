@@ -33,6 +33,7 @@ PLUGINS = {
     "gan": ["model=gan", "backbone=mlp", "backbone.hidden=[16]", "steps=3", *GEN],
     "ddpm": ["model=ddpm", "backbone=mlp", "backbone.hidden=[16]", "steps=3", "model.timesteps=40", "model.export_pipeline=false",
              "model.sample_batch=4", *GEN],
+    "flow": ["model=flow", "backbone=mlp", "backbone.hidden=[16]", "steps=3", "model.export_pipeline=false", "model.sample_batch=4", *GEN],
 }
 
 

@@ -41,6 +41,7 @@ CONFIGS: dict[str, list[str]] = {
                   "agent.eval_simulations=8", "agent.eval_opponents=[random,mcts:8]", "agent.eval_every=64",
                   "agent.log_every=16"],
     "ddpm": ["model=ddpm", *GEN, "model.timesteps=20", "model.sample_batch=4", "model.eval_steps=2"],
+    "flow": ["model=flow", *GEN, "model.sample_batch=4", "model.eval_steps=2"],
     "gan": ["model=gan", *GEN, "backbone=cnn", "backbone.channels=[8,16]", "backbone.hidden=32"],  # convolutions: thread-count sensitive
     "vae": ["model=vae", *GEN],
 }

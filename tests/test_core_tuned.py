@@ -197,11 +197,12 @@ def test_every_agent_has_values_for_cartpole_catch_and_atari() -> None:
         for env in ("CartPole-v1", "Catch-v0", "ALE/Pong-v5", "ALE/Breakout-v5"):
             _, info = tuned.apply(raw_config(None, [f"agent={agent}", f"env={env}"]))
             assert info.found, (agent, env)
-    for model, backbones in (("ddpm", ("cnn", "transformer", "mlp")), ("gan", ("cnn", "mlp", "transformer")), ("vae", ("cnn", "mlp", "transformer"))):
+    for model, backbones in (("ddpm", ("cnn", "transformer", "mlp")), ("flow", ("cnn", "transformer", "mlp")), ("gan", ("cnn", "mlp", "transformer")), ("vae", ("cnn", "mlp", "transformer"))):
         for data in ("digits", "shapes"):
             for b in backbones:
                 _, info = tuned.apply(raw_config(None, [f"model={model}", f"data={data}", f"backbone={b}"]))
                 assert info.found and info.backbone_tuned, (model, data, b)
     for data in ("moons", "swiss_roll", "ring"):
-        _, info = tuned.apply(raw_config(None, ["model=ddpm", f"data={data}"]))
-        assert info.found
+        for model in ("ddpm", "flow"):
+            _, info = tuned.apply(raw_config(None, [f"model={model}", f"data={data}"]))
+            assert info.found, (model, data)

@@ -42,7 +42,7 @@ def test_the_wheel_holds_one_top_level_package(wheel: Path) -> None:
     tops = {n.split("/", 1)[0] for n in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"sandbox"}
     for path in ("sandbox/agents/ppo.py", "sandbox/agents/alphazero/search.py", "sandbox/envs/games/go.py",
-                 "sandbox/generative/ddpm.py", "sandbox/agents/presets/ppo-pong.yaml", "sandbox/py.typed"):
+                 "sandbox/generative/ddpm.py", "sandbox/generative/flow.py", "sandbox/agents/presets/ppo-pong.yaml", "sandbox/py.typed"):
         assert path in names, path
     top_level = [n for n in names if n.endswith("top_level.txt")]
     if top_level:
@@ -70,7 +70,7 @@ def test_beside_openai_agents_and_envs(wheel: Path, tmp_path: Path) -> None:
     listing = json.loads(sh(py, "-m", "sandbox", "list", "--json", cwd=tmp_path, env=env).stdout)
     names = {kind: {e["name"] for e in entries} for kind, entries in listing.items() if kind != "presets"}
     assert {"ppo", "dqn", "a2c", "reinforce", "alphazero"} <= names["agents"]
-    assert {"vae", "gan", "ddpm"} <= names["generative"]
+    assert {"vae", "gan", "ddpm", "flow"} <= names["generative"]
     assert {"mlp", "cnn", "rnn", "transformer"} <= names["backbones"]
     assert {"ALE/Pong-v5", "Catch-v0", "tictactoe", "connect_four", "go9"} <= names["envs"]
     assert "ppo-cartpole" in {p["name"] if isinstance(p, dict) else p for p in listing["presets"]}

@@ -1,5 +1,5 @@
 """sandbox export --format hub: every agent kind (PPO, DQN, A2C, REINFORCE on CartPole, AlphaZero on
-tic-tac-toe) and every generative model kind (DDPM, GAN, VAE on digits), each a tiny run exported as
+tic-tac-toe) and every generative model kind (DDPM, flow matching, GAN, VAE on digits), each a tiny run exported as
 a Hub model folder, loaded back from the folder alone, acting or sampling exactly as the run does;
 the model card parsed back (front matter and metric, also by huggingface_hub's own card reader);
 the folder read without unpickling; the command line's refusals and a push without a login."""
@@ -44,6 +44,7 @@ AGENTS: dict[str, list[str]] = {
 MODELS: dict[str, list[str]] = {
     "ddpm": ["model=ddpm", *GEN, "model.timesteps=20", "model.sample_batch=4", "model.eval_steps=2",
              "model.steps=2"],  # DPM-Solver++ in 20 steps of a 20-step schedule gives NaN on this tiny net
+    "flow": ["model=flow", *GEN, "model.sample_batch=4", "model.eval_steps=2", "model.steps=2"],
     "gan": ["model=gan", *GEN],
     "vae": ["model=vae", *GEN],
 }

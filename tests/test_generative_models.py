@@ -1,4 +1,4 @@
-"""VAE, GAN and DDPM on every backbone that fits: a few steps, save, reload, same samples for the same
+"""VAE, GAN, DDPM and flow matching on every backbone that fits: a few steps, save, reload, same samples for the same
 seed; the diffusers pipeline export; metrics; the command line; the accelerate path."""
 
 from __future__ import annotations
@@ -34,14 +34,15 @@ def train(tmp_path, model, backbone, *extra, data="digits"):
     return run
 
 
-SAMPLE = {"ddpm": {"sampler": "ddim", "steps": 4}, "vae": {}, "gan": {}}
-CASES = [(m, b) for m in ("vae", "gan", "ddpm") for b in ("cnn", "transformer", "mlp")]
+SAMPLE = {"ddpm": {"sampler": "ddim", "steps": 4}, "flow": {"sampler": "heun", "steps": 3}, "vae": {}, "gan": {}}
+CASES = [(m, b) for m in ("vae", "gan", "ddpm", "flow") for b in ("cnn", "transformer", "mlp")]
+#: the few sampling steps of the diffusion models' tiny runs
+EXTRA = {"ddpm": ["model.sample_batch=3", "model.eval_steps=2", "model.timesteps=50"], "flow": ["model.sample_batch=3", "model.eval_steps=2"]}
 
 
 @pytest.mark.parametrize("model,backbone", CASES)
 def test_trains_saves_reloads_and_samples_the_same(tmp_path, model, backbone):
-    extra = ["model.sample_batch=3", "model.eval_steps=2", "model.timesteps=50"] if model == "ddpm" else []
-    run = train(tmp_path, model, backbone, *extra)
+    run = train(tmp_path, model, backbone, *EXTRA.get(model, []))
     assert run.step == 3
     rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "step" in r]
     assert any(("loss" in r or "loss_d" in r) and np.isfinite(r.get("loss", r.get("loss_d"))) for r in rows)
@@ -207,13 +208,13 @@ def test_accelerate_launch_path_on_cpu(tmp_path):
     assert sandbox.load(out).sample(2, seed=0, sampler="ddim", steps=2).shape == (2, 1, 8, 8)
 
 
-@pytest.mark.parametrize("model,backbone", [("ddpm", "cnn"), ("ddpm", "transformer"), ("gan", "cnn"), ("vae", "transformer")])
+@pytest.mark.parametrize("model,backbone", [("ddpm", "cnn"), ("ddpm", "transformer"), ("flow", "cnn"), ("gan", "cnn"), ("vae", "transformer")])
 def test_bf16_autocast_path_runs_on_cpu(tmp_path, monkeypatch, model, backbone):
     """The CUDA path (bf16 autocast, fp32 loss, clipping) forced on the CPU's bf16 autocast."""
     from sandbox.generative.base import DataModel
 
     monkeypatch.setattr(DataModel, "use_bf16", property(lambda self: True))
-    extra = ["model.timesteps=20", "model.eval_steps=2"] if model == "ddpm" else []
+    extra = {"ddpm": ["model.timesteps=20", "model.eval_steps=2"], "flow": ["model.eval_steps=2"]}.get(model, [])
     run = train(tmp_path, model, backbone, *extra)
     rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r.get("loss", r.get("loss_d", 0.0))) for r in rows)
