@@ -55,6 +55,9 @@ SAMPLERS = ("euler", "heun")
 #: steps of each sampler when none are asked for: Euler in 10 steps (10 network calls), Heun in 5
 #: (9 calls: the last step is an Euler step to σ = 0), about the same cost
 FAST_STEPS = {"euler": 10, "heun": 5}
+#: the most steps a sampler takes: far more than an 8-bit image can show the difference of, and a
+#: bound that keeps a mistyped ``--steps`` from building a schedule of gigabytes
+MAX_STEPS = 10_000
 #: the timestep the network sees is TIME_SCALE σ: diffusers' flow schedulers' ``num_train_timesteps``
 #: (their timesteps are ``sigmas * num_train_timesteps``), which is also the range [0, 1000) of DDPM's
 #: integer timesteps that the backbones' time embeddings were made for
@@ -112,9 +115,9 @@ class FlowConfig(TrainConfig):
     label_dropout: float = option(0.1, "share of labels replaced by 'no label' while training (for guidance)", low=0, below=1)
     guidance: float = option(1.0, "default classifier-free guidance scale w (1: plain conditional)", low=0)
     sampler: Literal["euler", "heun"] = option("euler", "sampler of 'sandbox sample' and 'sandbox eval' without --sampler: euler, or heun (second order, two network calls a step)")
-    steps: int = option(0, "its steps without --steps (0: 10 for euler, 5 for heun; written into config.yaml)", low=0, high=10_000)
+    steps: int = option(0, "its steps without --steps (0: 10 for euler, 5 for heun; written into config.yaml)", low=0, high=MAX_STEPS)
     eval_sampler: Literal["euler", "heun"] = option("euler", "sampler of the scheduled evaluation during training")
-    eval_steps: int = option(10, "its steps", low=1, high=10_000)
+    eval_steps: int = option(10, "its steps", low=1, high=MAX_STEPS)
     sample_batch: int = option(500, "images integrated at once when sampling", low=1)
     export_pipeline: bool = option(True, "UNet runs: write RUN_DIR/pipeline for diffusers' DDPMPipeline (with the flow-matching Euler scheduler)")
 
@@ -218,8 +221,8 @@ class Flow(DataModel):
             from sandbox.registry import did_you_mean
 
             raise ConfigError(f"unknown sampler {sampler!r} for model=flow; {did_you_mean(sampler, list(SAMPLERS))}")
-        if int(steps) < 1:
-            raise ConfigError(f"--steps must be a positive number, not {steps}.")
+        if not 1 <= int(steps) <= MAX_STEPS:
+            raise ConfigError(f"--steps must be a number from 1 to {MAX_STEPS:,}, not {steps}.")
         config = self.scheduler.config
         if sampler == "euler":
             s = FlowMatchEulerDiscreteScheduler.from_config(config)
