@@ -225,7 +225,9 @@ def rules_core_minimax(state: np.ndarray) -> dict[int, int]:
 
 
 def test_solver_agrees_with_exhaustive_minimax_on_the_rules_core():
+    # 10 to 14 empty cells: the end game the benchmark judges
     positions = random_positions(10, 4, seed=10) + random_positions(12, 3, seed=12) + uniform_random_positions(11, 3, seed=11)
+    positions += random_positions(14, 4, seed=14)
     solver = Solver()
     for pos in positions:
         state = pos.to_state()
@@ -289,3 +291,33 @@ def test_bad_states_are_refused():
         Position.from_state(np.zeros((2, 43)))
     with pytest.raises(ValueError, match="full or off the board"):
         Solver().move_score(Position.from_moves("444444"), 3)
+
+
+# -- the judge of benchmarks/alphazero_connect4.py ----------------------------------------------------
+class LeftmostAgent:
+    """A stand-in agent with the public face the benchmark uses: it plays the leftmost legal column."""
+
+    game = GAME
+
+    def act(self, observation, action_mask=None, deterministic=True):
+        return int(np.flatnonzero(observation["action_mask"])[0])
+
+
+def test_end_game_positions_are_kept_once_and_judged_by_their_solved_values():
+    from benchmarks.alphazero_connect4 import add_end_game, judge, mirrored
+
+    positions = random_positions(8, 6, seed=3) + random_positions(13, 6, seed=4)
+    states = [p.to_state() for p in positions]
+    found: dict = {}
+    opening = Position.from_moves("4455").to_state()  # 38 empty cells: not an end-game position
+    add_end_game(states + [mirrored(s) for s in states] + [opening], found, "test")
+    assert len(found) == len(states)
+    report = judge(LeftmostAgent(), [s for s, _ in found.values()], Solver())
+    expected = 0
+    for p in positions:  # the leftmost move's outcome worse than the best move's, by exhaustive minimax
+        scores = rules_core_minimax(p.to_state())
+        expected += int(np.sign(scores[p.legal()[0]]) < np.sign(max(scores.values())))
+    assert report["positions"] == 12 and report["mistakes"] == expected > 0
+    assert report["mistake_rate"] == expected / 12
+    assert sum(v["positions"] for v in report["by_empties"].values()) == 12
+    assert all(m["move"] == int(np.flatnonzero(np.array(m["state"][:7]) == 0)[0]) for m in report["mistaken_positions"])
