@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -158,6 +159,26 @@ class REINFORCE(RLAgent):
         return {"train/learning_rate": self.optimizer.param_groups[0]["lr"], "train/policy_loss": policy_loss.item(), "train/value_loss": value_loss.item(),
                 "train/entropy": entropy.item(), "train/batch_steps": float(len(returns))}
 
+    # -- export -------------------------------------------------------------------------------------
+    def export_onnx(self, folder: Path) -> list[str]:
+        """``policy.onnx`` (``sandbox export --format onnx``): the raw observation to the policy's
+        ``logits`` and the baseline's ``value``, the scaling to [0, 1] of uint8 frames inside."""
+        import copy
+
+        from sandbox.exporter import OnnxGraph, write_onnx
+
+        module = PolicyGraph(copy.deepcopy(self.policy).cpu(), copy.deepcopy(self.baseline).cpu(), self.scale)
+        example = torch.as_tensor(self.sample_observations(16))
+        outputs = {"logits": "one logit per action: the policy's unnormalised log-probabilities",
+                   "value": "the learned baseline's estimate of the observation's return"}
+        graph = OnnxGraph(module, example, "observation", "a batch of observations (see the preprocessing)", outputs,
+                          self.observation_doc() + " A batch of them is the input; feed the raw values: the cast to float"
+                          + (" and the scaling of uint8 frames to [0, 1] are" if self.scale != 1.0 else " is") + " inside the graph.",
+                          "The greedy action is argmax(logits, axis=1), as `sandbox play` acts; the stochastic policy, as in "
+                          "training, samples from softmax(logits).",
+                          {"plugin": "reinforce", "env": self.config.env.name, "actions": int(self.env.action_space.n)})
+        return write_onnx(graph, folder)
+
     # -- checkpoints --------------------------------------------------------------------------------
     def saved(self) -> Saved:
         return Saved(modules={"policy": self.policy, "baseline": self.baseline}, optimizers={"optimizer": self.optimizer},
@@ -165,3 +186,15 @@ class REINFORCE(RLAgent):
 
     def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.updates = int(state.get("updates", 0))
+
+
+class PolicyGraph(nn.Module):
+    """The policy and the baseline from the raw observation: (logits, value)."""
+
+    def __init__(self, policy: nn.Module, baseline: nn.Module, scale: float) -> None:
+        super().__init__()
+        self.policy, self.baseline, self.scale = policy, baseline, scale
+
+    def forward(self, observation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = observation.float() * self.scale
+        return self.policy(x), self.baseline(x).squeeze(-1)

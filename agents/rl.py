@@ -395,6 +395,36 @@ class RLAgent(Agent):
             result["cut_at_step"] = env.steps
         return result
 
+    # -- export (sandbox export --format onnx / sb3) -----------------------------------------------------
+    def sample_observations(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` observations of the agent's env (as :meth:`make_env` gives them) met by random play."""
+        env = self.make_env()
+        env.action_space.seed(seed)
+        obs, _ = env.reset(seed=seed)
+        seen = []
+        while len(seen) < n:
+            seen.append(np.asarray(obs))
+            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                obs, _ = env.reset()
+        env.close()
+        return np.stack(seen)
+
+    def observation_doc(self) -> str:
+        """How an exported policy's input is made: the env, its settings, the agent's stacking."""
+        from sandbox.registry import envs
+
+        name = self.config.env.name
+        _, kwargs = env_factory(self.config)
+        entry = envs.find(name)
+        about = f" ({entry.description.rstrip('.')})" if entry is not None and entry.description else ""
+        settings = f" with the settings {kwargs}" if kwargs else ""
+        space = self.observation_space
+        k = self.cfg.frame_stack
+        stacked = f", the last {k} of them stacked (gymnasium's FrameStackObservation)" if k > 1 and len(observation_shape(self.config)) == 1 else ""
+        return (f"The observation of {name}{about} as the sandbox's env gives it (sandbox.make_env({name!r}){settings}){stacked}: "
+                f"shape {tuple(space.shape)}, dtype {space.dtype}.")
+
     def demo_media(self, run: Run) -> list[Path]:
         """A recorded episode of the trained agent in the run's media folder."""
         path = Path(run.media_dir) / "demo-episode.mp4"

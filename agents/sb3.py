@@ -13,12 +13,19 @@
   ``agent.checkpoint_buffer_mb``; a bigger buffer is refilled on resume.)
 - :class:`FrameRolloutBuffer`: PPO/A2C's rollout buffer for a CNN on frames, serving channels-last
   minibatches.
+- ``sandbox export --format onnx`` (:meth:`SB3Agent.export_onnx`): the policy from the raw
+  observation to the logits and value (PPO, A2C) or the Q-values (DQN), SB3's preprocessing inside;
+  ``--format sb3`` (:meth:`SB3Agent.export_sb3`): the same algorithm with SB3's own ``MlpPolicy``
+  (mlp backbone) or ``CnnPolicy`` (the Nature CNN), the weights copied layer by layer and saved by
+  SB3's own ``save``, so the zip holds no sandbox class and plain ``PPO.load`` reads it.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -33,6 +40,7 @@ from sandbox.agents.rl import RLAgent, RLConfig, frame_stacked, make_vec_env
 from sandbox.backbones.base import InputSpec, build
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option
+from sandbox.errors import SandboxError
 
 if TYPE_CHECKING:
     from sandbox.run import Run
@@ -226,3 +234,216 @@ class SB3Agent(RLAgent):
     def restore(self, buffers: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.model.num_timesteps = int(state.get("num_timesteps", 0))
         self.model._n_updates = int(state.get("n_updates", 0))
+
+    # -- export: onnx ---------------------------------------------------------------------------------
+    @property
+    def is_q_learner(self) -> bool:
+        """DQN's policy (Q-values) rather than an actor-critic's (logits and value)."""
+        return hasattr(self.model.policy, "q_net")
+
+    def _discrete_actions(self, format: str) -> int:
+        space = self.env.action_space
+        if not hasattr(space, "n"):
+            raise SandboxError(f"--format {format} writes policies over discrete actions, and {self.config.env.name} acts in {space}.")
+        return int(space.n)
+
+    def export_onnx(self, folder: Path) -> list[str]:
+        """``policy.onnx``: observation -> ``logits`` and ``value`` (PPO, A2C) or ``q_values`` (DQN)."""
+        import copy
+
+        from sandbox.exporter import OnnxGraph, write_onnx
+
+        n = self._discrete_actions("onnx")
+        policy = copy.deepcopy(self.model.policy).cpu().eval()
+        example = torch.as_tensor(self.sample_observations(16))
+        if self.is_q_learner:
+            module: torch.nn.Module = QValuesGraph(policy)
+            outputs = {"q_values": "the Q-value of each action (the expected discounted return of taking it)"}
+            act = "The greedy action is argmax(q_values, axis=1), as `sandbox play` acts (the run's ε-greedy exploration was for training only)."
+        else:
+            module = ActorCriticGraph(policy)
+            outputs = {"logits": "one logit per action: the categorical policy's unnormalised log-probabilities",
+                       "value": "the critic's estimate of the observation's value (expected discounted return)"}
+            act = ("The greedy action is argmax(logits, axis=1), as `sandbox play` acts; the stochastic policy samples "
+                   "from softmax(logits).")
+        graph = OnnxGraph(module, example, "observation", "a batch of observations (see the preprocessing)", outputs,
+                          self.observation_doc() + " A batch of them is the input; feed the raw values: SB3's casting and scaling "
+                          "(uint8 frames to [0, 1]) is inside the graph.",
+                          act, {"plugin": self.config.plugin.name, "env": self.config.env.name, "actions": n})
+        return write_onnx(graph, folder)
+
+    # -- export: a stable-baselines3 zip ---------------------------------------------------------------
+    def standard_policy(self) -> tuple[str, dict[str, Any]]:
+        """SB3's own policy that computes what this agent's policy computes: ``MlpPolicy`` for the
+        mlp backbone, ``CnnPolicy`` for the cnn backbone's Nature arch (SB3's NatureCNN, layer for
+        layer), and its ``policy_kwargs``; anything else is refused in one sentence."""
+        backbone = self.config.backbone
+        own = self.model.policy
+        heads = list(self.cfg.net_arch)
+        head_activation = own.activation_fn  # SB3's default for the layers after the backbone
+        share = bool(getattr(self.cfg, "share_backbone", False))
+        kwargs: dict[str, Any] = {}
+        optimizer_kwargs = {k: v for k, v in (self.model.policy_kwargs.get("optimizer_kwargs") or {}).items() if k != "fused"}
+        if "optimizer_class" in self.model.policy_kwargs:
+            kwargs["optimizer_class"] = self.model.policy_kwargs["optimizer_class"]
+        if optimizer_kwargs:
+            kwargs["optimizer_kwargs"] = optimizer_kwargs
+        what = "SB3's own MlpPolicy (the mlp backbone) and CnnPolicy (the cnn backbone's Nature arch, on frames)"
+        if backbone is not None and backbone.name == "mlp":
+            from sandbox.backbones.base import ACTIVATIONS
+
+            cfg = backbone.config
+            activation = ACTIVATIONS[cfg.activation]
+            if cfg.layer_norm:
+                raise SandboxError(f"--format sb3 writes {what}; this mlp has LayerNorm (backbone.layer_norm=true), which MlpPolicy has not; use --format onnx or hub.")
+            if heads and activation is not head_activation:
+                raise SandboxError(f"--format sb3 writes {what} with one activation; this run's mlp uses {cfg.activation} and its "
+                                   f"agent.net_arch layers {head_activation.__name__}; use --format onnx or hub.")
+            if share and not self.is_q_learner:
+                raise SandboxError(f"--format sb3 writes {what}; MlpPolicy has no layers shared by the actor and the critic, and this "
+                                   "run shares its mlp (agent.share_backbone=true); use --format onnx or hub.")
+            hidden = [*cfg.hidden, *heads]
+            kwargs.update(net_arch=hidden if self.is_q_learner else {"pi": hidden, "vf": list(hidden)}, activation_fn=activation)
+            return "MlpPolicy", kwargs
+        extractor = own.q_net.features_extractor if self.is_q_learner else own.features_extractor
+        if backbone is not None and backbone.name == "cnn" and _is_nature_cnn(extractor.net):
+            kwargs.update(net_arch=heads if self.is_q_learner else {"pi": heads, "vf": list(heads)}, activation_fn=head_activation,
+                          features_extractor_kwargs={"features_dim": int(backbone.config.hidden)})
+            if not self.is_q_learner:
+                kwargs["share_features_extractor"] = share
+            return "CnnPolicy", kwargs
+        name = backbone.name if backbone is not None else "no"
+        arch = " (its small arch: 3×3 convolutions)" if name == "cnn" else ""
+        raise SandboxError(f"--format sb3 writes {what}; this run's {name} backbone{arch} has no SB3 policy to express it, so export "
+                           "it with --format onnx or hub.")
+
+    def sb3_arguments(self) -> dict[str, Any]:
+        """The run's hyperparameters as the SB3 algorithm's own arguments: every field of the
+        agent's config that the algorithm's constructor takes by the same name, linear schedules
+        as SB3's own (so the zip pickles no sandbox function)."""
+        from stable_baselines3.common import utils
+
+        algorithm = type(self.model)
+        params = inspect.signature(algorithm.__init__).parameters
+        skip = {"self", "policy", "env", "policy_kwargs", "seed", "device"}
+        args = {f.name: getattr(self.cfg, f.name) for f in fields(self.cfg) if f.name in params and f.name not in skip}
+        linear = getattr(utils, "LinearSchedule", None)
+        for key, kind in (("learning_rate", "lr_schedule"), ("clip_range", "clip_schedule")):
+            if key in args and getattr(self.cfg, kind, "constant") == "linear":
+                start = float(args[key])
+                args[key] = linear(start, 0.0, 1.0) if linear is not None else utils.get_linear_fn(start, 0.0, 1.0)
+        if args.get("optimize_memory_usage"):
+            args["replay_buffer_kwargs"] = {"handle_timeout_termination": False}
+        return args
+
+    def export_sb3(self, folder: Path) -> list[str]:
+        """``<algo>-<env>.zip``: this run as a plain stable-baselines3 model, which ``PPO.load`` /
+        ``DQN.load`` / ``A2C.load`` reads with no sandbox installed (see :meth:`standard_policy`)."""
+        self._discrete_actions("sb3")
+        policy_name, policy_kwargs = self.standard_policy()
+        algorithm = type(self.model)
+        plain = algorithm(policy_name, self.env, policy_kwargs=policy_kwargs, seed=self.config.seed, device="cpu", **self.sb3_arguments())
+        own = self.model.policy
+        if self.is_q_learner:
+            for net in ("q_net", "q_net_target"):
+                _copy_layers(getattr(own, net).features_extractor, getattr(own, net).q_net,
+                             getattr(plain.policy, net).features_extractor, getattr(plain.policy, net).q_net)
+        else:
+            _copy_layers(own.pi_features_extractor, own.mlp_extractor.policy_net, plain.policy.pi_features_extractor, plain.policy.mlp_extractor.policy_net)
+            _copy_layers(own.vf_features_extractor, own.mlp_extractor.value_net, plain.policy.vf_features_extractor, plain.policy.mlp_extractor.value_net)
+            _copy_layers(own.action_net, None, plain.policy.action_net, None)
+            _copy_layers(own.value_net, None, plain.policy.value_net, None)
+        plain.policy.eval()
+        # the plain model must act as this agent does
+        obs = self.sample_observations(256, seed=1)
+        ours, theirs = self.act_batch(obs, deterministic=True), plain.predict(obs, deterministic=True)[0]
+        if not np.array_equal(ours, theirs):
+            raise SandboxError(f"the stable-baselines3 model acts differently from this run on {int((ours != theirs).sum())} of {len(obs)} "
+                               "observations; it is not kept.")
+        algo = self.config.plugin.name
+        path = folder / f"{algo}-{self.config.env.name.replace('/', '-')}.zip"
+        plain.save(str(path))
+        _check_plain_zip(path)
+        cls = algorithm.__name__
+        arch = policy_kwargs.get("net_arch")
+        return ["## Files", "",
+                f"- `{path.name}`: a stable-baselines3 {cls} model with SB3's own `{policy_name}` (net_arch {arch}, activation "
+                f"{policy_kwargs['activation_fn'].__name__}), the run's weights copied layer by layer and saved by SB3's own `save`. "
+                "It holds no sandbox class: plain stable-baselines3 loads it. Its hyperparameters are the run's; the optimiser's "
+                "state and the replay or rollout buffer are not in it.", "",
+                "## Use it", "", "```python", f"from stable_baselines3 import {cls}", "",
+                f'model = {cls}.load("THIS_FOLDER/{path.name}")',
+                "action, _ = model.predict(observation, deterministic=True)  # greedy, as `sandbox play` acts",
+                "```", "",
+                f"**Observations.** {self.observation_doc()} SB3 casts and scales them itself (uint8 frames to [0, 1]).",
+                *(["", f"`sandbox play THIS_FOLDER/{path.name}` plays it too (the env from its name)."] if policy_name == "MlpPolicy" else [])]
+
+
+def _is_nature_cnn(net: torch.nn.Module) -> bool:
+    """Whether a sandbox CNN is the Nature arch: SB3's NatureCNN (8/4, 4/2, 3/1 convolutions, then one linear layer)."""
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    shape = [(c.out_channels, c.kernel_size, c.stride, c.padding) for c in convs]
+    return shape == [(32, (8, 8), (4, 4), (0, 0)), (64, (4, 4), (2, 2), (0, 0)), (64, (3, 3), (1, 1), (0, 0))] and not any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+
+
+def _layers(*modules: torch.nn.Module | None) -> list[torch.nn.Module]:
+    """The linear and convolution layers of ``modules``, in the order they run."""
+    return [m for module in modules if module is not None for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+
+
+@torch.no_grad()
+def _copy_layers(own_body: torch.nn.Module, own_head: torch.nn.Module | None, plain_body: torch.nn.Module, plain_head: torch.nn.Module | None) -> None:
+    """Copy the weights of the sandbox policy's layers (backbone, then head) into the plain SB3
+    policy's, layer for layer: both chains hold the same layers in the same order."""
+    ours, theirs = _layers(own_body, own_head), _layers(plain_body, plain_head)
+    shapes = [tuple(m.weight.shape) for m in ours], [tuple(m.weight.shape) for m in theirs]
+    if shapes[0] != shapes[1] or any(type(a) is not type(b) for a, b in zip(ours, theirs)):
+        raise SandboxError(f"the run's policy layers {shapes[0]} do not match SB3's standard policy {shapes[1]}; it cannot be exported as sb3.")
+    for a, b in zip(ours, theirs):
+        b.weight.copy_(a.weight)
+        if b.bias is not None:
+            b.bias.copy_(a.bias)
+
+
+def _check_plain_zip(path: Path) -> None:
+    """Refuse a zip whose pickled entries name a sandbox module (it would not load without the sandbox)."""
+    import base64
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        data = json.loads(z.read("data"))
+    for key, value in data.items():
+        blob = value.get(":serialized:") if isinstance(value, dict) else None
+        if blob and b"sandbox" in base64.b64decode(blob):
+            path.unlink()
+            raise SandboxError(f"the stable-baselines3 zip's {key} refers to the sandbox, so it would not load without it; it is not kept.")
+
+
+class ActorCriticGraph(torch.nn.Module):
+    """SB3's actor-critic policy from the raw observation: (logits, value), SB3's preprocessing inside."""
+
+    def __init__(self, policy: Any) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, observation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from stable_baselines3.common.preprocessing import preprocess_obs
+
+        p = self.policy
+        x = preprocess_obs(observation, p.observation_space, normalize_images=p.normalize_images)
+        latent_pi = p.mlp_extractor.forward_actor(p.pi_features_extractor(x))
+        latent_vf = p.mlp_extractor.forward_critic(p.vf_features_extractor(x))
+        return p.action_net(latent_pi), p.value_net(latent_vf).squeeze(-1)
+
+
+class QValuesGraph(torch.nn.Module):
+    """DQN's Q-network from the raw observation (SB3's preprocessing inside)."""
+
+    def __init__(self, policy: Any) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        return self.policy.q_net(observation)

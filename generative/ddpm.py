@@ -330,10 +330,9 @@ class DDPM(DataModel):
         return [write_png(Path(run.media_dir) / "demo-samples.png", image_grid(torch.cat(rows), ncols=8))]
 
     # -- diffusers pipeline ----------------------------------------------------------------------------
-    def export_pipeline(self, folder: Path) -> Path:
-        """Write a ``DDPMPipeline`` folder (EMA UNet + training scheduler, safetensors) at ``folder``."""
+    def diffusers_pipeline(self) -> Any:
+        """A ``DDPMPipeline`` of the EMA UNet (on the CPU, fp32) and the training scheduler."""
         import copy
-        import shutil
 
         from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 
@@ -349,9 +348,47 @@ class DDPM(DataModel):
             plain.load_state_dict(state)
             unet = plain
         scheduler = DDPMScheduler.from_config(self.scheduler.config)
+        return DDPMPipeline(unet=unet, scheduler=scheduler)
+
+    def export_pipeline(self, folder: Path) -> Path:
+        """Write a ``DDPMPipeline`` folder (EMA UNet + training scheduler, safetensors) at ``folder``."""
+        import shutil
+
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(str(tmp), safe_serialization=True)
+        self.diffusers_pipeline().save_pretrained(str(tmp), safe_serialization=True)
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
         return folder
+
+    def export_diffusers(self, folder: Path) -> list[str]:
+        """``sandbox export --format diffusers``: the pipeline folder of :meth:`export_pipeline`
+        (from the checkpoint the export reads) in the existing, empty ``folder``; README lines back.
+
+        Only the UNet exports this way. The DiT of ``backbone=transformer`` is not a model diffusers
+        has: its time embedding (a ``d_model``-wide sinusoid shared by every block) and learned
+        position embeddings differ from diffusers' ``DiTTransformer2DModel`` (a 256-wide shifted
+        sinusoid embedded again in every block, fixed 2-D positions), whose ``DiTPipeline`` also
+        needs a VAE and class labels."""
+        backbone = self.config.backbone.name if self.config.backbone is not None else "none"
+        if not hasattr(self.denoise_fn(), "unet"):
+            what = {"transformer": "the sandbox's DiT, whose time and position embeddings no diffusers model has",
+                    "mlp": "an MLP, which no diffusers model is"}.get(backbone, f"the {backbone} backbone's, which no diffusers model is")
+            raise ConfigError(f"--format diffusers writes diffusers' UNet2DModel, so it exports ddpm runs on backbone=cnn only; this run's "
+                              f"denoiser ({backbone}) is {what}: use --format hub.")
+        pipe = self.diffusers_pipeline()
+        pipe.save_pretrained(str(folder), safe_serialization=True)
+        c, h, w = self.data.shape
+        steps = self.cfg.timesteps
+        return ["## Files", "",
+                "- `model_index.json`: the pipeline (diffusers' `DDPMPipeline`)",
+                f"- `unet/`: diffusers' `UNet2DModel` ({c}×{h}×{w} images in [-1, 1], the EMA weights) as config.json and safetensors"
+                + (", its \"no label\" class embedding folded into the time embedding (DDPMPipeline passes no labels)" if self.conditional else ""),
+                f"- `scheduler/`: the training schedule, a `DDPMScheduler` ({steps} steps, {self.cfg.beta_schedule})", "",
+                "## Use it", "", "```python", "import torch", "from diffusers import DDPMPipeline", "",
+                'pipe = DDPMPipeline.from_pretrained("THIS_FOLDER")',
+                f"images = pipe(batch_size=16, num_inference_steps={steps}, generator=torch.Generator().manual_seed(0), output_type=\"np\").images",
+                f"# images: 16×{h}×{w}×{c} in [0, 1]; fewer steps sample faster (ancestral DDPM on a subset of the schedule)",
+                "```", "",
+                f"With the same seed and steps, `sandbox sample RUN --sampler ddpm --steps {steps}` draws the same images "
+                + ("as this pipeline." if not self.conditional else "from labels it draws first; this pipeline samples without labels.")]

@@ -29,6 +29,7 @@ compare runs.
   sandbox compare runs/A runs/B --out curves.png
   sandbox sweep ppo-cartpole seed=0,1,2 agent.learning_rate=1e-4,3e-4   six runs on Ray, a table and curves
   sandbox export runs/NAME --to my-model       a Hub model folder (--push OWNER/NAME uploads it)
+  sandbox export runs/NAME --to DIR --format onnx   (or sb3, diffusers) for other libraries
 """
 
 TRAIN_HELP = """\
@@ -130,10 +131,19 @@ def _parser() -> ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the random and Optuna searches' draws (default 0)")
     s.add_argument("--no-progress", action="store_true", help="no line per finished trial")
 
-    s = sub.add_parser("export", help="write a trained run as a folder to share (a Hugging Face Hub model folder)")
+    import textwrap
+
+    from sandbox.exporter import FORMAT_HELP
+
+    s = sub.add_parser("export", help="write a trained run as a folder to share: a Hub model folder, ONNX, an SB3 zip, a diffusers pipeline",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Write the run's best checkpoint as a new folder, in one of these formats:\n\n"
+                       + "\n".join(textwrap.fill(text, 98, break_on_hyphens=False, initial_indent=f"  {name:<10} ", subsequent_indent=" " * 13)
+                                   for name, text in FORMAT_HELP.items()))
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("--to", required=True, metavar="DIR", help="the new folder to write (must not exist, or be empty)")
-    s.add_argument("--format", default="hub", help="hub (default): model card, config, safetensors weights, results, replay or samples")
+    s.add_argument("--format", default="hub", metavar="{" + ",".join(FORMAT_HELP) + "}",
+                   help="what to write (default hub; each is described above)")
     s.add_argument("--push", metavar="REPO_ID", help="then upload the folder to this Hub model repository (needs a login and a network)")
     s.add_argument("--episodes", type=int, help="agents: evaluation episodes for the card (default 10)")
     s.add_argument("--games", type=int, help="board games: evaluation games against a random player (default 20)")
@@ -489,7 +499,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = export(args.run_dir, args.to, format=args.format, push=args.push, episodes=args.episodes, games=args.games, n=args.n,
                  video=not args.no_video)
     print(f"exported {args.run_dir} to {out}" + (f" and pushed it to {args.push}" if args.push else ""))
+    for path in sorted(out.iterdir()):
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+        print(f"  {path.name + ('/' if path.is_dir() else ''):<34} {_size(size)}")
     return 0
+
+
+def _size(n: int) -> str:
+    """A file size as people read it (1000-based, as du --si and file browsers)."""
+    for unit in ("B", "kB", "MB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n:.1f} GB"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

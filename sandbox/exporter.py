@@ -1,4 +1,21 @@
-"""``sandbox export RUN --to DIR``: a trained run as a folder to share (``--format hub``).
+"""``sandbox export RUN --to DIR [--format hub|onnx|sb3|diffusers]``: a trained run as a folder to share.
+
+Every format is written from the run's best checkpoint (the latest when it has no best), as
+:func:`sandbox.run.load` loads it. ``hub`` is the sandbox's own folder (below); the other three are
+read by other libraries, without the sandbox:
+
+- ``onnx`` (agents): ``policy.onnx``, the policy network from the observation as the env gives it
+  to the logits or Q-values (AlphaZero: from the PettingZoo observation to the policy logits and
+  the value),
+  named inputs and outputs, a dynamic batch axis; ``policy.json`` describes them. The plugin hands
+  over its network as an :class:`OnnxGraph` (``export_onnx``), and :func:`write_onnx` writes it.
+- ``sb3`` (PPO, DQN, A2C on the backbones SB3's own policies can express): a zip that plain
+  stable-baselines3 loads with ``PPO.load`` / ``DQN.load`` / ``A2C.load``.
+- ``diffusers`` (DDPM on the UNet): a folder that ``diffusers.DDPMPipeline.from_pretrained`` loads.
+
+A plugin writes a format with its method ``export_<format>(folder)``; the core dispatches to it (it
+imports no plugin district) and refuses, in one sentence, a run whose plugin has none. Each of these
+folders also holds a README.md: what the files are, how to load them, the run's config.
 
 The ``hub`` folder is what ``huggingface_hub.upload_folder`` pushes unchanged::
 
@@ -30,6 +47,7 @@ import os
 import re
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +57,22 @@ if TYPE_CHECKING:
     from sandbox.plugin import Plugin
 
 FORMATS = ("hub", "onnx", "sb3", "diffusers")
+#: what each format is, for ``sandbox export --help``
+FORMAT_HELP = {
+    "hub": "a Hugging Face Hub model folder (model card, config, safetensors weights, evaluation, replay or samples), "
+           "read back by sandbox load/eval/play/sample",
+    "onnx": "agents: policy.onnx (observation -> action logits or Q-values; AlphaZero: PettingZoo observation -> policy logits and value) "
+            "with policy.json describing its inputs, outputs and preprocessing",
+    "sb3": "ppo, dqn, a2c on the mlp backbone (or the Nature cnn on frames): a zip that stable-baselines3's own "
+           "PPO.load / DQN.load / A2C.load reads without the sandbox",
+    "diffusers": "ddpm on the cnn backbone (a UNet): a folder that diffusers' DDPMPipeline.from_pretrained loads",
+}
+#: which runs write each format other than hub, for the sentence that refuses the others
+FORMAT_FOR = {
+    "onnx": "agents (ppo, dqn, a2c, reinforce, alphazero)",
+    "sb3": "ppo, dqn and a2c agents",
+    "diffusers": "ddpm models on the cnn backbone (a UNet denoiser)",
+}
 #: keys of a plugin's checkpoint state that describe the buffers an export leaves out (DQN's replay
 #: buffer, AlphaZero's replay buffer and Elo snapshots): dropped with them
 STATE_LEFT_OUT = ("replay", "snapshots", "buffer_pos", "elo")
@@ -64,19 +98,21 @@ class PushError(SandboxError):
 
 def export(run_dir: str | Path, to: str | Path, format: str = "hub", push: str | None = None, episodes: int | None = None,
            games: int | None = None, n: int | None = None, video: bool = True) -> Path:
-    """Write the run's best checkpoint to the new folder ``to`` in ``format`` and return its path.
+    """Write the run's best checkpoint to the new folder ``to`` in ``format`` (hub, onnx, sb3 or
+    diffusers: see the module's docstring) and return its path.
 
-    ``hub``: a Hugging Face Hub model folder (see the module's docstring), evaluated on ``episodes``
+    ``hub``: a Hugging Face Hub model folder, evaluated on ``episodes``
     episodes (agents, default 10), ``games`` games against a random player (board games, default
     20) or ``n`` samples (generative models, the model's default); ``video=False`` records no
     replay when the run has none. ``push``: a Hub repository id to upload the folder to.
     """
     from sandbox.files import check_contained, check_run_dir
 
-    if format not in FORMATS:
-        raise SandboxError(f"--format {format} is not one of {', '.join(FORMATS)}.")
+    check_format(format)
     if format != "hub":
-        raise SandboxError(f"--format {format} is not written yet; --format hub is (the default).")
+        given = [f"--{k}" for k, v in (("episodes", episodes), ("games", games), ("n", n)) if v is not None] + ([] if video else ["--no-video"])
+        if given:
+            raise SandboxError(f"{given[0]} is for --format hub (its evaluation and replay); --format {format} evaluates nothing, drop it.")
     if push is not None and not REPO_ID.match(push):
         raise SandboxError(f"--push {push!r} is not a Hub repository id; give OWNER/NAME (letters, digits, '-', '_', '.').")
     for name, value in (("episodes", episodes), ("games", games), ("n", n)):
@@ -90,7 +126,10 @@ def export(run_dir: str | Path, to: str | Path, format: str = "hub", push: str |
     except OSError as exc:
         raise SandboxError(f"cannot write the export beside {target} ({exc.strerror or exc}); choose a --to in a folder you can write to.") from None
     try:
-        write_hub_folder(run_dir, tmp, episodes=episodes, games=games, n=n, video=video, folder_name=target.name)
+        if format == "hub":
+            write_hub_folder(run_dir, tmp, episodes=episodes, games=games, n=n, video=video, folder_name=target.name)
+        else:
+            write_format(run_dir, tmp, format, folder_name=target.name)
         if target.exists():
             target.rmdir()  # empty (checked above)
         os.replace(tmp, target)
@@ -100,6 +139,17 @@ def export(run_dir: str | Path, to: str | Path, format: str = "hub", push: str |
     if push is not None:
         push_folder(target, push)
     return target
+
+
+def check_format(format: str) -> None:
+    """Refuse, in one sentence naming the valid ones, a format ``sandbox export`` does not write."""
+    if format in FORMATS:
+        return
+    from sandbox.registry import closest
+
+    near = closest(str(format), list(FORMATS), n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else "."
+    raise SandboxError(f"--format {format!r} is not one of {', '.join(FORMATS)}{hint}")
 
 
 def _check_target(to: Path, run_dir: Path) -> Path:
@@ -252,6 +302,153 @@ def _sample_grid(plugin: Plugin, path: Path) -> str:
     picture = scatter_picture(data.x_test.numpy(), arr, f"{len(arr)} samples") if points else image_grid(arr)
     write_png(path, picture)
     return path.name
+
+
+# -- the other formats: onnx, sb3, diffusers ---------------------------------------------------------------
+def write_format(run_dir: Path, out: Path, format: str, folder_name: str = "THIS_FOLDER") -> None:
+    """Write ``format`` (not hub) into the existing, empty folder ``out`` through the plugin's
+    ``export_<format>(out)``, which writes its files and returns the README's lines about them
+    (``THIS_FOLDER`` standing for the folder's name, ``folder_name``); then README.md (those
+    lines, where the weights come from, the run's config)."""
+    from sandbox.run import load, load_run_config
+
+    plugin = load(run_dir)
+    name = plugin.config.plugin.name
+    method = getattr(plugin, f"export_{format}", None)
+    if method is None:
+        raise SandboxError(f"--format {format} is for {FORMAT_FOR[format]}, not for {name} runs such as {run_dir}; "
+                           "--format hub exports every run.")
+    lines = [line.replace("THIS_FOLDER", folder_name) for line in method(out)]
+    which, step = _checkpoint_of(run_dir)
+    cfg = load_run_config(run_dir)
+    cfg.out = None
+    where = cfg.env.name if cfg.env is not None else (cfg.data.name if cfg.data is not None else "")
+    backbone = f" on the `{cfg.backbone.name}` backbone" if cfg.backbone is not None else ""
+    text = [f"# {DISPLAY.get(name, name)} {where} ({format})", "",
+            f"A sandbox run of **{name}**{backbone}, exported with `sandbox export RUN --to {folder_name} --format {format}` "
+            f"from its {which} checkpoint (step {step}).", "", *lines, "",
+            "## The run's config", "", "Everything needed to train it again (saved as config.yaml: `sandbox train config.yaml`):", "",
+            "```yaml", cfg.to_yaml().rstrip(), "```"]
+    (out / "README.md").write_text("\n".join(text) + "\n")
+
+
+def _checkpoint_of(run_dir: Path) -> tuple[str, int | None]:
+    """Which checkpoint :func:`sandbox.run.load` reads (best, latest, or an exported folder's) and its step."""
+    from sandbox.run import EXPORTED_WEIGHTS, is_exported, read_pointer
+
+    if is_exported(run_dir):
+        try:
+            return "exported", int(json.loads((run_dir / f"{EXPORTED_WEIGHTS}.json").read_text()).get("step"))
+        except (ValueError, TypeError, OSError):
+            return "exported", None
+    for which in ("best", "latest"):
+        pointer = read_pointer(run_dir, which)
+        if pointer is not None:
+            return which, int(pointer["file"][len("step-"):])
+    return "latest", None
+
+
+@dataclass
+class OnnxGraph:
+    """What an agent hands ``--format onnx``: its policy network and what its input and outputs are.
+
+    ``module`` maps a batch of ``input`` (shaped and typed as ``example``, a batch of at least two
+    real inputs) to the outputs named in ``outputs`` (name -> what it holds), in that order; it
+    holds every step from the raw input on (casting, scaling), so a user feeds the observation
+    as it comes. ``preprocessing`` says how to make the input; ``act`` how to pick an action from
+    the outputs; ``about`` adds facts to policy.json (the env, the number of actions)."""
+
+    module: Any
+    example: Any
+    input: str
+    input_doc: str
+    outputs: dict[str, str]
+    preprocessing: str
+    act: str
+    about: dict[str, Any] = field(default_factory=dict)
+
+
+#: the largest difference between onnxruntime's outputs and torch's that an export accepts
+ONNX_TOLERANCE = 1e-4
+
+
+def write_onnx(graph: OnnxGraph, out: Path) -> list[str]:
+    """Write ``graph`` as ``out/policy.onnx`` (torch.onnx's exporter, a dynamic batch axis, the
+    weights inside the file) and ``out/policy.json``; check that onnxruntime gives torch's outputs
+    on ``graph.example`` (at most :data:`ONNX_TOLERANCE` apart). Returns the README's lines."""
+    import contextlib
+    import io
+    import logging
+    import warnings
+
+    import numpy as np
+    import torch
+
+    try:
+        import onnx  # noqa: F401  (torch.onnx's exporter writes through these)
+        import onnxruntime
+        import onnxscript  # noqa: F401
+    except ImportError as exc:
+        raise SandboxError(f"--format onnx needs {exc.name} (pip install 'sandbox[export]', which brings onnx, onnxscript and onnxruntime).") from None
+    module = graph.module.eval()
+    example = graph.example
+    names = list(graph.outputs)
+    with torch.no_grad():
+        expected = module(example)  # also lays out what a first call lays out, before tracing
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    path = out / "policy.onnx"
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # 'torchvision is not installed' lines and the like
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (example,), str(path), dynamo=True, verbose=False, external_data=False,
+                              input_names=[graph.input], output_names=names,
+                              dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise SandboxError(f"torch.onnx could not export this policy ({reason}).") from None
+    finally:
+        quiet.setLevel(level)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(names, {graph.input: example.cpu().numpy()})
+    diff = max(float(np.max(np.abs(g - e.detach().cpu().numpy()))) for g, e in zip(got, expected))
+    if not diff <= ONNX_TOLERANCE:
+        raise SandboxError(f"the exported policy.onnx gives outputs up to {diff:.3g} away from torch's (more than {ONNX_TOLERANCE}); it is not kept.")
+
+    def described(arg: Any, doc: str) -> dict[str, Any]:
+        kind = arg.type.removeprefix("tensor(").removesuffix(")")
+        dtype = {"float": "float32", "double": "float64"}.get(kind, kind)
+        return {"name": arg.name, "shape": list(arg.shape), "dtype": dtype, "description": doc}
+
+    inputs = [described(session.get_inputs()[0], graph.input_doc)]
+    outputs = [described(o, graph.outputs[o.name]) for o in session.get_outputs()]
+    model = onnx.load(str(path), load_external_data=False)
+    info = {
+        "file": path.name, "opset": int(max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))),
+        "producer": f"torch {torch.__version__} (torch.onnx.export, dynamo)",
+        "inputs": inputs, "outputs": outputs, "preprocessing": graph.preprocessing, "act": graph.act, **graph.about,
+        "check": {"inputs": int(example.shape[0]), "max_abs_difference": diff, "runtime": f"onnxruntime {onnxruntime.__version__}"},
+    }
+    (out / "policy.json").write_text(json.dumps(info, indent=1) + "\n")
+
+    def shape(entry: dict[str, Any]) -> str:
+        return "×".join(str(s) for s in entry["shape"])
+
+    lines = ["## Files", "",
+             f"- `policy.onnx`: the policy network as an ONNX graph (opset {info['opset']}, batch axis `batch` dynamic)",
+             "- `policy.json`: its inputs, outputs and preprocessing, as below", "",
+             "## Inputs and outputs", "", "| name | shape | dtype | what |", "|---|---|---|---|"]
+    lines += [f"| `{e['name']}` (input) | {shape(e)} | {e['dtype']} | {e['description']} |" for e in inputs]
+    lines += [f"| `{e['name']}` | {shape(e)} | {e['dtype']} | {e['description']} |" for e in outputs]
+    lines += ["", f"**Preprocessing.** {graph.preprocessing}", "", f"**Acting.** {graph.act}", "",
+              f"onnxruntime gave torch's outputs on {info['check']['inputs']} inputs at export (largest difference {diff:.2g}).", "",
+              "## Use it", "", "```python", "import numpy as np", "import onnxruntime", "",
+              'session = onnxruntime.InferenceSession("THIS_FOLDER/policy.onnx")',
+              f"{', '.join(names)} = session.run(None, {{\"{graph.input}\": batch}})  # batch: {shape(inputs[0])}, {inputs[0]['dtype']}",
+              "```"]
+    return lines
 
 
 # -- the model card -----------------------------------------------------------------------------------

@@ -218,9 +218,9 @@ def test_refusals(exported, tmp_path: Path) -> None:
     assert info.value.exit_code == 2
     with pytest.raises(SandboxError, match="inside the run directory"):
         sandbox.export(run_dir, run_dir / "hub")
-    with pytest.raises(SandboxError, match="not written yet"):
-        sandbox.export(run_dir, tmp_path / "x", format="onnx")
-    with pytest.raises(SandboxError, match="not one of"):
+    with pytest.raises(SandboxError, match="is for ppo, dqn and a2c agents, not for reinforce runs"):
+        sandbox.export(run_dir, tmp_path / "x", format="sb3")
+    with pytest.raises(SandboxError, match="not one of hub, onnx, sb3, diffusers"):
         sandbox.export(run_dir, tmp_path / "x", format="zip")
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".*tmp-*"))
     with pytest.raises(SandboxError, match="a folder written by 'sandbox export'"):

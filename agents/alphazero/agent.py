@@ -448,6 +448,43 @@ class AlphaZero(Agent):
             action = int(legal[0])
         return action
 
+    # -- export --------------------------------------------------------------------------------
+    def export_onnx(self, folder: Path) -> list[str]:
+        """``policy.onnx`` (``sandbox export --format onnx``): the policy-value network, from a batch
+        of PettingZoo observations of the player to move to ``policy_logits`` and ``value``. The
+        search is not in it: the network is its prior and its value."""
+        import copy
+
+        from sandbox.agents.alphazero.network import ObservationGraph
+        from sandbox.exporter import OnnxGraph, write_onnx
+
+        game = self.game
+        rng = np.random.default_rng(0)
+        states, seen = game.initial(1), []
+        while len(seen) < 16:  # positions of random play, either player to move
+            seen.append(states[0])
+            legal = np.flatnonzero(game.legal(states)[0])
+            states, terminal, _ = game.step(states, np.array([rng.choice(legal)]))
+            if terminal[0]:
+                states = game.initial(1)
+        planes = game.encode(np.stack(seen))
+        example = torch.from_numpy(np.ascontiguousarray(planes.transpose(0, 2, 3, 1)).astype(np.int8))
+        net = copy.deepcopy(self.net).float().cpu().eval()
+        h, w, c = game.height, game.width, game.planes
+        graph = OnnxGraph(
+            ObservationGraph(net), example, "observation",
+            f"a batch of PettingZoo {game.name} observations (their 'observation' array, {h}×{w}×{c}) of the player to move",
+            {"policy_logits": f"one logit per action ({game.num_actions}) before illegal moves are masked: the search's prior",
+             "value": "the expected result for the player to move, in [-1, 1] (+1 a win)"},
+            f"The 'observation' array of the PettingZoo {game.name} observation dict (or the sandbox's env={game.name}) for the "
+            f"player to move: {h}×{w}×{c}, values 0/1, int8 (cast to float inside the graph), in a batch. Its planes, with "
+            "channels first, are the network's input (the first is the player to move's stones or marks).",
+            "The network alone: set the logits of illegal moves (action_mask == 0) to -inf and take argmax(policy_logits, axis=1). "
+            f"The agent itself (sandbox play) searches {self.eval_sims} simulations of PUCT with this network as prior and "
+            "value, and plays more strongly than the network's argmax.",
+            {"plugin": "alphazero", "env": self.config.env.name, "actions": int(game.num_actions), "simulations": int(self.eval_sims)})
+        return write_onnx(graph, folder)
+
     # -- watching and playing -------------------------------------------------------------------
     def play(self, episodes: int = 1, record: Path | None = None, human: bool = False) -> dict[str, Any]:
         """``human``: you play the agent in a window. Otherwise the agent plays itself, in a window

@@ -1,5 +1,8 @@
 """The policy-value network: a shared backbone (a residual CNN by default; MLP, RNN and transformer
-work too), a policy head (one logit per action) and a value head (tanh, for the player to move)."""
+work too), a policy head (one logit per action) and a value head (tanh, for the player to move).
+
+:class:`ObservationGraph` is the same network read from PettingZoo observations, as ``sandbox
+export --format onnx`` writes it."""
 
 from __future__ import annotations
 
@@ -25,3 +28,16 @@ class PolicyValueNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.body(x)
         return self.policy(features), self.value(features).squeeze(-1)
+
+
+class ObservationGraph(nn.Module):
+    """The network from PettingZoo observations of the player to move, (B, H, W, planes) with
+    values 0/1 of any dtype: its input planes are those observations with channels first (see
+    ``Game.encode``). -> (policy logits (B, A), value (B,))."""
+
+    def __init__(self, net: PolicyValueNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, observation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(observation.permute(0, 3, 1, 2).float())
