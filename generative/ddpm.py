@@ -390,5 +390,7 @@ class DDPM(DataModel):
                 f"images = pipe(batch_size=16, num_inference_steps={steps}, generator=torch.Generator().manual_seed(0), output_type=\"np\").images",
                 f"# images: 16×{h}×{w}×{c} in [0, 1]; fewer steps sample faster (ancestral DDPM on a subset of the schedule)",
                 "```", "",
-                f"With the same seed and steps, `sandbox sample RUN --sampler ddpm --steps {steps}` draws the same images "
-                + ("as this pipeline." if not self.conditional else "from labels it draws first; this pipeline samples without labels.")]
+                f"With the same seed and steps, `sandbox sample RUN --sampler ddpm --steps {steps}` draws the same images as this pipeline."
+                if not self.conditional else
+                "`sandbox sample RUN` draws a label for each image first (or takes --label); this pipeline samples with the \"no label\" "
+                "class: the unconditional model the run learned beside the conditional one."]
