@@ -146,3 +146,27 @@ def test_a_bad_opponent_is_one_sentence(spec: str) -> None:
         opponent(get_game("connect_four"), spec)
     with pytest.raises(ConfigError, match="tic-tac-toe only"):
         opponent(get_game("connect_four"), "perfect")
+
+
+def test_go_search_never_walks_into_a_superko_repeat() -> None:
+    """From the triple ko (tests/test_games_rules.py) two plies before the repeat, the search's
+    nodes carry their game's history: the move that would recreate the position is illegal at the
+    node where it comes up, and it is never visited."""
+    from test_games_rules import AT, CYCLE, TRIPLE_KO, go_state, play_moves
+
+    g = get_game("go9")
+    s = play_moves(g, go_state(g, TRIPLE_KO, to_play=1), CYCLE[:-2])  # Black to move; B3 then W2 repeats
+    cfg = SearchConfig(simulations=300)
+    trees = Trees(g, 1, capacity_for(300, False), cfg, seed=0)
+    trees.set_roots(np.array([0]), s[None])
+    prior = np.zeros(g.num_actions, np.float32)
+    prior[[AT["B3"], AT["W2"]]] = 1.0  # an evaluator that wants exactly the cycle's moves
+
+    def evaluate(states, legal):
+        p = np.where(legal, prior + 1e-3, 0.0)
+        return (p / p.sum(1, keepdims=True)).astype(np.float32), np.zeros(len(states), np.float32)
+
+    trees.search(np.array([0]), evaluate)
+    child = trees.children[0, 0, AT["B3"]]
+    assert child > 0 and trees.expanded[0, child] and trees.visits[0, child] > 100
+    assert not trees.legal[0, child, AT["W2"]] and trees.children[0, child, AT["W2"]] == -1

@@ -199,3 +199,127 @@ def test_observations_and_actions_match_pettingzoo(name: str, module: str) -> No
             ours.step(action)
         for agent in theirs.possible_agents:
             assert np.array_equal(theirs.observe(agent)["observation"], ours.observe(agent)["observation"])
+
+
+
+# -- positional superko ----------------------------------------------------------------------------------
+# A triple ko between a black wall (rows 1-2, its liberties on row 0) and a white wall (rows 3-4, its
+# liberties on row 5). The ko at column c is White's when a white stone sits at (2, c), which Black
+# takes by playing (3, c); it is Black's when a black stone sits at (3, c), which White takes by
+# playing (2, c). Here ko 1 (column 1) and ko 2 (column 4) are White's, ko 3 (column 7) Black's.
+TRIPLE_KO = [".........",
+             "XXXXXXXXX",
+             "XOXXOXX.X",
+             "O.OO.OOXO",
+             "OOOOOOOOO",
+             ".........",
+             ".........",
+             ".........",
+             "........."]
+AT = {"quiet": 8 * 9 + 8, "B1": 3 * 9 + 1, "B2": 3 * 9 + 4, "B3": 3 * 9 + 7, "W1": 2 * 9 + 1, "W2": 2 * 9 + 4, "W3": 2 * 9 + 7}
+# White's quiet stone makes the position P (so that it is in the game's history), then six captures,
+# each allowed by simple ko, come back to P: the last one is what positional superko forbids
+CYCLE = ["quiet", "B1", "W3", "B2", "W1", "B3", "W2"]
+
+
+def play_moves(g: Go, s: np.ndarray, names: list[str]) -> np.ndarray:
+    for name in names:
+        assert g.legal(s[None])[0][AT[name]], name
+        s = g.step(s[None], np.array([AT[name]]))[0][0]
+    return s
+
+
+def test_go_superko_triple_ko_cannot_repeat_the_position() -> None:
+    g = Go(9)
+    start = go_state(g, TRIPLE_KO, to_play=1)
+    p = play_moves(g, start, CYCLE[:1])
+    s = play_moves(g, p, CYCLE[1:-1])
+    last = AT[CYCLE[-1]]
+    # simple ko does not see it: the ko point is ko 3's, and the move captures ko 2's black stone
+    assert s[g.cells + 1] == AT["W3"] and s[g.cells + 1] != last
+    flat = s.copy()
+    flat[g.cells + 1] = -1  # the position as simple ko alone would judge it, its history cleared
+    flat[g.cells + 4:] = 0
+    allowed, _, _ = g.step(flat[None], np.array([last]))
+    assert np.array_equal(allowed[0, : g.cells], p[: g.cells])  # ... it would recreate P
+    assert g.legal(flat[None])[0][last]
+    # positional superko does: masked out, and refused by step
+    legal = g.legal(s[None])[0]
+    assert not legal[last] and not legal[AT["W3"]] and legal[g.pass_action]
+    assert legal.sum() > 30  # White plays elsewhere or passes
+    with pytest.raises(ValueError, match="superko"):
+        g.step(s[None], np.array([last]))
+    # after White plays elsewhere, the position with White's stone there is new: ko 2 may be taken
+    other, _, _ = g.step(s[None], np.array([7 * 9]))
+    other, _, _ = g.step(other, np.array([7 * 9 + 8]))  # Black elsewhere too
+    assert g.legal(other)[0][last]
+    # in a batch with other games, each row is judged by its own history
+    batch = np.stack([s, g.initial(1)[0], flat, s])
+    assert g.legal(batch)[:, last].tolist() == [False, True, True, False]
+
+
+def test_go_superko_leaves_passes_and_fresh_positions_alone() -> None:
+    g = Go(5)
+    s = g.initial(2)
+    for a in ([12, 12], [g.pass_action, 6]):
+        s, _, _ = g.step(s, np.array(a))
+    # a pass repeats the board but is always legal; no capture yet, so nothing is forbidden
+    assert g.legal(s)[:, g.pass_action].all()
+    assert np.array_equal(g.legal(s)[0, :-1], s[0, : g.cells] == 0)
+    # the history holds the hash of the board after each move
+    h = g.history(s)
+    assert h.shape == (2, 2) and h[0, 0] == h[0, 1] == g.position_hash(s[:1])[0]
+    assert g.repeatable(s).tolist() == [0, 0]
+
+
+def test_go_superko_mask_matches_a_replay_of_every_move() -> None:
+    """Random games on 5×5 (captures preferred, so kos come up): the legal mask is exactly the
+    moves simple ko and suicide allow, less those whose board (found by stepping the move on a copy
+    that forgets the history) the game has seen before."""
+    g = Go(5)
+    rng = np.random.default_rng(0)
+    s = g.initial(32)
+    seen: list[set[bytes]] = [set() for _ in range(len(s))]
+    forbidden = 0
+    for _ in range(100):
+        legal = g.legal(s)
+        plain = s.copy()
+        plain[:, g.cells + 4] = 0  # no capture on record: superko is not checked
+        basic = g.legal(plain)
+        r, a = np.nonzero(basic[:, :-1])
+        after, _, _ = g.step(plain[r], a)
+        repeat = np.array([after[k, : g.cells].tobytes() in seen[r[k]] for k in range(len(r))], bool)
+        expect = basic.copy()
+        expect[r[repeat], a[repeat]] = False
+        assert np.array_equal(legal, expect)
+        forbidden += int(repeat.sum())
+        takes = np.zeros_like(legal)
+        capturing = ~repeat & ((after[:, : g.cells] != 0).sum(1) <= (plain[r, : g.cells] != 0).sum(1))
+        takes[r[capturing], a[capturing]] = True
+        weights = legal + 20.0 * takes
+        weights[:, -1] = 0.05
+        moves = np.array([rng.choice(len(w), p=w / w.sum()) for w in weights])
+        s, term, _ = g.step(s, moves)
+        for i in range(len(s)):
+            seen[i] = set() if term[i] else seen[i] | {s[i, : g.cells].tobytes()}
+        s[term] = g.initial(int(term.sum()))
+    assert forbidden > 0  # the games did meet superko
+
+
+def test_go_superko_in_the_pettingzoo_env() -> None:
+    """The env's action mask refuses the move that would repeat the position; playing it anyway
+    ends the game as any illegal move does (PettingZoo's TerminateIllegalWrapper)."""
+    import sandbox
+
+    env = sandbox.make_env("go9")
+    env.reset()
+    env.step(81)  # Black passes: White is to move, as in the hand-built position
+    g = env.unwrapped.game
+    env.unwrapped.state_ = go_state(g, TRIPLE_KO, to_play=1)
+    for name in CYCLE[:-1]:
+        assert env.observe(env.agent_selection)["action_mask"][AT[name]] == 1, name
+        env.step(AT[name])
+    assert env.agent_selection == "white_0"
+    assert env.observe("white_0")["action_mask"][AT[CYCLE[-1]]] == 0
+    env.step(AT[CYCLE[-1]])
+    assert env.terminations["white_0"] and env.rewards["white_0"] == -1

@@ -3,9 +3,9 @@
 A rules core steps many boards at once. A batch of positions is one ``(B, S)`` int16 array: the
 first ``cells`` columns are the board (0 empty, 1 the first player's stone, 2 the second's), column
 ``cells`` is the player to move (0 first, 1 second), and a game may add columns after it (Go keeps
-its ko point, passes in a row and the move count there). Every method takes and returns such
-arrays, so the search gathers leaves from many trees, steps them in one call and hands the network
-one batch.
+its ko point, passes in a row, the move count and, for superko, the hash of every position of the
+game there). Every method takes and returns such arrays, so the search gathers leaves from many
+trees, steps them in one call and hands the network one batch.
 
 Players alternate every move in all three games (a pass in Go is a move).
 """

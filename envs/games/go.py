@@ -1,15 +1,27 @@
-"""Go on a small board (9×9 by default): captures, simple ko, suicide refused, area scoring.
+"""Go on a small board (9×9 by default): captures, positional superko, suicide refused, area scoring.
 
 The rules core steps many boards at once with NumPy: stones are grouped by connected-component
 labelling (SciPy's, 4-connected within each board), liberties are counted per label, and the score is Tromp-Taylor's area
-count (stones plus empty points that reach only one colour) with komi for White. Positional
-superko is not checked (simple ko only); a game also ends at ``max_moves``.
+count (stones plus empty points that reach only one colour) with komi for White. A game also ends
+at ``max_moves``.
+
+Positional superko: a stone may not be played where it would recreate a whole-board position seen
+before in the game (whoever was to move then), so no position repeats, whatever the length of the
+cycle (a triple ko, sending two and returning one, ...); a pass is always legal. Each board is
+known by its Zobrist hash (Zobrist 1970: one random 64-bit number per point and colour, XORed over
+the stones), and a state row carries the hash of every position its game has passed through, so
+the search and the envs need nothing beside the row. :meth:`Go.legal` hashes the board each move
+would make (the stone placed, the groups it captures taken off) and masks the ones found in the
+history. Simple ko (the point just taken, column ``ko``) is the one-move case, kept for the
+observation.
 
 Actions follow PettingZoo ``go_v5``: ``r * N + c`` places a stone on row ``r``, column ``c``; ``N * N``
 passes. The observation is ``(N, N, 5)`` int8, from the player to move: its stones, the
 opponent's, the ko point it may not take, all ones when Black is to move, all ones when the
 opponent has just passed. (PettingZoo's own go_v5 stacks 8 past boards instead; the sandbox Go env
-is its own env, so it gives what the search needs to rebuild the position.)
+is its own env, so it gives what the search needs to rebuild the position.) The action mask also
+refuses superko moves, but the observation does not carry the game's history:
+:meth:`Go.from_observation` rebuilds a position that knows simple ko only.
 """
 
 from __future__ import annotations
@@ -18,15 +30,36 @@ import numpy as np
 
 from sandbox.envs.games.base import Game, square_symmetry
 
+#: int16 columns of one 64-bit position hash in a state row
+_HASH_COLUMNS = 4
+
 _FOUR = np.zeros((3, 3, 3), bool)
 _FOUR[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]  # 4-connected within a board, never across boards
+
+
+def _found_in_rows(keys: np.ndarray, table: np.ndarray, bins: int = 2048) -> np.ndarray:
+    """(B, K) bool: whether ``keys[r, k]`` is among ``table[r]`` (uint64, B × T), for all rows at
+    once. Comparing every key with every entry of its row costs B·K·T; instead each row's entries
+    mark their low bits in a table of ``bins`` flags (a one-hash Bloom filter), every key looks its
+    own bits up there, and only the few that hit one (the true ones, and about T / bins of the rest)
+    are compared with their row's entries."""
+    rows = np.arange(len(keys))[:, None]
+    low = np.uint64(bins - 1)
+    flags = np.zeros((len(keys), bins), bool)
+    flags[rows, (table & low).astype(np.intp)] = True
+    r, k = np.nonzero(flags[rows, (keys & low).astype(np.intp)])
+    found = np.zeros(keys.shape, bool)
+    found[r, k] = (table[r] == keys[r, k][:, None]).any(1)
+    return found
 
 
 class Go(Game):
     """Go with area scoring and komi (Black moves first)."""
 
     agents = ("black_0", "white_0")
-    extra = 3  # ko point (-1 none), passes in a row, moves played
+    #: ko point (-1 none), passes in a row, moves played, the last capture's move number (0: none
+    #: yet), then the superko history: one hash per move (see ``__init__``)
+    extra = 4
     planes = 5
     num_symmetries = 8
 
@@ -43,6 +76,21 @@ class Go(Game):
         self.max_moves = size * size * 3 // 2
         self.dirichlet_alpha = 0.03 * 361 / (size * size)
         self.pass_action = size * size
+        # the superko history: the Zobrist hash (64 bits, four int16 columns) of the board after
+        # each move, slot k for move k + 1, one slot per move a game can last
+        self.extra = 4 + _HASH_COLUMNS * self.max_moves
+        # Zobrist's numbers: one per point and colour (column 0, the empty point, is 0); fixed by the
+        # board size, so that every process hashes a position alike
+        rng = np.random.default_rng([0x5A0B, size])
+        self.zobrist = np.zeros((self.cells, 3), np.uint64)
+        self.zobrist[:, 1:] = rng.integers(1, np.iinfo(np.uint64).max, size=(self.cells, 2), dtype=np.uint64, endpoint=True)
+        self._zobrist_by_colour = np.ascontiguousarray(self.zobrist.T)  # (3, cells)
+        # the four neighbours of each point (up, down, left, right); ``cells`` off the board
+        r, c = np.divmod(np.arange(self.cells), size)
+        self._next_to = np.full((self.cells, 4), self.cells, np.intp)
+        for d, (dr, dc) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
+            on = (r + dr >= 0) & (r + dr < size) & (c + dc >= 0) & (c + dc < size)
+            self._next_to[on, d] = ((r + dr) * size + c + dc)[on]
 
     # -- columns of a state row -----------------------------------------------------------------
     @property
@@ -57,10 +105,59 @@ class Go(Game):
     def _moves(self) -> int:
         return self.cells + 3
 
+    @property
+    def _captured(self) -> int:
+        return self.cells + 4
+
+    @property
+    def _history(self) -> int:
+        return self.cells + 5
+
     def initial(self, n: int = 1) -> np.ndarray:
         s = np.zeros((n, self.state_size), np.int16)
         s[:, self._ko] = -1
         return s
+
+    # -- positions and their hashes ---------------------------------------------------------------
+    def position_hash(self, states: np.ndarray) -> np.ndarray:
+        """(B,) uint64 Zobrist hash of each board (the stones only, not the player to move)."""
+        board = states[:, : self.cells].astype(np.intp)
+        return np.bitwise_xor.reduce(self.zobrist[np.arange(self.cells), board], axis=1)
+
+    def history(self, states: np.ndarray, length: int | None = None) -> np.ndarray:
+        """(B, T) uint64: the hashes of the positions after the first T moves (T = ``length``, else
+        the most moves any row has played). Slots a row has not reached yet, and every slot of a
+        position rebuilt from an observation, hold 0, the empty board's hash, which no play makes."""
+        t = int(min(states[:, self._moves].max(initial=0) if length is None else length, self.max_moves))
+        cols = states[:, self._history: self._history + _HASH_COLUMNS * t]
+        return np.ascontiguousarray(cols).view(np.uint64)
+
+    def repeatable(self, states: np.ndarray) -> np.ndarray:
+        """(B,) how many positions of each row's history a play could recreate: those before its
+        last capture, the first ``L - 1`` for a last capture at move ``L`` (0 when there was none).
+
+        Why no later one: no stone has left the board since move L, so every position from P_L
+        (the board after move L) to the current one is contained in the current board, stone for
+        stone. A play puts a stone on an empty point x and keeps it (suicide is refused), so the
+        board it makes holds x, which none of those positions holds."""
+        return np.maximum(states[:, self._captured].astype(np.int64) - 1, 0)
+
+    def _record(self, nxt: np.ndarray, moves_before: np.ndarray) -> np.ndarray:
+        """Write each new board's hash into its history slot (move number - 1); returns the hashes."""
+        h = np.ascontiguousarray(self.position_hash(nxt))
+        slot = np.minimum(moves_before.astype(np.int64), self.max_moves - 1)
+        cols = self._history + _HASH_COLUMNS * slot[:, None] + np.arange(_HASH_COLUMNS)
+        nxt[np.arange(len(nxt))[:, None], cols] = h.view(np.int16).reshape(len(nxt), _HASH_COLUMNS)
+        return h
+
+    def _group_hashes(self, board: np.ndarray, lab: np.ndarray, n_labels: int) -> np.ndarray:
+        """(n_labels,) uint64: the XOR of the Zobrist numbers of each group's stones (index 0 unused)."""
+        flat = board.reshape(len(board), -1).astype(np.intp)
+        z = self.zobrist[np.arange(self.cells), flat]
+        stones = flat > 0
+        gh = np.zeros(n_labels, np.uint64)
+        np.bitwise_xor.at(gh, lab.reshape(len(board), -1)[stones], z[stones])
+        return gh
 
     # -- groups and liberties ---------------------------------------------------------------------
     def _pad(self, board: np.ndarray, value: int) -> np.ndarray:
@@ -115,7 +212,42 @@ class Go(Game):
         ko = states[:, self._ko]
         rows = np.nonzero(ko >= 0)[0]
         ok[rows, ko[rows]] = False
+        ok &= ~self._repeats(states, board, lab, libs, me, capture & (board == 0)).reshape(b, -1)
         return np.concatenate([ok, np.ones((b, 1), bool)], 1)
+
+    def _repeats(self, states: np.ndarray, board: np.ndarray, lab: np.ndarray, libs: np.ndarray, me: np.ndarray,
+                 capture: np.ndarray) -> np.ndarray:
+        """(B, cells) bool: the points where a stone would recreate an earlier position (positional
+        superko). A play makes the board whose hash is the board's, XOR the stone's number, XOR
+        (where it ``capture``s) the numbers of the opponent groups next to it in atari; the hashes
+        are looked up among each row's :meth:`repeatable` positions. Rows with none cost nothing."""
+        b, n = len(states), self.size
+        out = np.zeros((b, self.cells), bool)
+        depth = self.repeatable(states)
+        rows = np.nonzero(depth > 0)[0]
+        if len(rows) == 0:
+            return out
+        me = me.reshape(b)[rows]
+        after = self.position_hash(states[rows])[:, None] ^ self._zobrist_by_colour[me]
+        g, r, c = np.nonzero(capture[rows])  # the few points where a play captures
+        if len(g):
+            # the opponent groups in atari, each with the XOR of its stones' numbers
+            atari = (libs[lab[rows]] == 1) & (board[rows] == (3 - me)[:, None, None])
+            in_atari = np.where(atari, lab[rows], 0)
+            gh = self._group_hashes(np.where(atari, board[rows], 0), in_atari, len(libs))
+            in_atari = np.concatenate([in_atari.reshape(len(rows), -1), np.zeros((len(rows), 1), in_atari.dtype)], 1)
+            taken = np.zeros(len(g), np.uint64)
+            seen: list[np.ndarray] = []
+            for d in range(4):
+                label = in_atari[g, self._next_to[r * n + c, d]]  # 0 off the board or when not in atari
+                fresh = label > 0
+                for other in seen:  # a group next to the point on two sides is taken off once
+                    fresh &= label != other
+                taken ^= np.where(fresh, gh[label], np.uint64(0))
+                seen.append(label)
+            after[g, r * n + c] ^= taken
+        out[rows] = _found_in_rows(after, self.history(states[rows], int(depth[rows].max())))
+        return out
 
     def rollout_legal(self, states: np.ndarray) -> np.ndarray:
         """Legal moves that do not fill one's own eye (points whose neighbours are all one's own
@@ -204,6 +336,14 @@ class Go(Game):
                 raise ValueError("illegal Go move: suicide")
             if np.any(a == s[:, self._ko]):
                 raise ValueError("illegal Go move: it retakes a ko at once")
+        h = self._record(nxt, states[:, self._moves])
+        if len(play):
+            depth = self.repeatable(states[play])
+            history = self.history(states[play], int(depth.max()))
+            if np.any((history == h[play, None]) & (np.arange(history.shape[1]) < depth[:, None])):
+                raise ValueError("illegal Go move: it repeats an earlier position (positional superko)")
+            took = play[ncap > 0]
+            nxt[took, self._captured] = nxt[took, self._moves]
         terminal = (nxt[:, self._passes] >= 2) | (nxt[:, self._moves] >= self.max_moves)
         reward = np.zeros(b, np.float32)
         if terminal.any():
