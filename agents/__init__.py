@@ -24,6 +24,9 @@ _agents.register_lazy("reinforce", "sandbox.agents.reinforce:REINFORCE", "Vanill
 # -- AlphaZero (issue: self-play tree search) -------------------------------------------------------
 _agents.register_lazy("alphazero", "sandbox.agents.alphazero.agent:AlphaZero", "AlphaZero: self-play with batched PUCT/Gumbel tree search on board games")
 
+# `sandbox gtp RUN`: an AlphaZero Go agent as a GTP engine (the core holds no search)
+_agents.provide("alphazero", "gtp", "sandbox.agents.alphazero.gtp:serve")
+
 # the board games' human play: a person against pure MCTS (the envs district holds no search)
 for _game in BOARD_GAMES:
     _envs.provide(_game, "play_human", "sandbox.agents.alphazero.opponents:play_human")

@@ -30,6 +30,26 @@ compare runs.
   sandbox sweep ppo-cartpole seed=0,1,2 agent.learning_rate=1e-4,3e-4   six runs on Ray, a table and curves
   sandbox export runs/NAME --to my-model       a Hub model folder (--push OWNER/NAME uploads it)
   sandbox export runs/NAME --to DIR --format onnx   (or sb3, diffusers) for other libraries
+  sandbox gtp runs/NAME                          a Go agent as a GTP engine (GoGui, Sabaki, GNU Go)
+"""
+
+GTP_HELP = """\
+Play Go with the AlphaZero agent of RUN_DIR (a go9 run, or a folder 'sandbox export' wrote) as a
+GTP engine: the Go Text Protocol, version 2, on stdin and stdout, which GoGui, Sabaki, GNU Go's
+twogtp and bot arenas speak. Only the protocol's answers go to stdout; a line about each move the
+agent makes (and any error) goes to stderr.
+
+Commands: protocol_version, name, version, known_command, list_commands, boardsize (the run's size
+only), clear_board, komi, play, genmove, reg_genmove, undo, showboard, final_score, time_settings
+and time_left (accepted; --simulations, not the clock, sets how long a move takes), quit.
+Rules: area scoring with komi, positional superko, no suicide. Vertices as D4 (columns A to T
+without I, rows counted from the bottom), pass; genmove answers resign only with --resign.
+final_score counts the board as it stands (Tromp-Taylor): dead stones count as alive.
+
+examples:
+  printf 'genmove b\\nshowboard\\nquit\\n' | sandbox gtp runs/go9 --quiet
+  Sabaki or GoGui: add the engine command  sandbox gtp /path/to/runs/go9 --simulations 200
+  gogui-twogtp -black "sandbox gtp runs/go9" -white "gnugo --mode gtp --chinese-rules --komi 7.5" -games 10 -auto
 """
 
 TRAIN_HELP = """\
@@ -149,6 +169,13 @@ def _parser() -> ArgumentParser:
     s.add_argument("--games", type=int, help="board games: evaluation games against a random player (default 20)")
     s.add_argument("--n", type=int, help="generative models: samples for the card's metrics")
     s.add_argument("--no-video", action="store_true", help="agents: record no replay.mp4 when the run has no video of that checkpoint")
+
+    s = sub.add_parser("gtp", help="play Go over GTP (GoGui, Sabaki, GNU Go, bot arenas) with an AlphaZero Go run",
+                       description=GTP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("--simulations", type=int, metavar="N", help="search simulations a move (default: the run's evaluation search, agent.eval_simulations)")
+    s.add_argument("--resign", type=float, metavar="V", help="resign when the search values the position below V, from -1 (lost) to 1 (won) (default: never)")
+    s.add_argument("--quiet", action="store_true", help="no log lines on stderr (by default one a generated move)")
 
     s = sub.add_parser("demo", help="a short tour: train small things and write what they make")
     s.add_argument("--out", default="runs/demo", help="folder for the demo runs (default runs/demo)")
@@ -514,6 +541,15 @@ def _size(n: int) -> str:
     return f"{n:.1f} GB"
 
 
+def cmd_gtp(args: argparse.Namespace) -> int:
+    from sandbox.registry import agents
+
+    serve = agents.provided("alphazero", "gtp")
+    if serve is None:
+        raise SandboxError("sandbox gtp needs the sandbox's AlphaZero agent (the agents plugins), which is not installed.")
+    return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sandbox.demo import run_demo
 
@@ -531,7 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         args = parser.parse_args(argv)
         handlers = {"list": cmd_list, "eval": cmd_eval, "play": cmd_play, "sample": cmd_sample,
-                    "compare": cmd_compare, "export": cmd_export, "demo": cmd_demo, "sweep": cmd_sweep}
+                    "compare": cmd_compare, "export": cmd_export, "demo": cmd_demo, "sweep": cmd_sweep,
+                    "gtp": cmd_gtp}
         return handlers[args.command](args)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)

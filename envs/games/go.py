@@ -63,7 +63,10 @@ class Go(Game):
     planes = 5
     num_symmetries = 8
 
-    def __init__(self, size: int = 9, komi: float = 7.5) -> None:
+    def __init__(self, size: int = 9, komi: float = 7.5, max_moves: int | None = None) -> None:
+        """Go on a ``size``×``size`` board with ``komi`` for White; a game is scored as it stands
+        after ``max_moves`` moves (default 1.5 × the points: self-play's cap; a state row keeps one
+        position hash a move, so the cap sets its length)."""
         if not 5 <= size <= 19:
             from sandbox.errors import ConfigError
 
@@ -73,7 +76,7 @@ class Go(Game):
         self.num_actions = size * size + 1
         self.komi = float(komi)
         self.name = f"go{size}"
-        self.max_moves = size * size * 3 // 2
+        self.max_moves = int(max_moves) if max_moves is not None else size * size * 3 // 2
         self.dirichlet_alpha = 0.03 * 361 / (size * size)
         self.pass_action = size * size
         # the superko history: the Zobrist hash (64 bits, four int16 columns) of the board after

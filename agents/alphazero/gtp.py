@@ -1,0 +1,441 @@
+"""An AlphaZero Go agent as a GTP engine, and a small GTP referee.
+
+The Go Text Protocol (version 2, https://www.lysator.liu.se/~gunnar/gtp/) is how Go programs talk to
+graphical boards (GoGui, Sabaki), to other programs (GNU Go) and to bot arenas: one command a line
+on stdin, one answer on stdout, ``= result`` or ``? error``, each ended by a blank line. ``sandbox gtp
+RUN`` (:func:`serve`) answers it with the run's network and its tree search, and the rest of the
+sandbox plays Go against real opponents through :class:`GTPClient` and :func:`play_game`.
+
+:class:`GTPEngine` holds one game: the position as a row of the rules core
+(:class:`~sandbox.envs.games.go.Go`, with positional superko), the positions before each move for
+``undo``, and the komi the controller set. ``genmove`` searches the position afresh with the run's
+evaluation search (``--simulations`` sets its size) and plays the move it picks. Vertices are GTP's:
+a column letter (A to T, no I) and a row number counted from the bottom, ``pass``, and ``resign``
+(only with ``--resign``). Only stdout carries the protocol: every log line, warning and traceback goes
+to stderr.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+import numpy as np
+
+from sandbox.agents.alphazero.search import SearchConfig, Trees, capacity_for, pick
+from sandbox.envs.games.go import Go
+from sandbox.errors import SandboxError
+
+#: GTP's column letters: the alphabet without I
+LETTERS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"
+COLOURS = {"b": 0, "black": 0, "w": 1, "white": 1}
+
+
+class GTPError(Exception):
+    """A command that fails: its message is the GTP error answer (``? message``)."""
+
+
+# -- vertices ---------------------------------------------------------------------------------------
+def vertex_to_action(vertex: str, size: int) -> int:
+    """The core's action for a GTP vertex (``D4``, ``pass``); GTPError for anything else."""
+    v = vertex.strip().upper()
+    if v == "PASS":
+        return size * size
+    if len(v) < 2 or v[0] not in LETTERS[:size] or not v[1:].isdigit():
+        raise GTPError("invalid coordinate")
+    col, number = LETTERS.index(v[0]), int(v[1:])
+    if not 1 <= number <= size:
+        raise GTPError("invalid coordinate")
+    return (size - number) * size + col  # row 0 of the core is the top row, GTP's row N
+
+
+def action_to_vertex(action: int, size: int) -> str:
+    """The GTP vertex of one of the core's actions: ``D4``, or ``pass``."""
+    if action == size * size:
+        return "pass"
+    row, col = divmod(int(action), size)
+    return f"{LETTERS[col]}{size - row}"
+
+
+def parse_colour(word: str) -> int:
+    """0 for black (``b``, ``black``), 1 for white (``w``, ``white``)."""
+    colour = COLOURS.get(word.lower())
+    if colour is None:
+        raise GTPError("invalid color")
+    return colour
+
+
+# -- the engine -------------------------------------------------------------------------------------
+class GTPEngine:
+    """One game of Go played over GTP by an AlphaZero agent's network and search."""
+
+    #: the commands answered, as ``list_commands`` gives them
+    COMMANDS = ("protocol_version", "name", "version", "known_command", "list_commands", "quit", "boardsize",
+                "clear_board", "komi", "play", "genmove", "reg_genmove", "undo", "showboard", "final_score",
+                "time_settings", "time_left")
+
+    def __init__(self, agent: Any, simulations: int | None = None, resign: float | None = None,
+                 log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0) -> None:
+        """``agent``: a loaded AlphaZero agent of a Go run. ``simulations``: the search's size a
+        move (default: the run's evaluation search). ``resign``: resign when the search values the
+        position below this, from -1 (lost) to 1 (won), for the player to move (default: never).
+        ``log``: where one line about each generated move goes (None: nowhere)."""
+        if not isinstance(getattr(agent, "game", None), Go):
+            raise SandboxError("the GTP engine plays Go; this agent plays another game.")
+        self.agent = agent
+        self.size = agent.game.size
+        self.komi = agent.game.komi
+        self.simulations = int(simulations or agent.eval_sims)
+        self.search_config = SearchConfig(**{**vars(agent.eval_cfg), "simulations": self.simulations})
+        self.evaluate = agent.evaluator()
+        self.resign = resign
+        self.log = log
+        self.name = name
+        self.seed = seed
+        self.quit = False
+        self._clear()
+
+    # -- the game ---------------------------------------------------------------------------------
+    def _core(self) -> Go:
+        # controllers end GTP games themselves (two passes, resignation, a move limit of their own):
+        # the core's cap, after which it scores the board as it stands, lies far beyond real games
+        return Go(self.size, self.komi, max_moves=4 * self.size * self.size)
+
+    def _clear(self) -> None:
+        self.game = self._core()
+        self.state = self.game.initial(1)[0]
+        self.previous: list[np.ndarray] = []
+
+    def _with_mover(self, colour: int) -> np.ndarray:
+        """The position with ``colour`` to move: GTP lets one colour play twice (handicap stones,
+        set-ups), which here means the other's turn is skipped, and with it any ko ban."""
+        s = self.state.copy()
+        if int(s[self.game.cells]) != colour:
+            s[self.game.cells] = colour
+            s[self.game.cells + 1] = -1
+        return s
+
+    def _play(self, colour: int, action: int) -> None:
+        s = self._with_mover(colour)
+        if not self.game.legal(s[None])[0][action]:
+            raise GTPError("illegal move")
+        nxt, _, _ = self.game.step(s[None], np.array([action]))
+        self.previous.append(self.state)
+        self.state = nxt[0]
+
+    def think(self, colour: int) -> tuple[int, float]:
+        """Search the position with ``colour`` to move: the move and the root's value for it."""
+        s = self._with_mover(colour)
+        trees = Trees(self.game, 1, capacity_for(self.simulations, False), self.search_config, self.seed + len(self.previous))
+        trees.set_roots(np.array([0]), s[None])
+        self.agent.net.eval()
+        result = trees.search(np.array([0]), self.evaluate, noise=False)
+        return int(pick(result, 0.0)[0]), float(result["value"][0])
+
+    def _genmove(self, colour: int, play: bool) -> str:
+        t = time.time()
+        action, value = self.think(colour)
+        resigns = self.resign is not None and value < self.resign
+        vertex = "resign" if resigns else action_to_vertex(action, self.size)
+        if play and not resigns:
+            self._play(colour, action)
+        if self.log is not None:
+            self.log(f"genmove {'bw'[colour]}: {vertex} (value {value:+.2f} for {'black' if colour == 0 else 'white'}, "
+                     f"{self.simulations} simulations, {time.time() - t:.2f} s)")
+        return vertex
+
+    def board_text(self) -> str:
+        """The board as GNU Go's ``showboard`` draws it: X black, O white, coordinates around."""
+        n = self.size
+        letters = " ".join(LETTERS[:n])
+        board = self.state[: self.game.cells].reshape(n, n)
+        lines = [f"   {letters}"]
+        for r in range(n):
+            row = " ".join(".XO"[int(v)] for v in board[r])
+            lines.append(f"{n - r:2d} {row} {n - r:d}")
+        lines.append(f"   {letters}")
+        to_play = "black" if int(self.state[self.game.cells]) == 0 else "white"
+        lines.append(f"{to_play} to play, move {int(self.state[self.game.cells + 3]) + 1}, komi {self.komi:g}")
+        return "\n".join(lines)
+
+    def final_score(self) -> str:
+        """The score as the board stands (Tromp-Taylor area: stones and the empty points that reach
+        one colour only, komi to White): ``B+3.5``, ``W+0.5`` or ``0``. Stones left dead on the
+        board count as alive: play the game out, or let a program that judges life score it."""
+        score = float(self.game.score(self.state[None])[0])
+        return "0" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}"
+
+    # -- the protocol -----------------------------------------------------------------------------
+    def command(self, name: str, args: list[str]) -> str:
+        """The answer to one command (without the ``=``); GTPError for a failing one."""
+        if name == "protocol_version":
+            return "2"
+        if name == "name":
+            return self.name
+        if name == "version":
+            from sandbox import __version__
+
+            return __version__
+        if name == "known_command":
+            return "true" if args and args[0] in self.COMMANDS else "false"
+        if name == "list_commands":
+            return "\n".join(self.COMMANDS)
+        if name == "quit":
+            self.quit = True
+            return ""
+        if name == "boardsize":
+            if len(args) != 1 or not args[0].isdigit():
+                raise GTPError("boardsize not an integer")
+            if int(args[0]) != self.size:
+                raise GTPError("unacceptable size")
+            self._clear()
+            return ""
+        if name == "clear_board":
+            self._clear()
+            return ""
+        if name == "komi":
+            try:
+                komi = float(args[0])
+            except (IndexError, ValueError):
+                raise GTPError("komi not a float") from None
+            if not np.isfinite(komi):
+                raise GTPError("komi not a float")
+            self.komi = komi
+            self.game = self._core()  # the same rows, scored with the new komi
+            return ""
+        if name == "play":
+            if len(args) < 2:
+                raise GTPError("invalid color or coordinate")
+            colour = parse_colour(args[0])
+            if args[1].lower() == "resign":
+                return ""
+            self._play(colour, vertex_to_action(args[1], self.size))
+            return ""
+        if name in ("genmove", "reg_genmove"):
+            if len(args) < 1:
+                raise GTPError("invalid color")
+            return self._genmove(parse_colour(args[0]), play=name == "genmove")
+        if name == "undo":
+            if not self.previous:
+                raise GTPError("cannot undo")
+            self.state = self.previous.pop()
+            return ""
+        if name == "showboard":
+            return "\n" + self.board_text()
+        if name == "final_score":
+            return self.final_score()
+        if name in ("time_settings", "time_left"):
+            return ""  # the search's size, not the clock, sets how long a move takes
+        raise GTPError("unknown command")
+
+    def answer(self, line: str) -> str | None:
+        """The full answer to one line of input (``=id result`` or ``?id message``, then a blank
+        line), or None for a line that holds no command (empty, or a comment)."""
+        line = "".join(ch for ch in line if ch in "\t\n" or (ord(ch) >= 32 and ord(ch) != 127))
+        line = line.split("#", 1)[0].replace("\t", " ").strip()
+        if not line:
+            return None
+        words = line.split()
+        ident = ""
+        if words[0].isdigit():
+            ident = words.pop(0)
+            if not words:
+                return f"?{ident} missing command\n\n"
+        name, args = words[0], words[1:]
+        try:
+            result = self.command(name, args)
+        except GTPError as exc:
+            return f"?{ident} {exc}\n\n"
+        except Exception as exc:  # noqa: BLE001 - the engine answers and lives on; the traceback goes to stderr
+            traceback.print_exc(file=sys.stderr)
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return f"?{ident} internal error: {message}\n\n"
+        return f"={ident} {result}\n\n"
+
+    def run(self, lines: TextIO, out: TextIO) -> int:
+        """Answer ``lines`` on ``out`` until ``quit`` or the end of the input; returns 0."""
+        for line in lines:
+            reply = self.answer(line)
+            if reply is not None:
+                out.write(reply)
+                out.flush()
+            if self.quit:
+                break
+        return 0
+
+
+# -- `sandbox gtp RUN` ------------------------------------------------------------------------------
+def load_go_agent(run_dir: str | Path) -> Any:
+    """The AlphaZero agent of a Go run (or of a folder ``sandbox export`` wrote); anything else is
+    refused in one sentence before any weights are read."""
+    from sandbox.run import load, load_run_config
+
+    cfg = load_run_config(run_dir)
+    agent = cfg.agent.name if cfg.agent is not None else None
+    env = cfg.env.name if cfg.env is not None else None
+    if agent != "alphazero" or env is None or not env.startswith("go"):
+        name = cfg.model.name if cfg.model is not None and agent is None else str(agent)
+        kind = "generative model run" if cfg.model is not None and agent is None else f"agent run on {env}"
+        what = f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name} {kind}"
+        raise SandboxError(f"{run_dir} is {what}; sandbox gtp plays AlphaZero Go agents (train one with 'sandbox train alphazero-go9').")
+    return load(run_dir)
+
+
+def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = False, resign: float | None = None,
+          lines: TextIO | None = None, out: TextIO | None = None) -> int:
+    """Play GTP on stdin/stdout with the AlphaZero Go agent of ``run_dir`` until ``quit``. While it
+    runs, everything but the protocol's answers (progress, warnings, logs) is written to stderr."""
+    if simulations is not None and simulations <= 0:
+        raise SandboxError(f"--simulations must be a positive number of search simulations a move, not {simulations}.")
+    if resign is not None and not -1.0 <= resign <= 1.0:
+        raise SandboxError(f"--resign takes a value between -1 (lost) and 1 (won), not {resign}.")
+    out = out or sys.stdout
+    lines = lines or sys.stdin
+    with redirect_stdout(sys.stderr):
+        agent = load_go_agent(run_dir)
+
+        def log(message: str) -> None:
+            print(message, file=sys.stderr, flush=True)
+
+        engine = GTPEngine(agent, simulations, resign, log=None if quiet else log, name="sandbox-alphazero")
+        if not quiet:
+            log(f"sandbox gtp: {run_dir} ({agent.game.name}, {engine.simulations} simulations a move), waiting for GTP commands")
+        return engine.run(lines, out)
+
+
+# -- a referee: two GTP engines play a game ---------------------------------------------------------
+class GTPClient:
+    """A GTP engine in a subprocess: :meth:`send` a command, get its answer (GTPError for ``?``)."""
+
+    def __init__(self, argv: Sequence[str], name: str | None = None, stderr: Any = subprocess.DEVNULL,
+                 timeout: float = 600.0, env: dict[str, str] | None = None) -> None:
+        self.name = name or Path(argv[0]).name
+        self.timeout = timeout
+        self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                     text=True, bufsize=1, env=env)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def send(self, command: str) -> str:
+        """Send one command; its answer's text (several lines joined by newlines)."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise GTPError(f"{self.name} has exited (code {self.proc.poll()})") from None
+        deadline = time.time() + self.timeout
+        answer: list[str] = []
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.time()))
+            except queue.Empty:
+                raise GTPError(f"{self.name} did not answer {command!r} within {self.timeout:g} s") from None
+            if line is None:
+                raise GTPError(f"{self.name} has exited (code {self.proc.poll()}) without answering {command!r}")
+            line = line.rstrip("\r\n")
+            if not answer and not line.strip():
+                continue  # blank lines before an answer
+            if answer and not line.strip():
+                break
+            answer.append(line)
+        head, rest = answer[0], answer[1:]
+        status, text = head[0], head[1:].lstrip("0123456789").strip()
+        text = "\n".join([text, *rest]).strip()
+        if status == "?":
+            raise GTPError(text)
+        if status != "=":
+            raise GTPError(f"{self.name} answered {head!r}, not a GTP answer")
+        return text
+
+    def close(self) -> None:
+        """Say quit, and end the process if it does not go by itself."""
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+            except GTPError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> GTPClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def gnugo_command(level: int = 1, komi: float = 7.5, binary: str = "/usr/games/gnugo", seed: int | None = None) -> list[str]:
+    """GNU Go as a GTP engine: Chinese (area) rules, positional superko as the sandbox's core, ``level``
+    0 to 10 (10 its full strength)."""
+    argv = [binary, "--mode", "gtp", "--chinese-rules", "--positional-superko", "--komi", f"{komi:g}", "--level", str(level)]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    return argv
+
+
+def sandbox_gtp_command(run_dir: str | Path, simulations: int | None = None, quiet: bool = True) -> list[str]:
+    """``sandbox gtp RUN`` as an argv for :class:`GTPClient`, with this Python."""
+    argv = [sys.executable, "-m", "sandbox.cli", "gtp", str(run_dir)]
+    if simulations is not None:
+        argv += ["--simulations", str(simulations)]
+    return argv + (["--quiet"] if quiet else [])
+
+
+def play_game(black: GTPClient, white: GTPClient, scorer: GTPClient, size: int = 9, komi: float = 7.5,
+              max_moves: int | None = None) -> dict[str, Any]:
+    """One game between two GTP engines, refereed move by move: each ``genmove`` answer is played
+    on the other engine, until two passes in a row, a resignation, or ``max_moves`` (default 4 ×
+    the points). ``scorer`` (one of the two) gives the ``final_score``. Returns the ``winner``
+    (``"B"``, ``"W"`` or None for a draw), the ``result`` (``B+3.5``, ``W+Resign``), the ``moves``
+    (vertices) and ``end`` (``passes``, ``resign`` or ``max_moves``). An engine that refuses the
+    other's move raises GTPError: the game is void."""
+    max_moves = max_moves or 4 * size * size
+    for engine in (black, white):
+        engine.send(f"boardsize {size}")
+        engine.send("clear_board")
+        engine.send(f"komi {komi:g}")
+    moves: list[str] = []
+    passes, colour, end = 0, "b", "max_moves"
+    while len(moves) < max_moves:
+        mover, other = (black, white) if colour == "b" else (white, black)
+        vertex = mover.send(f"genmove {colour}").strip().lower()
+        if vertex == "resign":
+            winner = "W" if colour == "b" else "B"
+            return {"winner": winner, "result": f"{winner}+Resign", "moves": moves, "end": "resign"}
+        try:
+            other.send(f"play {colour} {vertex}")
+        except GTPError as exc:
+            raise GTPError(f"{other.name} refused {mover.name}'s move {colour} {vertex} after {len(moves)} moves: {exc}") from None
+        moves.append(vertex)
+        passes = passes + 1 if vertex == "pass" else 0
+        if passes >= 2:
+            end = "passes"
+            break
+        colour = "w" if colour == "b" else "b"
+    result = scorer.send("final_score").strip().upper()
+    winner = result[0] if result[:1] in ("B", "W") else None
+    return {"winner": winner, "result": result, "moves": moves, "end": end}
+
