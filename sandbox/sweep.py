@@ -44,7 +44,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.errors import ConfigError, SandboxError
 
@@ -193,10 +193,11 @@ def short_key(key: str, varied: list[str]) -> str:
     return last if sum(k.rsplit(".", 1)[-1] == last for k in varied) == 1 else key
 
 
-def trial_name(index: int, values: dict[str, str], varied: list[str]) -> str:
-    """``003-learning_rate=0.0003-seed=1``: the trial's number and its varied values, safe as a folder name."""
+def trial_name(label: int | str, values: dict[str, str], varied: list[str]) -> str:
+    """``003-learning_rate=0.0003-seed=1``: the trial's number (a grid's place, or Ray's trial id for
+    an Optuna trial) and its varied values, safe as a folder name."""
     words = [f"{short_key(k, varied)}={values[k]}" for k in varied if k in values]
-    name = "-".join([f"{index:03d}", *words])
+    name = "-".join([f"{label:03d}" if isinstance(label, int) else label, *words])
     return _SAFE.sub("_", name)[:120]
 
 
@@ -389,7 +390,7 @@ def format_trials(doc: dict[str, Any]) -> str:
     body = []
     for r in doc["trials"]:
         value = r.get(metric)
-        body.append([r["name"][:3], *[str(r["values"].get(k, "")) for k in varied], "-" if value is None else f"{value:.4g}",
+        body.append([r["name"].split("-", 1)[0], *[str(r["values"].get(k, "")) for k in varied], "-" if value is None else f"{value:.4g}",
                      r["status"], str(r["steps"]), f"{r['time_s']:.0f}s"])
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
@@ -433,59 +434,99 @@ def _need_ray(search: str) -> None:
                            'install the sandbox\'s scale extra: pip install -e ".[scale]" (or pip install "ray[tune]" optuna).')
 
 
-def trial_function(folder: str, spec_dict: dict[str, Any], known_dirs: dict[str, str], offset: int) -> Callable[[dict[str, Any]], None]:
-    """The function Ray Tune runs for a trial: an ordinary ``sandbox train`` run in the trial's
-    folder, reporting the metric to Tune each time it is logged; stopped early by the scheduler, it
-    ends as the step budget would (closing evaluation, last checkpoint). ``known_dirs`` maps the
+def optuna_trial_name(spec: Spec, trial_id: str, config: dict[str, Any], known_dirs: dict[str, str]) -> str:
+    """The folder of an Optuna trial: a trial of the sweep with the same values (one to resume), or
+    a new name from Ray's trial id."""
+    values = optuna_values(spec, config)
+    return known_dirs.get(json.dumps(values, sort_keys=True)) or trial_name(trial_id, values, spec.varied)
+
+
+def trial_class(folder: str, spec_dict: dict[str, Any], known_dirs: dict[str, str]) -> Any:
+    """The Ray Tune trainable of a trial: an ordinary ``sandbox train`` run in the trial's folder, in
+    a thread of the trial's process, each logged value of the metric one Tune result. When Tune stops
+    the trial (the scheduler, or the sweep interrupted), :meth:`cleanup` asks the run to stop and
+    waits for it to close as a spent budget closes it (closing evaluation, last checkpoint,
+    ``run.json``), so that no trial is cut off in the middle of a write. ``known_dirs`` maps the
     values of trials the sweep already has to their folders (an Optuna trial with the same values
-    resumes that folder); new Optuna trials are numbered from ``offset``."""
+    resumes that folder)."""
+    import queue
+    import threading
 
-    def run_trial(config: dict[str, Any]) -> None:
-        import torch
-        from ray import tune
+    from ray import tune
 
-        from sandbox.run import train
+    class SweepTrial(tune.Trainable):  # type: ignore[misc]
+        def setup(self, config: dict[str, Any]) -> None:
+            import torch
 
-        spec = Spec.from_dict(spec_dict)
-        if "__trial__" in config:  # grid and random: the driver fixed the trial's name and values
-            name, values = str(config["__trial__"]["name"]), dict(config["__trial__"]["values"])
-        else:  # optuna: the searcher chose these values
-            values = optuna_values(spec, config)
-            index = offset + int(tune.get_context().get_trial_id().rsplit("_", 1)[-1])
-            name = known_dirs.get(json.dumps(values, sort_keys=True)) or trial_name(index, values, spec.varied)
-        torch.set_num_threads(max(1, int(spec.cpus_per_trial)))
-        run_dir = Path(folder) / TRIALS / name
-        overrides = [*spec.fixed, *(f"{k}={v}" for k, v in values.items()), f"out={run_dir}"]
-        given = {f.split("=", 1)[0] for f in spec.fixed}
-        if "wandb.group" not in given:
-            overrides.append(f"wandb.group={spec.name}")
-        if "wandb.tags" not in given:
-            overrides.append("wandb.tags=[" + ",".join(["sweep", *(_SAFE.sub("_", short_key(k, spec.varied)) for k in spec.varied)]) + "]")
-        reported = {"n": 0}
+            spec = self.spec = Spec.from_dict(spec_dict)
+            if "__trial__" in config:  # grid and random: the driver fixed the trial's name and values
+                self.name, values = str(config["__trial__"]["name"]), dict(config["__trial__"]["values"])
+            else:  # optuna: the searcher chose these values
+                values = optuna_values(spec, config)
+                self.name = optuna_trial_name(spec, self.trial_id, config, known_dirs)
+            torch.set_num_threads(max(1, int(spec.cpus_per_trial)))
+            self.run_dir = Path(folder) / TRIALS / self.name
+            overrides = [*spec.fixed, *(f"{k}={v}" for k, v in values.items()), f"out={self.run_dir}"]
+            given = {f.split("=", 1)[0] for f in spec.fixed}
+            if "wandb.group" not in given:
+                overrides.append(f"wandb.group={spec.name}")
+            if "wandb.tags" not in given:
+                overrides.append("wandb.tags=[" + ",".join(["sweep", *(_SAFE.sub("_", short_key(k, spec.varied)) for k in spec.varied)]) + "]")
+            self.results: queue.Queue[dict[str, Any] | None] = queue.Queue()
+            self.last: dict[str, Any] = {"step": 0}
+            self.run: Any = None
+            self.stopping = False
+            self.thread = threading.Thread(target=self._train, args=(overrides,), name=f"sandbox-{self.name}", daemon=True)
+            self.thread.start()
 
-        def report(run: Any, metrics: dict[str, Any], step: int) -> None:
-            value = metrics.get(spec.metric)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                return
-            reported["n"] += 1
-            try:
-                tune.report({spec.metric: float(value), "step": int(step), "trial": name})
-            except (SystemExit, StopIteration):  # the scheduler stopped this trial: end it as its budget would
+        def _on_log(self, run: Any, metrics: dict[str, Any], step: int) -> None:
+            self.run = run
+            if self.stopping:
                 run.request_stop("stopped")
+            value = metrics.get(self.spec.metric)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                self.results.put({self.spec.metric: float(value), "step": int(step)})
 
-        try:
-            train(spec.source, overrides, progress=False, on_log=report)
-        except SandboxError as exc:
-            tune.report({"sandbox_error": str(exc)[:400], "trial": name, "step": 0})
-            return
-        if reported["n"] == 0:  # resumed with its budget spent, or it logged no metric: report its last value, if any
-            last = last_value(run_dir, spec.metric)
+        def _train(self, overrides: list[str]) -> None:
+            from sandbox.run import train
+
             try:
-                tune.report({**({spec.metric: last[0]} if last else {}), "step": last[1] if last else 0, "trial": name})
-            except (SystemExit, StopIteration):
-                pass
+                train(self.spec.source, overrides, progress=False, on_log=self._on_log)
+                if (last := last_value(self.run_dir, self.spec.metric)) is not None:  # e.g. a run resumed with its budget spent
+                    self.last = {self.spec.metric: last[0], "step": last[1]}
+            except SandboxError as exc:
+                self.results.put({"sandbox_error": str(exc)[:400], "step": 0})
+            except BaseException as exc:  # noqa: BLE001 - reported to the driver as the trial's error
+                self.results.put({"failure": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}", "step": 0})
+            finally:
+                self.results.put(None)
 
-    return run_trial
+        def step(self) -> dict[str, Any]:
+            item = self.results.get()
+            if item is None:
+                return {**self.last, "done": True}
+            if "failure" in item:
+                raise RuntimeError(item["failure"])
+            if "sandbox_error" in item:
+                return {**item, "done": True}
+            self.last = item
+            return item
+
+        def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
+            """The trial's state is its run directory, which checkpoints itself; Tune keeps only where it is."""
+            return {"run_dir": str(self.run_dir)}
+
+        def load_checkpoint(self, checkpoint: Any) -> None:
+            """Nothing to load: the run resumes from its own latest checkpoint when it starts."""
+
+        def cleanup(self) -> None:
+            if self.thread.is_alive():
+                self.stopping = True
+                if self.run is not None:
+                    self.run.request_stop("stopped")
+                self.thread.join()
+
+    return SweepTrial
 
 
 def optuna_values(spec: Spec, config: dict[str, Any]) -> dict[str, str]:
@@ -566,27 +607,31 @@ def _typed(text: Any) -> Any:
     return text
 
 
-def _progress_callback(folder: Path, spec: Spec, known: dict[str, dict[str, Any]], total: int, progress: bool) -> Any:
-    """A Ray Tune callback on the driver: each trial into ``sweep.json`` as it starts reporting and
-    when it ends, and a line printed per ended trial."""
+def _progress_callback(folder: Path, spec: Spec, known: dict[str, dict[str, Any]], known_dirs: dict[str, str], total: int,
+                       progress: bool) -> Any:
+    """A Ray Tune callback on the driver: each trial into ``sweep.json`` when it starts and when it
+    ends, and a line printed per ended trial."""
     from ray.tune import Callback
 
     class SweepProgress(Callback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.ended = 0
-            self.names: dict[str, str] = {}
 
-        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-            name = result.get("trial")
-            if not isinstance(name, str):
-                return
-            self.names[trial.trial_id] = name
+        def name(self, trial: Any) -> str:
+            if "__trial__" in trial.config:
+                return str(trial.config["__trial__"]["name"])
+            return optuna_trial_name(spec, trial.trial_id, trial.config, known_dirs)
+
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            name = self.name(trial)
             if name not in known:
                 values = dict(trial.config["__trial__"]["values"]) if "__trial__" in trial.config else optuna_values(spec, trial.config)
                 known[name] = {"name": name, "values": values}
                 write_sweep(folder, spec, list(known.values()), "running")
-            if isinstance(result.get("sandbox_error"), str):
-                known[name]["error"] = result["sandbox_error"]
+
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            if isinstance(result.get("sandbox_error"), str) and self.name(trial) in known:
+                known[self.name(trial)]["error"] = result["sandbox_error"]
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._ended(trial, None)
@@ -602,29 +647,57 @@ def _progress_callback(folder: Path, spec: Spec, known: dict[str, dict[str, Any]
 
         def _ended(self, trial: Any, error: str | None) -> None:
             self.ended += 1
-            name = str(trial.config["__trial__"]["name"]) if "__trial__" in trial.config else self.names.get(trial.trial_id)
-            if name is None or name not in known:
+            name = self.name(trial)
+            if name not in known:
                 return
             if error is not None:
                 known[name]["error"] = error
-            doc = write_sweep(folder, spec, list(known.values()), "running")
-            row = next(r for r in doc["trials"] if r["name"] == name)
+            write_sweep(folder, spec, list(known.values()), "running")
             if progress:
-                value = row.get(spec.metric)
-                print(f"[{self.ended}/{total}] {name}: {spec.metric} {'-' if value is None else f'{value:.4g}'} ({row['status']}, "
-                      f"step {row['steps']}, {row['time_s']:.0f}s)" + (f": {row['error']}" if row.get("error") else ""),
-                      file=sys.stderr, flush=True)
+                last = trial.last_result or {}
+                value = last.get(spec.metric)
+                how = (f"failed: {error}" if error else f"error: {last['sandbox_error']}" if last.get("sandbox_error")
+                       else "ended" if last.get("done") else "stopped early by the scheduler")
+                print(f"[{self.ended}/{total}] {name}: {spec.metric} {'-' if value is None else f'{value:.4g}'} at step "
+                      f"{last.get('step', 0)}, {how}", file=sys.stderr, flush=True)
 
     return SweepProgress()
+
+
+def check_address(address: str) -> None:
+    """Before Ray tries (and retries for half a minute): one sentence when nothing answers at a
+    ``HOST:PORT`` address. Where a Ray token exists (``~/.ray/auth_token``, ``RAY_AUTH_TOKEN``), it
+    is sent, as 'ray start' clusters on a machine that has one require it (Ray sends it on its own
+    only to a cluster it found without an address)."""
+    import socket
+
+    from sandbox.errors import MachineError
+
+    if address not in ("auto", "local") and not address.startswith("ray://"):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"--address {address} is not HOST:PORT (the head's GCS address that 'ray start --head' prints), auto or ray://HOST:PORT.")
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as exc:
+            raise MachineError(f"could not join the Ray cluster at {address}: nothing answers there ({exc.strerror or exc}); "
+                               "start it with 'ray start --head --port=PORT' or check the address ('ray status').") from None
+    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                                              or (Path.home() / ".ray" / "auth_token").is_file()):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int | None = None, progress: bool = True) -> int:
     """Run (or finish) the sweep in ``folder``; print its table. 0 when every trial ended, 130 when
     some did not (interrupted), 1 when every trial failed."""
+    where = address or os.environ.get("RAY_ADDRESS")
+    if where:
+        check_address(where)  # before Ray is imported: it reads RAY_AUTH_MODE once
     _need_ray(spec.search)
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")  # trials use absolute paths; keep the working directory
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard or CSV files of Ray's own
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")  # a trial's last result may carry no metric (it logged none)
     import ray
     from ray import tune
 
@@ -642,8 +715,8 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
     init_args: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
     if address is not None:
         init_args["address"] = address
-    elif not os.environ.get("RAY_ADDRESS"):
-        init_args["num_cpus"] = cpus or os.cpu_count() or 1
+    elif not os.environ.get("RAY_ADDRESS"):  # a cluster of its own, even where 'ray start' runs one on this machine
+        init_args.update(address="local", num_cpus=cpus or os.cpu_count() or 1)
     started_ray = interrupted = False
     table = {t["name"]: t for t in known}
     try:
@@ -655,7 +728,6 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
         if left == 0:
             print(f"every trial of {folder} has ended; nothing left to run.", file=sys.stderr)
         else:
-            where = address or os.environ.get("RAY_ADDRESS")
             try:
                 ray.init(**init_args)
                 started_ray = True
@@ -664,6 +736,9 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
 
                 raise MachineError(f"could not {'join the Ray cluster at ' + where if where else 'start a local Ray cluster'} "
                                    f"({str(exc).splitlines()[0][:160]}); check the address ('ray status') or leave --address out.") from None
+            import logging
+
+            logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # a failed trial is one line of ours, not Ray's traceback
             resources = ray.cluster_resources()
             for what, asked in (("CPU", spec.cpus_per_trial), ("GPU", spec.gpus_per_trial)):
                 if asked > resources.get(what, 0):
@@ -674,13 +749,14 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
                 print(f"sweep {spec.name}: {left} trial{'s' * (left != 1)} to run ({spec.search} search over {', '.join(spec.varied)}), "
                       f"up to {at_once} at a time on {'the Ray cluster at ' + where if where else 'a local Ray'} of "
                       f"{resources.get('CPU', 0):g} CPUs; runs in {folder / TRIALS}", file=sys.stderr, flush=True)
-            fn = tune.with_resources(trial_function(str(folder), spec.to_dict(), {json.dumps(t["values"], sort_keys=True): t["name"] for t in known},
-                                                    len(known)), {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
+            known_dirs = {json.dumps(t["values"], sort_keys=True): t["name"] for t in known}
+            fn = tune.with_resources(trial_class(str(folder), spec.to_dict(), known_dirs), {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
             scheduler = None
             if spec.scheduler == "asha":
                 from ray.tune.schedulers import ASHAScheduler
 
-                scheduler = ASHAScheduler(time_attr="step", max_t=max(2, spec.steps), grace_period=max(1, spec.steps // 8), reduction_factor=2)
+                # max_t past the budget: a trial that reaches its budget ends as its run does, not stopped by ASHA
+                scheduler = ASHAScheduler(time_attr="step", max_t=spec.steps + 1, grace_period=max(1, spec.steps // 8), reduction_factor=2)
             tuner = tune.Tuner(
                 fn,
                 param_space=space,
@@ -688,7 +764,7 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
                                             num_samples=left if spec.search == "optuna" else 1,
                                             max_concurrent_trials=None if spec.search == "optuna" else spec.parallel),
                 run_config=tune.RunConfig(storage_path=storage, name="tune", verbose=0,
-                                          callbacks=[_progress_callback(folder, spec, table, left, progress)]),
+                                          callbacks=[_progress_callback(folder, spec, table, known_dirs, left, progress)]),
             )
             try:
                 tuner.fit()
