@@ -175,6 +175,8 @@ def _parser() -> ArgumentParser:
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("--simulations", type=int, metavar="N", help="search simulations a move (default: the run's evaluation search, agent.eval_simulations)")
     s.add_argument("--resign", type=float, metavar="V", help="resign when the search values the position below V, from -1 (lost) to 1 (won) (default: never)")
+    s.add_argument("--checkpoint", choices=["best", "latest"], default="best",
+                   help="the run's checkpoint to play: best (by Elo, the default; latest when there is none) or latest")
     s.add_argument("--quiet", action="store_true", help="no log lines on stderr (by default one a generated move)")
 
     s = sub.add_parser("demo", help="a short tour: train small things and write what they make")
@@ -547,7 +549,7 @@ def cmd_gtp(args: argparse.Namespace) -> int:
     serve = agents.provided("alphazero", "gtp")
     if serve is None:
         raise SandboxError("sandbox gtp needs the sandbox's AlphaZero agent (the agents plugins), which is not installed.")
-    return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign)
+    return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

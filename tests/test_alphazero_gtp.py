@@ -110,7 +110,7 @@ def test_a_scripted_gtp_session(go_run: Path) -> None:
 
 
 def test_the_log_goes_to_stderr_and_stdout_keeps_only_answers(go_run: Path) -> None:
-    done = gtp([str(go_run), "--simulations", "3"], "genmove b\ngenmove w\n")  # the input ends without quit
+    done = gtp([str(go_run), "--simulations", "3", "--checkpoint", "latest"], "genmove b\ngenmove w\n")  # the input ends without quit
     assert done.returncode == 0
     got = answers(done.stdout)
     assert len(got) == 2 and all(a.startswith("= ") for a in got)
@@ -148,7 +148,7 @@ def test_runs_that_are_not_go_agents_are_one_sentence(tmp_path: Path) -> None:
 def test_gtp_help_explains() -> None:
     done = subprocess.run([sys.executable, "-m", "sandbox.cli", "gtp", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for words in ("Go Text Protocol", "GoGui", "Sabaki", "--simulations", "--quiet", "genmove", "positional superko", "stderr"):
+    for words in ("Go Text Protocol", "GoGui", "Sabaki", "--simulations", "--checkpoint", "--quiet", "genmove", "positional superko", "stderr"):
         assert words in done.stdout
 
 

@@ -272,9 +272,9 @@ class GTPEngine:
 
 
 # -- `sandbox gtp RUN` ------------------------------------------------------------------------------
-def load_go_agent(run_dir: str | Path) -> Any:
-    """The AlphaZero agent of a Go run (or of a folder ``sandbox export`` wrote); anything else is
-    refused in one sentence before any weights are read."""
+def load_go_agent(run_dir: str | Path, checkpoint: str = "best") -> Any:
+    """The AlphaZero agent of a Go run with its ``best`` or ``latest`` checkpoint (or of a folder
+    ``sandbox export`` wrote); anything else is refused in one sentence before any weights are read."""
     from sandbox.run import load, load_run_config
 
     cfg = load_run_config(run_dir)
@@ -285,11 +285,11 @@ def load_go_agent(run_dir: str | Path) -> Any:
         kind = "generative model run" if cfg.model is not None and agent is None else f"agent run on {env}"
         what = f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name} {kind}"
         raise SandboxError(f"{run_dir} is {what}; sandbox gtp plays AlphaZero Go agents (train one with 'sandbox train alphazero-go9').")
-    return load(run_dir)
+    return load(run_dir, which=checkpoint)
 
 
 def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = False, resign: float | None = None,
-          lines: TextIO | None = None, out: TextIO | None = None) -> int:
+          checkpoint: str = "best", lines: TextIO | None = None, out: TextIO | None = None) -> int:
     """Play GTP on stdin/stdout with the AlphaZero Go agent of ``run_dir`` until ``quit``. While it
     runs, everything but the protocol's answers (progress, warnings, logs) is written to stderr."""
     if simulations is not None and simulations <= 0:
@@ -299,7 +299,7 @@ def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = Fal
     out = out or sys.stdout
     lines = lines or sys.stdin
     with redirect_stdout(sys.stderr):
-        agent = load_go_agent(run_dir)
+        agent = load_go_agent(run_dir, checkpoint)
 
         def log(message: str) -> None:
             print(message, file=sys.stderr, flush=True)
@@ -396,9 +396,9 @@ def gnugo_command(level: int = 1, komi: float = 7.5, binary: str = "/usr/games/g
     return argv
 
 
-def sandbox_gtp_command(run_dir: str | Path, simulations: int | None = None, quiet: bool = True) -> list[str]:
+def sandbox_gtp_command(run_dir: str | Path, simulations: int | None = None, quiet: bool = True, checkpoint: str = "best") -> list[str]:
     """``sandbox gtp RUN`` as an argv for :class:`GTPClient`, with this Python."""
-    argv = [sys.executable, "-m", "sandbox.cli", "gtp", str(run_dir)]
+    argv = [sys.executable, "-m", "sandbox.cli", "gtp", str(run_dir), "--checkpoint", checkpoint]
     if simulations is not None:
         argv += ["--simulations", str(simulations)]
     return argv + (["--quiet"] if quiet else [])
