@@ -1,0 +1,144 @@
+"""Go 9×9 against a real opponent: AlphaZero runs against GNU Go 3.8 over GTP.
+
+    flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_gnugo.py RUN [RUN ...] [--games 40] [--levels 1 10]
+    flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_gnugo.py --train 15 30 60 [--set KEY=VALUE ...]
+
+Each point (a RUN as given: a go9 run directory or a folder 'sandbox export' wrote; or, with
+``--train``, the preset alphazero-go9 trained in segments, each resuming the run up to that many
+minutes of ``max_minutes``, played at its latest checkpoint after each segment: the win rate
+against training time) plays GNU Go at each ``--levels`` (0 to 10, 10 its full strength): ``--games``
+games a level, colours alternating (the agent is Black in the even games), GNU Go's random seed set
+to the game's number, so that games differ and two points meet the same opponent games.
+
+The agent is ``sandbox gtp RUN`` in a subprocess, GNU Go is ``gnugo --mode gtp --chinese-rules
+--positional-superko --komi 7.5 --level L``; the referee (:func:`sandbox.agents.alphazero.gtp.play_game`)
+passes each move to the other engine until two passes in a row, a resignation or ``--max-moves``,
+and GNU Go's ``final_score`` decides (it judges dead stones; the sandbox's own counts the board as it
+stands). A move one engine refuses voids the game (counted apart). The table comes last; the
+figures go to benchmarks/results/alphazero_gnugo.json (``--out``), rewritten after every level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import sandbox
+from sandbox.agents.alphazero.gtp import GTPClient, GTPError, gnugo_command, play_game, sandbox_gtp_command
+
+def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> dict[str, Any]:
+    """``args.games`` games of the agent of ``run`` against GNU Go at ``level``, colours alternating."""
+    games: list[dict[str, Any]] = []
+    with tempfile.TemporaryFile("w+") as log, \
+            GTPClient(sandbox_gtp_command(run, args.simulations, quiet=False, checkpoint=checkpoint), "sandbox", stderr=log) as agent, \
+            GTPClient(gnugo_command(level, args.komi, binary=args.gnugo), "gnugo") as gnugo:
+        for i in range(args.games):
+            agent_black = i % 2 == 0
+            black, white = (agent, gnugo) if agent_black else (gnugo, agent)
+            t = time.time()
+            gnugo.send(f"set_random_seed {i + 1}")
+            try:
+                game = play_game(black, white, scorer=gnugo, size=9, komi=args.komi, max_moves=args.max_moves)
+            except GTPError as exc:  # a refused move: the game is void
+                log.seek(0)
+                tail = log.read().strip().splitlines()[-5:]
+                game = {"winner": None, "result": "void", "moves": [], "end": "void", "error": str(exc), "agent_log": tail}
+            mine = "B" if agent_black else "W"
+            game = {"game": i, "agent": mine, "won": game["winner"] == mine, "lost": game["winner"] not in (mine, None),
+                    "seconds": round(time.time() - t, 1), **{k: v for k, v in game.items() if k != "moves"},
+                    "moves": len(game["moves"]), "record": " ".join(game["moves"])}
+            games.append(game)
+            print(f"  level {level} game {i + 1}/{args.games}: agent {'black' if agent_black else 'white'}, {game['result']} "
+                  f"({game['end']}, {game['moves']} moves, {game['seconds']} s)", flush=True)
+    played = [g for g in games if g["end"] != "void"]
+    win, loss = sum(g["won"] for g in played), sum(g["lost"] for g in played)
+
+    def rate(colour: str) -> float | None:
+        mine = [g for g in played if g["agent"] == colour]
+        return round(sum(g["won"] for g in mine) / len(mine), 3) if mine else None
+
+    return {"level": level, "games": len(played), "win": win, "loss": loss, "draw": len(played) - win - loss,
+            "void": len(games) - len(played), "win_rate": round(win / max(len(played), 1), 3),
+            "win_rate_black": rate("B"), "win_rate_white": rate("W"),
+            "moves_per_game": round(sum(g["moves"] for g in played) / max(len(played), 1), 1),
+            "seconds_per_game": round(sum(g["seconds"] for g in games) / max(len(games), 1), 1), "detail": games}
+
+
+def describe(run: Path, checkpoint: str) -> dict[str, Any]:
+    """The step and training minutes of the checkpoint a point plays (None for an exported folder)."""
+    from sandbox.run import read_pointer
+
+    if not (run / "checkpoints").is_dir():
+        return {"run": str(run), "checkpoint": "exported", "step": None, "train_minutes": None}
+    which = checkpoint if read_pointer(run, checkpoint) is not None else "latest"
+    pointer = read_pointer(run, which) or {}
+    doc = json.loads((run / "checkpoints" / f"{pointer.get('file')}.json").read_text()) if pointer else {}
+    seconds = doc.get("elapsed_seconds")
+    return {"run": str(run), "checkpoint": which, "step": doc.get("step"),
+            "train_minutes": None if seconds is None else round(seconds / 60.0, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="*", metavar="RUN", help="go9 run directories or exported folders, each a point")
+    ap.add_argument("--train", type=float, nargs="+", metavar="MINUTES",
+                    help="train the preset alphazero-go9 up to these max_minutes in turn, a point after each")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of the preset (with --train)")
+    ap.add_argument("--levels", type=int, nargs="+", default=[1, 10], help="GNU Go levels, 0 to 10 (default 1 10)")
+    ap.add_argument("--games", type=int, default=40, help="games a level and point, colours alternating (default 40)")
+    ap.add_argument("--simulations", type=int, help="the agent's search simulations a move (default: the run's evaluation search)")
+    ap.add_argument("--checkpoint", choices=["best", "latest"], default="best", help="the checkpoint of each RUN (--train plays the latest)")
+    ap.add_argument("--komi", type=float, default=7.5)
+    ap.add_argument("--max-moves", type=int, default=324, help="a game still going after this many moves is scored as it stands")
+    ap.add_argument("--gnugo", default="/usr/games/gnugo", help="the GNU Go program (3.8)")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/alphazero_gnugo.json"), help="the JSON written")
+    args = ap.parse_args()
+    if not args.runs and not args.train:
+        ap.error("give RUN directories or --train MINUTES ...")
+    if not Path(args.gnugo).exists():
+        sys.exit(f"error: GNU Go is not installed at {args.gnugo} (apt-get install gnugo).")
+    with GTPClient([args.gnugo, "--mode", "gtp"], "gnugo") as g:
+        gnugo_version = g.send("version")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"opponent": f"GNU Go {gnugo_version}", "rules": "chinese (area), positional superko", "komi": args.komi,
+                              "levels": args.levels, "games_per_cell": args.games, "simulations": args.simulations,
+                              "max_moves": args.max_moves, "points": [], "complete": False}
+
+    def play_point(run: Path, checkpoint: str, label: str) -> None:
+        point = {"label": label, **describe(run, checkpoint), "levels": []}
+        result["points"].append(point)
+        for level in args.levels:
+            print(f"{label}: GNU Go level {level}", flush=True)
+            point["levels"].append(match(run, level, args, checkpoint))
+            args.out.write_text(json.dumps(result, indent=1))
+
+    for run in args.runs:
+        play_point(Path(run), args.checkpoint, Path(run).name)
+    if args.train:
+        out = Path("runs") / f"bench-alphazero-gnugo-{time.strftime('%Y%m%d-%H%M%S')}"
+        for minutes in args.train:
+            sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
+            play_point(out, "latest", f"{out.name} @ {minutes:g} min")
+    result["complete"] = True
+    args.out.write_text(json.dumps(result, indent=1))
+
+    print(f"\nAlphaZero Go 9x9 against {result['opponent']} (Chinese rules, komi {args.komi:g}, positional superko), "
+          f"{args.games} games a cell, colours alternating, scored by GNU Go")
+    print(f"{'point':<36}{'step':>10}{'train min':>10}{'level':>6}{'win':>5}{'loss':>5}{'void':>5}{'win rate':>9}"
+          f"{'black':>7}{'white':>7}{'moves':>7}{'s/game':>8}")
+    for p in result["points"]:
+        for c in p["levels"]:
+            fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+            print(f"{p['label'][:35]:<36}{str(p['step']):>10}{str(p['train_minutes']):>10}{c['level']:>6}{c['win']:>5}{c['loss']:>5}"
+                  f"{c['void']:>5}{c['win_rate']:>9.2f}{fmt(c['win_rate_black']):>7}{fmt(c['win_rate_white']):>7}"
+                  f"{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
