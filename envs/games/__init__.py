@@ -23,7 +23,7 @@ class BoardGame:
 GAMES = {g.name: g for g in (
     BoardGame("tictactoe", "Tic-tac-toe (PettingZoo AEC, as tictactoe_v3)"),
     BoardGame("connect_four", "Connect Four 7x6 (PettingZoo AEC, as connect_four_v3)"),
-    BoardGame("go9", "Go 9x9, area scoring, komi 7.5 (PettingZoo AEC)"),
+    BoardGame("go9", "Go 9x9, area scoring, komi 7.5, positional superko (PettingZoo AEC)"),
 )}
 #: other names people use for the same games (PettingZoo's ids among them)
 ALIASES = {"tictactoe_v3": "tictactoe", "connect_four_v3": "connect_four", "connect4": "connect_four"}

@@ -141,7 +141,7 @@ def connect_four(render_mode: str | None = None) -> AECEnv:
 
 
 def go9(render_mode: str | None = None, komi: float = 7.5) -> AECEnv:
-    """Go 9×9 with area scoring, komi and simple ko; actions as PettingZoo's go_v5 (81 = pass)."""
+    """Go 9×9 with area scoring, komi and positional superko; actions as PettingZoo's go_v5 (81 = pass)."""
     check_render_mode(render_mode, "go9")
     from sandbox.envs.games.go import Go
 
