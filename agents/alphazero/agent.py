@@ -33,6 +33,7 @@ evaluation logs ``eval/games`` (the games it finished) and scores no checkpoint.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ import torch.nn.functional as F
 from sandbox.agents.alphazero.network import PolicyValueNet
 from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
 from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
+from sandbox.agents.alphazero.selfplay import Game, SelfPlay
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option
 from sandbox.device import isolated_rng, set_threads
@@ -84,6 +86,15 @@ class AlphaZeroConfig:
     log_seconds: float | None = option(None, "also log once this many seconds have passed since the last log "
                                              "(null: never; 0: after every move of the games in lockstep)", low=0)
     threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); 1 is fastest for search's small batches", low=0)
+    actors: int = option(0, "self-play actors on Ray, each playing its own `games` on a CPU while this process trains "
+                            "(0: self-play in this process, as one loop; needs the scale extra)", low=0)
+    actor_moves: int = option(4, "actors: lockstep moves an actor plays per call before it hands its finished games over "
+                                 "and takes the newest weights", low=1)
+    weights_every: int = option(16, "actors: publish the learner's weights to the actors every this many training steps", low=1)
+    max_lag: int = option(64, "actors: the most training steps the learner may run ahead of the weights an actor still plays "
+                              "with (it waits for that actor's games rather than train further)", low=1)
+    ray_address: str | None = option(None, "actors: the Ray cluster to join (HOST:PORT, auto or ray://HOST:PORT; null: "
+                                           "RAY_ADDRESS, else a local Ray of this machine's CPUs)")
 
     def validate(self) -> None:
         positive = {"simulations": self.simulations, "games": self.games, "buffer_size": self.buffer_size,
@@ -140,6 +151,10 @@ class AlphaZero(Agent):
             from sandbox.backbones.cnn import CNNConfig
 
             config.backbone = Section("cnn", CNNConfig(arch="small", channels=[64], downsample_to=32, residual_blocks=3, hidden=128))
+        if getattr(config.plugin.config, "actors", 0):
+            from sandbox.agents.alphazero.selfplay import need_ray
+
+            need_ray()  # before anything is written
         return config
 
     def __init__(self, config: RunConfig) -> None:
@@ -201,13 +216,11 @@ class AlphaZero(Agent):
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:
-        cfg, game = self.cfg, self.game
-        g_all = np.arange(cfg.games)
-        trees = Trees(game, cfg.games, capacity_for(cfg.simulations, cfg.reuse_tree), self.search_cfg, seed=self.config.seed * 7919 + run.step)
-        states = game.initial(cfg.games)
-        trees.set_roots(g_all, states)
-        ply = np.zeros(cfg.games, np.int64)
-        history: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in g_all]
+        cfg = self.cfg
+        if cfg.actors:
+            return self._fit_with_actors(run)
+        selfplay = SelfPlay(self.game, cfg.games, cfg.simulations, cfg.reuse_tree, cfg.temperature_moves, self.search_cfg,
+                            seed=self.config.seed * 7919 + run.step)
         evaluate = self.evaluator()
         owed = 0.0
         window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0}
@@ -221,40 +234,8 @@ class AlphaZero(Agent):
         while not run.should_stop():
             t0 = time.time()
             self.net.eval()
-            res = trees.search(g_all, evaluate, noise=True)
-            actions = pick(res, 0.0)
-            early = np.nonzero(ply < cfg.temperature_moves)[0]
-            if len(early) and "action" not in res:
-                actions[early] = pick({"visits": res["visits"][early]}, 1.0, [trees.rngs[i] for i in early])
-            x = game.encode(states).astype(np.int8)
-            to_play = game.to_play(states)
-            for i in g_all:
-                history[i].append((x[i], res["target"][i], int(to_play[i])))
-            nxt, term, reward = game.step(states, actions)
-            ply += 1
-            fin = np.nonzero(term)[0]
-            for i in fin:
-                xs, ps, players = zip(*history[i])
-                z = np.where(np.array(players) == to_play[i], reward[i], -reward[i]).astype(np.float32)
-                self.buffer.add(np.stack(xs), np.stack(ps), z)
-                history[i] = []
-                window["games"] += 1
-                window["len"] += int(ply[i])
-                first_won = (reward[i] > 0) == (to_play[i] == 0)
-                window["first_wins"] += int(reward[i] != 0 and first_won)
-                window["draws"] += int(reward[i] == 0)
-            cont = np.nonzero(~term)[0]
-            if len(cont):
-                if cfg.reuse_tree:
-                    trees.advance(cont, actions[cont], nxt[cont])
-                else:
-                    trees.set_roots(cont, nxt[cont])
-            if len(fin):
-                nxt[fin] = game.initial(len(fin))
-                ply[fin] = 0
-                trees.set_roots(fin, nxt[fin])
-            states = nxt
-            self.counters["games"] += len(fin)
+            for played in selfplay.move(evaluate):
+                self._add_game(played, window)
             self.counters["positions"] += cfg.games
             window["sims"] += cfg.games * cfg.simulations
             window["moves"] += cfg.games
@@ -283,6 +264,130 @@ class AlphaZero(Agent):
         if run.stop_reason != "interrupted" and self._rated_at != run.step:
             self.rate(run, closing=True)  # the closing evaluation, so that the final network is rated too
 
+    def _fit_with_actors(self, run: Run) -> None:
+        """The loop with ``actors`` self-play actors on Ray (:class:`SelfPlayActor`): they play, this
+        process trains on whatever games have arrived and evaluates as the single loop does.
+
+        1. Each actor plays ``actor_moves`` lockstep moves of its ``games`` games per call and hands
+           back the games that ended; the learner calls it again at once with the newest weights.
+        2. An arrived call counts its moves (``games`` × ``actor_moves``) into ``run.step``, so
+           ``steps``, ``eval_every`` and ``log_every`` mean what they mean in the single loop, and
+           owes ``train_ratio / batch_size`` training steps per move, as there.
+        3. Every ``weights_every`` training steps the weights go to Ray's object store; an actor
+           fetches them at its next call. The learner never trains more than ``max_lag`` steps past
+           the weights of a call still in flight: it publishes and waits for that actor's games.
+        4. At the end (budget, time, Ctrl-C) the actors are killed and Ray is left; then the closing
+           evaluation. Nothing of the actors is saved: a resumed run starts them on fresh seeds
+           derived from the run's seed, the actor's index and the step.
+
+        Actors' games arrive in the order the machine's timing makes, so a run with actors is not
+        the same from the same seed (the single loop is)."""
+        from sandbox.agents.alphazero.selfplay import SelfPlayActor, actor_seed, check_cpus, ray_cluster
+        from sandbox.errors import MachineError
+
+        cfg = self.cfg
+        window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0,
+                  "lag": 0, "lag_max": 0, "calls": 0}
+        losses: list[tuple[float, float]] = []
+        next_log = self.next_multiple(run.step, cfg.log_every)
+        next_eval = self.next_multiple(run.step, cfg.eval_every)
+        eval_clock = run.elapsed
+        owed = 0.0
+        run.reserve_for_closing(self.closing_seconds(run))
+        if not self.snapshots and not self.elo.results:
+            self.rate(run)
+        with ray_cluster(cfg.ray_address, cpus=max(cfg.actors, os.cpu_count() or 1)) as ray:
+            check_cpus(ray, cfg.actors)
+            remote = ray.remote(num_cpus=1, max_restarts=0)(SelfPlayActor)
+            actors = [remote.remote(self.game, self.config.backbone, cfg, self.search_cfg, actor_seed(self.config.seed, i, run.step))
+                      for i in range(cfg.actors)]
+            published = {"version": -1, "ref": [None]}
+
+            def publish() -> None:
+                """The learner's weights into the object store, tagged with the training steps so far."""
+                if published["version"] != self.counters["updates"]:
+                    weights = {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
+                    published.update(version=self.counters["updates"], ref=[ray.put(weights)])
+
+            def call(i: int) -> Any:
+                return actors[i].play.remote(published["ref"], published["version"], cfg.actor_moves)
+
+            try:
+                publish()
+                pending = {call(i): (i, published["version"]) for i in range(cfg.actors)}
+                while not run.should_stop():
+                    t0 = time.time()
+                    # 1. the calls that have ended (waiting a moment at most, to see Ctrl-C and the clock)
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                    if ready:
+                        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+                    for ref in ready:
+                        i, _ = pending.pop(ref)
+                        try:
+                            out = ray.get(ref)
+                        except ray.exceptions.RayError as exc:
+                            time.sleep(0.2)  # a Ctrl-C reaches the actors too: let this process's handler see it
+                            if run.interrupted:
+                                break
+                            raise MachineError(f"self-play actor {i} failed ({str(exc).strip().splitlines()[-1][:160]}); "
+                                               "the run is checkpointed and resumes with the same out=.") from None
+                        pending[call(i)] = (i, published["version"])  # 2. at once again, with the newest weights
+                        for played in out["games"]:
+                            self._add_game(played, window)
+                        self.counters["positions"] += out["moves"]
+                        run.step += out["moves"]
+                        lag = self.counters["updates"] - out["version"]
+                        window["sims"] += out["sims"]
+                        window["moves"] += out["moves"]
+                        window["lag"] += lag
+                        window["lag_max"] = max(window["lag_max"], lag)
+                        window["calls"] += 1
+                        if self.buffer.size >= max(cfg.min_buffer, cfg.batch_size):
+                            owed += out["moves"] * cfg.train_ratio / cfg.batch_size
+                    if run.interrupted:
+                        break
+                    # 3. the training steps owed, no more than max_lag past the oldest weights still played with
+                    t1 = time.time()
+                    window["self"] += t1 - t0
+                    while owed >= 1:
+                        oldest = min(v for _, v in pending.values())
+                        if self.counters["updates"] + 1 - oldest > cfg.max_lag:
+                            publish()  # that actor's next call starts from these; its games arrive before more training
+                            break
+                        losses.append(self.train_step())
+                        owed -= 1
+                        if self.counters["updates"] - published["version"] >= cfg.weights_every:
+                            publish()
+                    window["train"] += time.time() - t1
+                    # 4. logs, evaluations and checkpoints, scheduled by moves as in the single loop
+                    log_clock = cfg.log_seconds is not None and time.time() - window["t"] >= cfg.log_seconds
+                    if (run.step >= next_log or log_clock) and window["moves"]:
+                        self._log_window(run, window, losses)
+                        losses = []
+                        window = {k: 0 for k in window} | {"t": time.time(), "self": 0.0, "train": 0.0}
+                        next_log = self.next_multiple(run.step, cfg.log_every)
+                    eval_clock_due = cfg.eval_minutes is not None and run.elapsed - eval_clock >= cfg.eval_minutes * 60.0
+                    if (next_eval is not None and run.step >= next_eval) or eval_clock_due:
+                        self.rate(run)
+                        next_eval = self.next_multiple(run.step, cfg.eval_every)
+                        eval_clock = run.elapsed
+                    elif run.checkpoint_due():
+                        run.checkpoint(self)
+            finally:
+                for actor in actors:
+                    ray.kill(actor)
+        if run.stop_reason != "interrupted" and not run.interrupted and self._rated_at != run.step:
+            self.rate(run, closing=True)
+
+    def _add_game(self, played: Game, window: dict[str, Any]) -> None:
+        """A finished self-play game into the replay buffer and the logged window's counts."""
+        self.buffer.add(played.x, played.p, played.z)
+        self.counters["games"] += 1
+        window["games"] += 1
+        window["len"] += played.length
+        window["first_wins"] += int(played.result > 0)
+        window["draws"] += int(played.result == 0)
+
     @staticmethod
     def next_multiple(step: int, every: int) -> int | None:
         """The first multiple of ``every`` past ``step`` (None when ``every`` is 0): schedules by
@@ -290,7 +395,10 @@ class AlphaZero(Agent):
         return (step // every + 1) * every if every else None
 
     def _log_window(self, run: Run, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
-        busy = max(w["self"], 1e-9)
+        """Self-play and training metrics of the window ``w``. With actors, self-play runs beside
+        training: the speeds are per second of the loop (waiting for games and training), and the
+        weights' lag (training steps between the weights a call played with and its arrival) is logged."""
+        busy = max(w["self"] + w["train"] if "calls" in w else w["self"], 1e-9)
         metrics: dict[str, Any] = {
             "sims_per_s": w["sims"] / busy, "games_per_s": w["games"] / max(w["self"] + w["train"], 1e-9),
             "moves_per_s": w["moves"] / busy, "buffer": self.buffer.size, "games": self.counters["games"],
@@ -301,6 +409,8 @@ class AlphaZero(Agent):
         if losses:
             pl, vl = np.mean(losses, axis=0)
             metrics.update(loss=float(pl + vl), policy_loss=float(pl), value_loss=float(vl))
+        if w.get("calls"):
+            metrics.update({"actors/lag": w["lag"] / w["calls"], "actors/lag_max": w["lag_max"]})
         run.log(metrics)
 
     def train_step(self) -> tuple[float, float]:

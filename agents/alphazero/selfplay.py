@@ -1,0 +1,210 @@
+"""Self-play games in lockstep, in the learner's process or in Ray actors.
+
+:class:`SelfPlay` is step 1 of AlphaZero's loop (see :mod:`sandbox.agents.alphazero.agent`): ``games``
+games, each with its own search tree, all searched together; one :meth:`SelfPlay.move` plays one
+move in every game and hands back the games that ended, their positions labelled with the result.
+
+:class:`SelfPlayActor` runs a :class:`SelfPlay` of its own on the CPU; ``agent.actors=N`` makes N of
+them Ray actors (``ray.remote(SelfPlayActor)``), each searching its own batch of games while the
+learner trains. Each call plays ``moves`` lockstep moves with the newest weights the learner has
+published through Ray's object store and returns the games that ended. Ray is imported only here,
+and only by :func:`ray_cluster` and the actor's weight fetch: a run with ``actors=0`` never imports
+it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
+from sandbox.errors import ConfigError, MachineError, SandboxError
+
+
+@dataclass
+class Game:
+    """A finished self-play game: its positions ``x`` (n, planes, H, W) int8, the search's policy
+    targets ``p`` (n, A), each position's result ``z`` (n,) for the player to move there, the
+    game's length in plies, and its ``result`` for the first player (1 won, 0 draw, -1 lost)."""
+
+    x: np.ndarray
+    p: np.ndarray
+    z: np.ndarray
+    length: int
+    result: float
+
+
+class SelfPlay:
+    """``games`` self-play games searched in lockstep, each with its own tree (tree reuse kept)."""
+
+    def __init__(self, game: Any, games: int, simulations: int, reuse_tree: bool, temperature_moves: int,
+                 search_cfg: SearchConfig, seed: int) -> None:
+        self.game, self.games = game, games
+        self.reuse_tree, self.temperature_moves = reuse_tree, temperature_moves
+        self.g_all = np.arange(games)
+        self.trees = Trees(game, games, capacity_for(simulations, reuse_tree), search_cfg, seed=seed)
+        self.states = game.initial(games)
+        self.trees.set_roots(self.g_all, self.states)
+        self.ply = np.zeros(games, np.int64)
+        self.history: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in self.g_all]
+
+    def move(self, evaluate: Evaluator) -> list[Game]:
+        """One move in every game: search all trees, draw the moves (in proportion to visits for the
+        first ``temperature_moves`` plies, then the most visited), play them; the games that ended,
+        whose slots start new games."""
+        game, g_all, trees = self.game, self.g_all, self.trees
+        states = self.states
+        # 1. search every tree at once and choose the moves
+        res = trees.search(g_all, evaluate, noise=True)
+        actions = pick(res, 0.0)
+        early = np.nonzero(self.ply < self.temperature_moves)[0]
+        if len(early) and "action" not in res:
+            actions[early] = pick({"visits": res["visits"][early]}, 1.0, [trees.rngs[i] for i in early])
+        # 2. remember each position with its policy target and the player to move
+        x = game.encode(states).astype(np.int8)
+        to_play = game.to_play(states)
+        for i in g_all:
+            self.history[i].append((x[i], res["target"][i], int(to_play[i])))
+        # 3. play the moves; a finished game's positions get its result z
+        nxt, term, reward = game.step(states, actions)
+        self.ply += 1
+        fin = np.nonzero(term)[0]
+        done: list[Game] = []
+        for i in fin:
+            xs, ps, players = zip(*self.history[i])
+            z = np.where(np.array(players) == to_play[i], reward[i], -reward[i]).astype(np.float32)
+            first = float(reward[i] if to_play[i] == 0 else -reward[i])
+            done.append(Game(np.stack(xs), np.stack(ps), z, int(self.ply[i]), float(np.sign(first))))
+            self.history[i] = []
+        # 4. move the trees on (reusing the subtree under each move), new games in the finished slots
+        cont = np.nonzero(~term)[0]
+        if len(cont):
+            if self.reuse_tree:
+                trees.advance(cont, actions[cont], nxt[cont])
+            else:
+                trees.set_roots(cont, nxt[cont])
+        if len(fin):
+            nxt[fin] = game.initial(len(fin))
+            self.ply[fin] = 0
+            trees.set_roots(fin, nxt[fin])
+        self.states = nxt
+        return done
+
+
+def actor_seed(run_seed: int, index: int, step: int) -> int:
+    """The seed of actor ``index``'s search trees, from the run's seed and the step it starts at
+    (a resumed run's actors start on fresh streams)."""
+    return int(np.random.SeedSequence([run_seed, index, step]).generate_state(1)[0])
+
+
+class SelfPlayActor:
+    """A self-play worker: its own network copy on the CPU and its own :class:`SelfPlay`. Made a
+    Ray actor by ``ray.remote(SelfPlayActor)``; a plain object in tests."""
+
+    def __init__(self, game: Any, backbone: Any, agent_cfg: Any, search_cfg: SearchConfig, seed: int) -> None:
+        import torch
+
+        from sandbox.agents.alphazero.network import PolicyValueNet
+        from sandbox.device import set_threads
+
+        set_threads(max(1, agent_cfg.threads))
+        torch.manual_seed(seed % 2**63)
+        self.game, self.simulations = game, agent_cfg.simulations
+        self.net = PolicyValueNet(backbone, game).eval()
+        self.version = -1
+        self.selfplay = SelfPlay(game, agent_cfg.games, agent_cfg.simulations, agent_cfg.reuse_tree, agent_cfg.temperature_moves,
+                                 search_cfg, seed)
+
+    def load(self, weights: dict[str, Any], version: int) -> None:
+        """Take the learner's ``weights`` (a state dict), published after ``version`` training steps."""
+        self.net.load_state_dict(weights)
+        self.net.eval()
+        self.version = version
+
+    def evaluate(self, states: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network as the search's evaluator (as the learner's :meth:`AlphaZero.evaluator`, on the CPU)."""
+        import torch
+
+        x = torch.from_numpy(self.game.encode(states))
+        with torch.no_grad():
+            logits, value = self.net(x)
+        logits = logits.float().numpy()
+        logits = np.where(legal, logits, -np.inf)
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits)
+        return (p / p.sum(1, keepdims=True)).astype(np.float32), value.float().numpy()
+
+    def play(self, weights: list[Any], version: int, moves: int) -> dict[str, Any]:
+        """``moves`` lockstep moves with the weights of ``version`` (``weights``: a one-element list
+        holding their Ray object reference, fetched only when the version is new). Returns the
+        games that ended, the positions played (``moves`` × games), the simulations, the seconds
+        and the weights' version."""
+        if version != self.version:
+            import ray
+
+            self.load(ray.get(weights[0]), version)
+        t = time.time()
+        games: list[Game] = []
+        for _ in range(moves):
+            games += self.selfplay.move(self.evaluate)
+        n = moves * self.selfplay.games
+        return {"games": games, "moves": n, "sims": n * self.simulations, "seconds": time.time() - t, "version": self.version}
+
+
+# -- Ray: started and stopped as `sandbox sweep` does ----------------------------------------------
+def need_ray() -> None:
+    """One sentence naming what to install when Ray is missing."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise SandboxError("agent.actors runs self-play on Ray, which is not installed; install the sandbox's scale extra: "
+                           'pip install -e ".[scale]" (or pip install "ray[tune]"), or set agent.actors=0.') from None
+
+
+@contextmanager
+def ray_cluster(address: str | None, cpus: int) -> Iterator[Any]:
+    """Ray for the actors: the cluster this process already belongs to (a sweep's trial runs inside
+    a Ray worker: its cluster is used and left running), else the one at ``address`` (or
+    ``RAY_ADDRESS``), else a local cluster of ``cpus`` CPUs; a cluster joined or started here is
+    left (``ray.shutdown``) at the end, also on Ctrl-C and on errors, so no Ray process outlives
+    the run."""
+    where = address or os.environ.get("RAY_ADDRESS")
+    if where and "ray" not in sys.modules:
+        from sandbox.sweep import check_address
+
+        check_address(where)  # before Ray is imported: it reads RAY_AUTH_MODE once
+    need_ray()
+    import ray
+
+    if ray.is_initialized():
+        yield ray
+        return
+    init_args: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    if address is not None:
+        init_args["address"] = address
+    elif not os.environ.get("RAY_ADDRESS"):  # a cluster of its own, even where 'ray start' runs one on this machine
+        init_args.update(address="local", num_cpus=cpus)
+    try:
+        try:
+            ray.init(**init_args)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise MachineError(f"could not {'join the Ray cluster at ' + where if where else 'start a local Ray cluster'} "
+                               f"({str(exc).splitlines()[0][:160]}); check the address ('ray status') or leave agent.ray_address out.") from None
+        yield ray
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def check_cpus(ray: Any, actors: int) -> None:
+    """One sentence when the cluster has fewer free CPUs than actors (each actor takes one)."""
+    free = ray.available_resources().get("CPU", 0.0)
+    if free < actors:
+        raise ConfigError(f"agent.actors={actors} needs {actors} free CPUs of the Ray cluster, which has {free:g}; "
+                          "lower agent.actors or give the cluster (or the sweep's trials: --cpus-per-trial) more CPUs.")
