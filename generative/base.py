@@ -141,6 +141,9 @@ class DataModel(GenerativeModel):
     """A generative model of a data set from ``generative.data``."""
 
     default_backbone = "cnn"
+    #: several processes train one run under ``accelerate launch`` (each its own batches of
+    #: ``model.batch``, gradients averaged: an effective batch of ``model.batch`` × processes)
+    data_parallel = True
     #: the model handles 2-D point sets as well as images
     handles_points: ClassVar[bool] = False
     #: progress bars of sampling and evaluation: None shows them on a terminal (see
@@ -251,6 +254,10 @@ class DataModel(GenerativeModel):
         # a fresh batch stream per process and per resume (run.step), reproducible from the seed
         g = torch.Generator(device="cpu").manual_seed(self.config.seed * 100_003 + run.step * 7 + acc.process_index)
         batch = min(self.cfg.batch, len(x_all))
+        if acc.num_processes > 1:
+            self.announce_processes(run, acc.num_processes, batch)
+            if not main:  # the main process's noise comes from the run's seed (and its checkpoint); the others draw their own
+                torch.manual_seed(self.config.seed * 1_000_003 + acc.process_index * 7_919 + run.step)
         for m in self.modules().values():
             m.train()
         if main and run.config.max_minutes is not None:
@@ -278,6 +285,16 @@ class DataModel(GenerativeModel):
         if main:
             self.log_closing_samples(run)
         acc.wait_for_everyone()
+
+    def announce_processes(self, run: Run, processes: int, batch: int) -> None:
+        """One line at the start, a metrics row and run.json's ``processes`` and ``effective_batch``
+        for a run trained by several processes (main process only)."""
+        if not run.main:
+            return
+        print(f"{processes} processes train this run: effective batch {batch * processes} "
+              f"(model.batch={batch} per process × {processes})", file=sys.stderr)
+        run.record(processes=processes, effective_batch=batch * processes)
+        run.log({"processes": processes, "effective_batch": batch * processes})
 
     # -- the closing sample grid inside max_minutes --------------------------------------------------
     #: seconds one image (or point) of a sample grid takes, once timed

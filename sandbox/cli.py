@@ -294,6 +294,8 @@ def cmd_train(argv: list[str]) -> int:
     from sandbox.run import train
 
     run = train(source, overrides, progress=progress)
+    if not run.main:  # one of several processes under 'accelerate launch': the main one reports
+        return 130 if run.stop_reason == "interrupted" else 0
     reason = {"time": "the time budget (max_minutes) is spent", "interrupted": "interrupted", "steps": "the step budget is spent"}
     print(f"run: {run.dir}  (step {run.step}; stopped because {reason.get(run.stop_reason or 'steps', 'it finished')})")
     from sandbox.tracking import wandb_sync_line

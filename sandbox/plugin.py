@@ -29,6 +29,10 @@ class Plugin:
     Config: ClassVar[Any] = None
     #: backbone used when the config names none (a name, or None for plugins without one)
     default_backbone: ClassVar[str | None] = None
+    #: whether several processes may train one run together (``accelerate launch``, data parallel);
+    #: such a plugin writes through the run only (which writes on the main process alone) and
+    #: calls ``run.should_stop()`` once per step on every process
+    data_parallel: ClassVar[bool] = False
 
     def __init__(self, config: RunConfig) -> None:
         from sandbox.device import resolve_device

@@ -33,6 +33,7 @@ from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
 from sandbox.device import seed_everything
 from sandbox.errors import ConfigError, RunDirError, SandboxError
 from sandbox.files import CHECKPOINT_STEM, atomic_write, check_contained, check_run_dir, is_run_dir
+from sandbox.processes import Processes
 from sandbox.registry import plugin_class
 
 if TYPE_CHECKING:
@@ -142,6 +143,14 @@ class Run:
         #: called with (metrics, step) after every :meth:`log` (``sandbox sweep`` reports to Ray Tune this way)
         self.listeners: list[Callable[[dict[str, Any], int], None]] = []
         self._stop_request: str | None = None
+        #: the processes training this run (several under ``accelerate launch``); only the main one writes
+        self.processes = Processes()
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the run's files (always, but for the other processes of a
+        run launched in several; see :mod:`sandbox.processes`)."""
+        return self.processes.main
 
     # -- paths --------------------------------------------------------------------------------------
     @property
@@ -241,15 +250,24 @@ class Run:
             self._longest_gap = max(self._longest_gap, now - self._last_check - self._aside_seconds)
         self._last_check, self._aside_seconds = now, 0.0
         if self.interrupted:
-            self.stop_reason = "interrupted"
+            reason: str | None = "interrupted"
         elif self._stop_request is not None:
-            self.stop_reason = self._stop_request
+            reason = self._stop_request
         elif self._step >= self.config.steps:
-            self.stop_reason = "steps"
+            reason = "steps"
         elif (left := self.closing_time_left()) is not None and left <= self._closing_reserve + self._longest_gap:
-            self.stop_reason = "time"
+            reason = "time"
         else:
+            reason = None
+        if self.processes.several:  # every process stops at the same step, for the most pressing reason any has
+            order = [None, "steps", "time", "stopped", "interrupted"]
+            mine = order.index(reason) if reason in order else order.index("stopped")
+            code = self.processes.agree(mine)
+            if code != mine:
+                reason = self._stop_request or "stopped" if order[code] == "stopped" else order[code]
+        if reason is None:
             return False
+        self.stop_reason = reason
         return True
 
     def request_stop(self, reason: str = "stopped") -> None:
@@ -264,7 +282,9 @@ class Run:
 
     # -- logging ------------------------------------------------------------------------------------
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Log scalars at ``step`` (default: the current step)."""
+        """Log scalars at ``step`` (default: the current step); only the main process writes."""
+        if not self.main:
+            return
         assert self.tracker is not None, "log() is for a started run"
         at = self._step if step is None else step
         self.tracker.log(metrics, at)
@@ -276,19 +296,26 @@ class Run:
                 self._bar.set_postfix({k: f"{v:.4g}" for k, v in list(shown.items())[:3]}, refresh=False)
 
     def log_image(self, name: str, images: Any, step: int | None = None) -> Path:
-        """Save images to media/ (a batch as a grid) and log them to W&B."""
+        """Save images to media/ (a batch as a grid) and log them to W&B (the main process only)."""
+        if not self.main:
+            return self.media_dir / f"{name}-{self._step if step is None else step:09d}.png"
         assert self.tracker is not None
         return self.tracker.image(name, images, self._step if step is None else step)
 
     def log_video(self, name: str, frames_or_path: Any, step: int | None = None, fps: float = 30.0) -> Path:
-        """Save a video to media/ and log it to W&B."""
+        """Save a video to media/ and log it to W&B (the main process only)."""
+        if not self.main:
+            return self.media_dir / name
         assert self.tracker is not None
         return self.tracker.video(name, frames_or_path, self._step if step is None else step, fps)
 
     # -- checkpoints --------------------------------------------------------------------------------
     def checkpoint(self, plugin: Plugin, score: float | None = None, higher_is_better: bool = True) -> Path:
         """Write the plugin's state as the latest checkpoint; with a ``score`` better than any
-        before, it is also the best. Returns the path of the tensors file."""
+        before, it is also the best. Returns the path of the tensors file. Only the main
+        process writes (the others' weights are the same)."""
+        if not self.main:
+            return self.checkpoint_dir / f"step-{self._step:012d}.safetensors"
         with self.aside():
             t = time.time()
             path = self._checkpoint(plugin, score, higher_is_better)
@@ -352,22 +379,55 @@ class Run:
         self.best_score = state.get("best_score")
         from sandbox.tracking import DISCARDED, rewind_metrics
 
-        moved = rewind_metrics(self.dir, self._step)
+        moved = rewind_metrics(self.dir, self._step) if self.main else 0
         if moved:
             print(f"resuming {self.dir} from its checkpoint at step {self._step}: {moved} metric rows logged after it "
                   f"moved to {DISCARDED}", file=sys.stderr)
         return True
 
     # -- the session --------------------------------------------------------------------------------
+    def record(self, **fields: Any) -> None:
+        """Add JSON fields to run.json (the main process only), e.g. how many processes trained it."""
+        if self.main:
+            self._write_info(**fields)
+
     def _write_info(self, **changes: Any) -> None:
         self.info.update(changes)
         atomic_write(self.dir / "run.json", json.dumps(self.info, indent=1))
 
+    def _catch_signals(self) -> dict[int, Any]:
+        """Make Ctrl-C and SIGTERM a request to stop (a second one aborts at once); returns the
+        handlers they replaced."""
+        previous = {}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if self.interrupted:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.interrupted = True
+            if self.main:
+                print("\nstopping: writing a checkpoint (press Ctrl-C again to abort at once)", file=sys.stderr)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread
+                pass
+        return previous
+
     @contextmanager
     def session(self, progress: bool = True) -> Iterator[Run]:
-        """Open tracking and the progress bar, catch Ctrl-C / SIGTERM as a request to stop."""
+        """Open tracking and the progress bar, catch Ctrl-C / SIGTERM as a request to stop.
+        The other processes of a run launched in several only catch the signals."""
         from sandbox.tracking import Tracker
 
+        if not self.main:
+            caught = self._catch_signals()
+            try:
+                yield self
+            finally:
+                for sig, handler in caught.items():
+                    signal.signal(sig, handler)
+            return
         info_path = self.dir / "run.json"
         if info_path.exists():
             try:
@@ -383,19 +443,7 @@ class Run:
         self.tracker.set_time_offset(self.elapsed)  # metrics' "time" is the run's elapsed time
         self._last_checkpoint = time.time()
 
-        previous = {}
-
-        def on_signal(signum: int, frame: Any) -> None:
-            if self.interrupted:  # a second Ctrl-C: stop now
-                raise KeyboardInterrupt
-            self.interrupted = True
-            print("\nstopping: writing a checkpoint (press Ctrl-C again to abort at once)", file=sys.stderr)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                previous[sig] = signal.signal(sig, on_signal)
-            except ValueError:  # not the main thread
-                pass
+        previous = self._catch_signals()
         if progress:
             from tqdm.auto import tqdm
 
@@ -478,8 +526,12 @@ def train(
     if isinstance(config, RunConfig):
         config = config.to_dict()
     raw = raw_config(config, overrides)
+    # under 'accelerate launch', several processes train this run: the main one decides what
+    # depends on files or on the moment (see sandbox.processes), and writes alone
+    processes = Processes.from_env()
+    processes.start(str(raw.get("device") or "auto"))
     out = raw.get("out")
-    resume = out is not None and is_run_dir(str(out))
+    resume = processes.decide(lambda: out is not None and is_run_dir(str(out)))
     if resume and is_exported(str(out)):
         raise ConfigError(f"out={out} is a folder written by 'sandbox export', which holds weights to use, not a run to resume; choose a new out=.")
     if resume:
@@ -490,25 +542,34 @@ def train(
             raw, notice = tuned_values.apply(raw)
         cfg = from_raw(raw)
     cls = plugin_class(cfg)
+    if processes.several and not cls.data_parallel:
+        raise ConfigError(f"{cfg.plugin.name} trains in one process; run it without 'accelerate launch' (the generative models train in several).")
     cfg = cls.complete_config(cfg)
-    run_dir = Path(cfg.out) if cfg.out else default_run_dir(cfg)
-    if not resume and run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise ConfigError(f"out={run_dir} already exists and is not a sandbox run; choose a new out= (nothing was written).")
+
+    def choose_run_dir() -> Path:
+        run_dir = Path(cfg.out) if cfg.out else default_run_dir(cfg)
+        if not resume and run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+            raise ConfigError(f"out={run_dir} already exists and is not a sandbox run; choose a new out= (nothing was written).")
+        return run_dir
+
+    run_dir = processes.decide(choose_run_dir)  # the default name holds the main process's clock
     cfg.out = str(run_dir)
     seed_everything(cfg.seed)
     plugin = cls(cfg)  # networks and envs are built, and impossible combinations refused, before anything is written
-    if notice is not None and progress:
+    if notice is not None and progress and processes.main:
         print(notice.line(), file=sys.stderr)
     run = Run(run_dir, cfg, started=started)
+    run.processes = processes
     run.tuned = notice
     if on_log is not None:
         run.listeners.append(lambda metrics, step: on_log(run, metrics, step))
     if resume:
         run.restore(plugin)
-        if run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0):
-            print(f"{run_dir} has already spent its budget (step {run.step} of {cfg.steps}); raise steps= or max_minutes= to train on.", file=sys.stderr)
+        if run.processes.decide(lambda: run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0)):
+            if run.main:
+                print(f"{run_dir} has already spent its budget (step {run.step} of {cfg.steps}); raise steps= or max_minutes= to train on.", file=sys.stderr)
             return run
-    else:
+    elif run.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.yaml", (notice.comment() if notice is not None else "") + cfg.to_yaml())
     with run.session(progress=progress):
