@@ -434,6 +434,21 @@ def _need_ray(search: str) -> None:
                            'install the sandbox\'s scale extra: pip install -e ".[scale]" (or pip install "ray[tune]" optuna).')
 
 
+def die_with_parent() -> None:
+    """On Linux, have the kernel kill this process when its parent (the node's raylet) dies: a
+    sweep killed as a whole (its process group) must not leave a trial running on, writing into its
+    run directory while ``--resume`` starts it again. Elsewhere a no-op."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def optuna_trial_name(spec: Spec, trial_id: str, config: dict[str, Any], known_dirs: dict[str, str]) -> str:
     """The folder of an Optuna trial: a trial of the sweep with the same values (one to resume), or
     a new name from Ray's trial id."""
@@ -458,6 +473,7 @@ def trial_class(folder: str, spec_dict: dict[str, Any], known_dirs: dict[str, st
         def setup(self, config: dict[str, Any]) -> None:
             import torch
 
+            die_with_parent()
             spec = self.spec = Spec.from_dict(spec_dict)
             if "__trial__" in config:  # grid and random: the driver fixed the trial's name and values
                 self.name, values = str(config["__trial__"]["name"]), dict(config["__trial__"]["values"])
@@ -511,6 +527,12 @@ def trial_class(folder: str, spec_dict: dict[str, Any], known_dirs: dict[str, st
                 return {**item, "done": True}
             self.last = item
             return item
+
+        def reset_config(self, new_config: dict[str, Any]) -> bool:
+            """The next trial in this process (Tune reuses it: no second start-up, imports included)."""
+            self.cleanup()
+            self.setup(new_config)
+            return True
 
         def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
             """The trial's state is its run directory, which checkpoints itself; Tune keeps only where it is."""
@@ -761,7 +783,7 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
                 fn,
                 param_space=space,
                 tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search_alg, scheduler=scheduler,
-                                            num_samples=left if spec.search == "optuna" else 1,
+                                            num_samples=left if spec.search == "optuna" else 1, reuse_actors=True,
                                             max_concurrent_trials=None if spec.search == "optuna" else spec.parallel),
                 run_config=tune.RunConfig(storage_path=storage, name="tune", verbose=0,
                                           callbacks=[_progress_callback(folder, spec, table, known_dirs, left, progress)]),

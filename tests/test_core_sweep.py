@@ -207,18 +207,19 @@ def test_a_killed_sweep_resumes_without_redoing_finished_trials(tmp_path: Path) 
     """The sweep's whole process group killed (SIGKILL) after its first trial ended; --resume keeps
     the finished trials byte for byte, resumes the one that was cut, and runs the rest."""
     folder = tmp_path / "sw"
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "sweep", *PPO, "steps=3000", "seed=0,1", "agent.learning_rate=1e-3,3e-4",
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "sweep", *PPO, "steps=8000", "agent.eval_every=4000", "seed=0,1",
+                             "agent.learning_rate=1e-3,3e-4",
                              "--out", "sw", "--parallel", "1", "--cpus", "2"], cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if (folder / "trials").is_dir() and list(statuses(folder).values()).count("finished") >= 1:
             break
-        time.sleep(0.2)
-    time.sleep(1.0)  # into the next trial
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     wait_group_gone(proc.pid)
+    time.sleep(2.0)  # the trials' processes (a session of their own) die with their raylet: nothing writes any more
     before = statuses(folder)
     finished = [n for n, s in before.items() if s == "finished"]
     assert 1 <= len(finished) < 4, before
