@@ -6,6 +6,7 @@ one set of shared backbones (MLP, CNN, RNN, transformer).
     import sandbox
     run = sandbox.train("ppo-cartpole", ["steps=20000"])
     policy = sandbox.load(run.dir)
+    steps, returns = run.metrics.series("eval/mean_return")   # or sandbox.metrics(run_dir)
     env = sandbox.make_env("CartPole-v1")
 """
 
@@ -19,7 +20,7 @@ from sandbox.registry import list_plugins
 
 __version__ = "0.1.0"
 __all__ = [
-    "train", "load", "export", "make_env", "list_plugins", "registry",
+    "train", "load", "export", "metrics", "make_env", "list_plugins", "registry",
     "Agent", "GenerativeModel", "Plugin", "RunConfig", "Run", "InputSpec", "option",
     "SandboxError", "ConfigError", "RunDirError", "UnsupportedInput",
 ]
@@ -28,6 +29,7 @@ _LAZY = {
     "train": ("sandbox.run", "train"),
     "load": ("sandbox.run", "load"),
     "export": ("sandbox.exporter", "export"),
+    "metrics": ("sandbox.history", "metrics"),
     "Run": ("sandbox.run", "Run"),
     "make_env": ("sandbox.env", "make_env"),
     "Agent": ("sandbox.plugin", "Agent"),
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from sandbox.config import RunConfig, option
     from sandbox.env import make_env
     from sandbox.exporter import export
+    from sandbox.history import metrics
     from sandbox.plugin import Agent, GenerativeModel, Plugin
     from sandbox.run import Run, load, train
 

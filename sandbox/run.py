@@ -154,6 +154,15 @@ class Run:
 
     # -- paths --------------------------------------------------------------------------------------
     @property
+    def metrics(self) -> Any:
+        """The rows of the run's ``metrics.jsonl`` as a :class:`sandbox.history.Metrics`
+        (``run.metrics.series("eval/mean_return")`` gives one metric's steps and values as arrays)."""
+        from sandbox.history import Metrics
+        from sandbox.tracking import read_metrics
+
+        return Metrics(read_metrics(self.dir), self.dir)
+
+    @property
     def checkpoint_dir(self) -> Path:
         return self.dir / CHECKPOINTS
 
