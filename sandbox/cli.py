@@ -179,6 +179,14 @@ def _parser() -> ArgumentParser:
                    help="the run's checkpoint to play: best (by Elo, the default; latest when there is none) or latest")
     s.add_argument("--quiet", action="store_true", help="no log lines on stderr (by default one a generated move)")
 
+    s = sub.add_parser("completion", help="print a tab-completion script for bash, zsh, tcsh, fish or powershell",
+                       description="Print a tab-completion script for the sandbox command: commands, flags, run folders, presets and "
+                                   "plugin names. Regenerate it after installing plugins.\n\n"
+                                   "  sandbox completion bash > ~/.local/share/bash-completion/completions/sandbox\n"
+                                   "  sandbox completion zsh > ~/.zfunc/_sandbox     (with fpath+=~/.zfunc before compinit in ~/.zshrc)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("shell", metavar="bash|zsh|tcsh|fish|powershell", help="the shell to complete in")
+
     s = sub.add_parser("demo", help="a short tour: train small things and write what they make")
     s.add_argument("--out", default="runs/demo", help="folder for the demo runs (default runs/demo)")
     s.add_argument("--only", action="append", help="run only the demo presets whose name contains this")
@@ -554,6 +562,35 @@ def cmd_gtp(args: argparse.Namespace) -> int:
     return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint)
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    """The parser of the sandbox command as a shtab completion script: run folders complete as
+    folders, files as files, and train's and sweep's words as presets, plugin names and keys."""
+    import shtab
+
+    from sandbox.config import SECTIONS, TOP_KEYS, presets
+    from sandbox.registry import list_plugins
+
+    if args.shell not in shtab.SUPPORTED_SHELLS:
+        raise SandboxError(f"no completion for the shell {args.shell!r}; use one of {', '.join(shtab.SUPPORTED_SHELLS)}.")
+    parser = _parser()
+    plugins = list_plugins()
+    kinds = {"agent": "agents", "model": "generative", "env": "envs", "data": "datasets", "backbone": "backbones"}
+    words = sorted(presets()) + [f"{section}={e['name']}" for section in SECTIONS for e in plugins[kinds[section]]]
+    words += [f"{k}=" for k in TOP_KEYS if k not in SECTIONS] + ["wandb.mode=", "wandb.project=", "wandb.group="]
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices  # noqa: SLF001
+    commands["train"].add_argument("words", nargs="*", choices=words)
+    for name, sub in commands.items():
+        for action in sub._actions:  # noqa: SLF001
+            if action.dest in ("run_dir", "run_dirs", "target", "resume", "to") or (action.dest == "out" and name in ("sweep", "demo")):
+                action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+            elif action.dest in ("out", "record"):
+                action.complete = shtab.FILE  # type: ignore[attr-defined]
+            elif action.dest == "words":
+                action.choices = words
+    print(shtab.complete(parser, shell=args.shell))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sandbox.demo import run_demo
 
@@ -571,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         args = parser.parse_args(argv)
         handlers = {"list": cmd_list, "eval": cmd_eval, "play": cmd_play, "sample": cmd_sample,
-                    "compare": cmd_compare, "export": cmd_export, "demo": cmd_demo, "sweep": cmd_sweep,
+                    "compare": cmd_compare, "export": cmd_export, "demo": cmd_demo, "sweep": cmd_sweep, "completion": cmd_completion,
                     "gtp": cmd_gtp}
         return handlers[args.command](args)
     except SandboxError as exc:
