@@ -474,6 +474,7 @@ def trial_class(folder: str, spec_dict: dict[str, Any], known_dirs: dict[str, st
             import torch
 
             die_with_parent()
+            os.environ["SANDBOX_JOB_TYPE"] = "sweep"  # the trial's W&B run: job_type sweep
             spec = self.spec = Spec.from_dict(spec_dict)
             if "__trial__" in config:  # grid and random: the driver fixed the trial's name and values
                 self.name, values = str(config["__trial__"]["name"]), dict(config["__trial__"]["values"])

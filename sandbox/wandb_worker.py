@@ -6,6 +6,11 @@ order. wandb's client work (protobuf, media files, its service) then runs on ano
 of taking turns with training for the interpreter lock. The trainer never waits for this process:
 what it cannot take in time is dropped from W&B there (``metrics.jsonl`` keeps every row).
 
+The run's ``job_type`` is ``train`` (``sweep`` in a trial of ``sandbox sweep``), its config
+records the versions of the sandbox, torch, SB3, diffusers, Gymnasium, ale-py and wandb, and a run
+that ends well logs its best checkpoint as a model artifact (by reference, so ``wandb sync``
+uploads it).
+
 Messages: ``{"op": "init", "kwargs": {...}, "first_row": N}`` first, then ``log`` (``data``,
 ``step``), ``image`` (``name``, ``path``, ``caption``, ``step``), ``video`` (``name``, ``path``,
 ``step``) and ``finish`` (``exit_code``). The end of input without ``finish`` (the trainer was
@@ -57,10 +62,57 @@ def check_reachable(base_url: str | None, seconds: float = CONNECT_SECONDS) -> N
         raise ConnectionError(f"cannot reach the W&B server {url.scheme}://{host}:{port} ({exc})") from None
 
 
+#: the packages whose versions every W&B run records in its config (``versions``)
+VERSIONED = ("sandbox", "torch", "stable-baselines3", "diffusers", "gymnasium", "ale-py", "wandb")
+
+
+def versions() -> dict[str, str]:
+    """The installed versions of :data:`VERSIONED` (read from package metadata: nothing is imported)."""
+    from importlib import metadata
+
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def model_artifact(run: Any, run_dir: str) -> None:
+    """Log the run's best checkpoint (its latest when it has no best) and ``config.yaml`` as a W&B
+    model artifact, by reference (``file://``): nothing is copied while offline, and ``wandb sync``
+    uploads the reference. Only a checkpoint pair the pointer names inside ``checkpoints/`` is taken."""
+    import wandb
+
+    from sandbox.files import CHECKPOINT_STEM
+
+    checkpoints = os.path.join(run_dir, "checkpoints")
+    for which in ("best", "latest"):
+        pointer = os.path.join(checkpoints, f"{which}.json")
+        if not os.path.isfile(pointer) or os.path.islink(pointer):
+            continue
+        with open(pointer, "rb") as fh:
+            stem = json.loads(fh.read(1 << 16)).get("file")
+        if not isinstance(stem, str) or not CHECKPOINT_STEM.match(stem):
+            return
+        files = [os.path.join(checkpoints, f"{stem}{suffix}") for suffix in (".safetensors", ".json")] + [os.path.join(run_dir, "config.yaml")]
+        if not all(os.path.isfile(f) and not os.path.islink(f) for f in files):
+            return
+        artifact = wandb.Artifact(f"model-{run.id}", type="model", metadata={"checkpoint": stem, "pointer": which})
+        for f in files:
+            artifact.add_reference("file://" + os.path.abspath(f), name=os.path.basename(f))
+        run.log_artifact(artifact, aliases=[which, "latest"] if which == "best" else ["latest"])
+        return
+
+
 def _start(message: dict[str, Any]) -> Any:
     import wandb
 
-    kwargs = message["kwargs"]
+    kwargs = dict(message["kwargs"])
+    # job_type by W&B's conventions: train, or sweep for a trial of 'sandbox sweep' (which sets it)
+    kwargs.setdefault("job_type", os.environ.get("SANDBOX_JOB_TYPE") or "train")
+    kwargs["config"] = {**(kwargs.get("config") or {}), "versions": versions()}
     if kwargs.get("mode") == "online":
         check_reachable(os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url)
     with warnings.catch_warnings():
@@ -124,6 +176,11 @@ def main() -> int:
             row += 1
         except Exception as exc:
             warn({"log": "logging", "image": "image logging", "video": "video logging"}.get(op, str(op)), exc)
+    if exit_code == 0 and first["kwargs"].get("dir"):
+        try:
+            model_artifact(run, first["kwargs"]["dir"])
+        except Exception as exc:
+            warn("model artifact", exc)
     try:
         run.finish(exit_code=exit_code)
     except Exception as exc:

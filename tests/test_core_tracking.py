@@ -168,3 +168,24 @@ def test_an_offline_run_ends_with_the_wandb_sync_line_and_a_disabled_one_does_no
     assert off.returncode == 0, off.stderr
     assert "W&B" not in off.stdout + off.stderr and "wandb sync" not in off.stdout
     assert not (tmp_path / "d" / "wandb").exists()
+
+
+def test_wandb_run_has_job_type_versions_and_the_best_checkpoint_as_a_model_artifact(tmp_path):
+    run = sandbox.train(None, [*TINY, "steps=30", "wandb.mode=offline", "wandb.project=tests", f"out={tmp_path / 'r'}"], progress=False)
+    files = list((run.dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    records = wandb_records(files[0])
+    runs = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert runs[0].job_type == "train"
+    config = {item.key: json.loads(item.value_json) for item in runs[0].config.update}
+    versions = config["versions"]
+    assert {"sandbox", "torch", "stable-baselines3", "diffusers", "wandb"} <= set(versions)
+    import torch
+
+    assert versions["torch"] == torch.__version__
+    artifacts = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"]
+    assert len(artifacts) == 1 and artifacts[0].type == "model" and artifacts[0].name == f"model-{run.info['id']}"
+    latest = json.loads((run.dir / "checkpoints" / "latest.json").read_text())["file"]
+    refs = {e.path: e.ref for e in artifacts[0].manifest.contents}
+    assert refs == {f"{latest}.safetensors": f"file://{run.dir.resolve() / 'checkpoints' / (latest + '.safetensors')}",
+                    f"{latest}.json": f"file://{run.dir.resolve() / 'checkpoints' / (latest + '.json')}",
+                    "config.yaml": f"file://{run.dir.resolve() / 'config.yaml'}"}
