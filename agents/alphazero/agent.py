@@ -345,7 +345,7 @@ class AlphaZero(Agent):
                         if self.buffer.size >= max(cfg.min_buffer, cfg.batch_size):
                             owed += out["moves"] * cfg.train_ratio / cfg.batch_size
                     if run.interrupted:
-                        break
+                        continue  # should_stop() ends the loop as interrupted
                     # 3. the training steps owed, no more than max_lag past the oldest weights still played with
                     t1 = time.time()
                     window["self"] += t1 - t0
@@ -376,7 +376,7 @@ class AlphaZero(Agent):
             finally:
                 for actor in actors:
                     ray.kill(actor)
-        if run.stop_reason != "interrupted" and not run.interrupted and self._rated_at != run.step:
+        if run.stop_reason != "interrupted" and self._rated_at != run.step:
             self.rate(run, closing=True)
 
     def _add_game(self, played: Game, window: dict[str, Any]) -> None:

@@ -1,0 +1,165 @@
+"""AlphaZero's self-play actors on Ray (``agent.actors=N``, issue 12.2): tic-tac-toe learnt by two
+actors and a learner, a run stopped by Ctrl-C and resumed, no Ray process left behind, the actor
+on its own (no Ray), and bad values.
+
+Runs with actors go through the ``sandbox`` command in a process group of its own; after it exits,
+no process may be left in that group (Ray's daemons and the actors included)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sandbox
+from sandbox.errors import ConfigError
+
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="Ray is the scale extra: pip install -e '.[scale]' (the README's test command installs it)")
+
+# the tuned tic-tac-toe run (32 simulations, 64 games an actor, the small CNN), evaluations against perfect play; on two
+# loaded cores it loses no game to perfect play from about 4 000 self-play moves on, in about a minute
+RUN = ["agent=alphazero", "env=tictactoe", "agent.actors=2", "agent.weights_every=8",
+       "agent.max_lag=16", "max_minutes=null", "agent.eval_every=4096", "agent.log_every=512", "agent.eval_games=20",
+       "agent.eval_opponents=[perfect]", "agent.elo_snapshots=1", "wandb.mode=disabled", "--no-progress"]
+STEPS = 12288
+
+
+def left_in_group(pgid: int) -> list[str]:
+    """Live (not zombie) processes still in the process group ``pgid``."""
+    out = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.split(None, 2)[0] == str(pgid) and not line.split(None, 2)[1].startswith("Z")]
+
+
+def wait_group_gone(pgid: int, seconds: float = 20.0) -> list[str]:
+    deadline = time.time() + seconds
+    while (left := left_in_group(pgid)) and time.time() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "sandbox", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str]:
+    """Wait for the command; fail if anything of its process group outlives it."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    left = wait_group_gone(proc.pid)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, f"processes left behind by the run: {left}"
+    return proc.returncode, err
+
+
+def rows(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def stopped_and_resumed(tmp_path_factory) -> dict:
+    """A run with two actors stopped by Ctrl-C (to its whole process group, as a terminal sends it)
+    once the actors' games are arriving, then resumed to its step budget."""
+    tmp = tmp_path_factory.mktemp("actors")
+    run_dir = tmp / "run"
+    proc = start("train", *RUN, f"steps={STEPS}", "out=run", cwd=tmp)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (run_dir / "metrics.jsonl").is_file() and any("actors/lag" in r for r in rows(run_dir)):
+            break
+        time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    code, err = finish(proc)
+    before = rows(run_dir)
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    proc = start("train", *RUN, f"steps={STEPS}", "out=run", cwd=tmp)
+    code2, err2 = finish(proc)
+    return {"dir": run_dir, "stop": (code, err), "resume": (code2, err2), "before": before, "after": rows(run_dir)[len(before):],
+            "latest": latest}
+
+
+@needs_ray
+def test_ctrl_c_stops_the_actors_checkpoints_and_leaves_no_ray_process(stopped_and_resumed) -> None:
+    code, err = stopped_and_resumed["stop"]
+    assert code == 130, err[-3000:]
+    assert "Traceback" not in err
+    before = stopped_and_resumed["before"]
+    assert any("actors/lag" in r for r in before)
+    assert 0 < before[-1]["step"] < STEPS
+
+
+@needs_ray
+def test_the_resumed_run_goes_on_where_it_stopped_and_learns_perfect_play(stopped_and_resumed) -> None:
+    """Resumed from the checkpoint Ctrl-C wrote, its steps strictly increase past it; at the end the
+    agent loses no game against perfect play (the closing evaluation's 20 games, and 20 more)."""
+    code, err = stopped_and_resumed["resume"]
+    assert code == 0, err[-3000:]
+    after, before = stopped_and_resumed["after"], stopped_and_resumed["before"]
+    assert after and after[0]["step"] > before[-1]["step"]
+    steps = [r["step"] for r in before + after]
+    assert steps == sorted(steps) and steps[-1] >= STEPS
+    logged = [r for r in before + after if "actors/lag" in r]
+    assert all(0 <= r["actors/lag"] <= r["actors/lag_max"] <= 16 for r in logged)  # max_lag=16 bounds the weights' staleness
+    assert all(r["moves_per_s"] > 0 for r in logged)
+    closing = [r for r in after if "loss_rate/perfect" in r][-1]
+    assert closing["step"] >= STEPS and closing["loss_rate/perfect"] == 0.0, closing
+    agent = sandbox.load(stopped_and_resumed["dir"], "latest")
+    r = agent.evaluate(games=20, opponent="perfect")
+    assert r["loss"] == 0, r
+
+
+def test_an_actor_alone_plays_its_games_with_the_weights_it_is_given() -> None:
+    """The actor's body without Ray: a call plays moves × games positions and hands back whole games
+    labelled with their results; the weights are taken once per version."""
+    from sandbox.agents.alphazero.agent import AlphaZero
+    from sandbox.agents.alphazero.selfplay import SelfPlayActor, actor_seed
+    from sandbox.config import from_raw
+
+    cfg = AlphaZero.complete_config(from_raw({"agent": {"name": "alphazero", "games": 4, "simulations": 4}, "env": {"name": "tictactoe"},
+                                              "backbone": {"name": "mlp"}}))
+    agent = AlphaZero(cfg)
+    actor = SelfPlayActor(agent.game, cfg.backbone, agent.cfg, agent.search_cfg, actor_seed(0, 1, 0))
+    actor.load(agent.net.state_dict(), 7)
+    out = actor.play([None], 7, 12)  # the version it has: the weights are not fetched
+    assert out["moves"] == 48 and out["sims"] == 48 * 4 and out["version"] == 7
+    assert len(out["games"]) >= 4  # tic-tac-toe ends within 9 plies
+    for g in out["games"]:
+        assert len(g.x) == len(g.p) == len(g.z) == g.length and 5 <= g.length <= 9
+        assert g.result in (-1.0, 0.0, 1.0) and set(np.abs(g.z)) == {abs(g.result)}
+        assert np.allclose(g.p.sum(1), 1.0)
+    assert actor_seed(0, 0, 0) != actor_seed(0, 1, 0) != actor_seed(0, 1, 512)
+
+
+@pytest.mark.parametrize("value", ["actors=-1", "actor_moves=0", "weights_every=0", "max_lag=0", "actors=two"])
+def test_bad_actor_values_are_one_sentence(value: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=f"agent.{value.split('=')[0]}") as info:
+        sandbox.train(None, ["agent=alphazero", "env=tictactoe", "backbone=mlp", f"agent.{value}", f"out={tmp_path / 'r'}"], progress=False)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "r").exists()
+
+
+def test_without_ray_actors_say_what_to_install_and_actors_0_never_imports_ray(tmp_path: Path) -> None:
+    code = ("import sys; sys.modules['ray'] = None; from sandbox.cli import main; "
+            "sys.exit(main(['train', 'agent=alphazero', 'env=tictactoe', 'agent.actors=2', 'out=r', '--no-progress']))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert len(r.stderr.strip().splitlines()) == 1 and 'pip install -e ".[scale]"' in r.stderr and "agent.actors" in r.stderr
+    assert not (tmp_path / "r").exists()
+    code = ("import sys, sandbox; sandbox.train(None, ['agent=alphazero', 'env=tictactoe', 'backbone=mlp', 'steps=16', "
+            "'agent.games=8', 'agent.simulations=2', 'agent.eval_games=1', 'agent.eval_opponents=[random]', 'out=r', "
+            "'wandb.mode=disabled'], progress=False); assert 'ray' not in sys.modules, 'ray imported'")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
