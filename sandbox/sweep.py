@@ -106,9 +106,30 @@ class Spec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Spec:
+        """The spec ``to_dict`` wrote; a ValueError says what does not fit (``sweep.json`` is data)."""
         data = dict(data)
+        if not isinstance(data.get("ranges", []), list) or not all(isinstance(r, dict) for r in data.get("ranges", [])):
+            raise ValueError("'ranges' must be a list of mappings")
         data["ranges"] = [Range(**r) for r in data.get("ranges", [])]
-        return cls(**data)
+        spec = cls(**data)
+        number = (int, float)
+        checks = [
+            (isinstance(spec.name, str), "name"), (spec.source is None or isinstance(spec.source, str), "source"),
+            (isinstance(spec.fixed, list) and all(isinstance(f, str) for f in spec.fixed), "fixed"),
+            (isinstance(spec.axes, dict) and all(isinstance(k, str) and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+                                                 for k, v in spec.axes.items()), "axes"),
+            (all(isinstance(r.key, str) and isinstance(r.low, number) and isinstance(r.high, number) and r.low < r.high
+                 and isinstance(r.log, bool) and isinstance(r.integer, bool) and (not r.log or r.low > 0) for r in spec.ranges), "ranges"),
+            (isinstance(spec.trials, int) and 0 < spec.trials <= MAX_TRIALS, "trials"), (isinstance(spec.metric, str), "metric"),
+            (spec.parallel is None or (isinstance(spec.parallel, int) and spec.parallel > 0), "parallel"),
+            (isinstance(spec.cpus_per_trial, number) and spec.cpus_per_trial > 0, "cpus_per_trial"),
+            (isinstance(spec.gpus_per_trial, number) and spec.gpus_per_trial >= 0, "gpus_per_trial"),
+            (isinstance(spec.seed, int) and isinstance(spec.steps, int), "seed and steps"),
+        ]
+        for ok, what in checks:
+            if not ok:
+                raise ValueError(f"its spec's {what} is not what 'sandbox sweep' writes")
+        return spec
 
 
 def split_values(text: str) -> list[str]:

@@ -326,3 +326,17 @@ def test_an_unreachable_address_is_one_sentence(tmp_path: Path) -> None:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: could not join the Ray cluster at 127.0.0.1:"), r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("damage", [{"ranges": [{"key": "x", "low": "a", "high": 2}]}, {"axes": {"seed": []}}, {"trials": -3},
+                                    {"fixed": "agent=ppo"}, {"cpus_per_trial": "x"}, {"ranges": 5}, {"bogus": 1}, {"search": "bayes"}])
+def test_a_damaged_spec_is_one_sentence(damage: dict, tmp_path: Path, capsys) -> None:
+    from sandbox.cli import main
+
+    spec = sweep.make_spec(None, [*PPO, "seed=0,1"], search=None, trials=None, metric=None, mode=None, scheduler="none",
+                           parallel=None, cpus_per_trial=1.0, gpus_per_trial=0.0, name="s")
+    (tmp_path / "sweep.json").write_text(json.dumps({"spec": {**spec.to_dict(), **damage}, "trials": []}))
+    assert main(["sweep", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "is damaged" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "trials").exists()
