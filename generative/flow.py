@@ -46,6 +46,7 @@ from torch import nn
 from sandbox.backbones.base import build
 from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
+from sandbox.faults import fault_point
 from sandbox.generative.base import EMA, DataModel, TrainConfig, adamw, progress_bar
 
 if TYPE_CHECKING:
@@ -370,6 +371,8 @@ class Flow(DataModel):
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(str(tmp), safe_serialization=True)
+        fault_point("pipeline:written")
         shutil.rmtree(folder, ignore_errors=True)
+        fault_point("pipeline:removed")
         tmp.rename(folder)
         return folder

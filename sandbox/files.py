@@ -5,20 +5,34 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from sandbox.errors import RunDirError
+from sandbox.faults import fault_point
+
+#: a checkpoint's step number in a file name (fault points name all steps alike)
+STEP_DIGITS = re.compile(r"^step-[0-9]{12}")
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, fsynced."""
+    """Write ``data`` to ``path`` through a temporary file and a rename, fsynced. A failed write
+    (a full disk) leaves ``path`` as it was and no temporary file behind."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    point = STEP_DIGITS.sub("step", path.name)
     mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode) as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, mode) as fh:
+            fault_point(f"{point}:half-written", lambda: (fh.write(data[: len(data) // 2]), fh.flush()))
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        fault_point(f"{point}:written")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fault_point(f"{point}:renamed")
     try:
         fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -72,3 +86,72 @@ def check_contained(run_dir: str | Path) -> Path:
                 raise RunDirError(f"{path} is a symbolic link; a run directory's files must be its own: replace it with the real file.")
     return run_dir
 
+
+
+#: temporary files a killed writer leaves: ``.<name>.tmp-<pid>`` (atomic_write) in the run directory
+#: and checkpoints/, also ``<name>.tmp-<pid>`` and ``.tmp-<pid>-<name>`` (pictures, videos) in media/
+_ATOMIC_TMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)$")
+_MEDIA_TMP = re.compile(r"^(?:\.(?P<a>.+)\.tmp-(?P<pa>[0-9]+)|(?P<b>[^.].*)\.tmp-(?P<pb>[0-9]+)|\.tmp-(?P<pc>[0-9]+)-(?P<c>.+))$")
+_CHECKPOINT_FILE = re.compile(r"^(?:step-[0-9]{12}\.(?:safetensors|json)|latest\.json|best\.json)$")
+#: the folder a diffusers pipeline export is written to before it is renamed into place
+PIPELINE_TMP = "pipeline.tmp"
+
+
+def _gone(pid: str) -> bool:
+    """Whether no process ``pid`` runs any more (its temporary files are leftovers, not work in progress)."""
+    n = int(pid)
+    if n == os.getpid():
+        return False
+    try:
+        os.kill(n, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return n > 2**22
+    return False
+
+
+def leftover_temporaries(run_dir: str | Path) -> list[Path]:
+    """The temporary files (and pipeline.tmp folder) that killed sandbox processes left in ``run_dir``:
+    only names the sandbox itself writes, only of processes that no longer run, never symbolic links."""
+    run_dir = Path(run_dir)
+    found: list[Path] = []
+
+    def scan(folder: Path, pattern: re.Pattern[str], keep: Callable[[re.Match[str]], bool]) -> None:
+        if folder.is_symlink() or not folder.is_dir():
+            return
+        for path in folder.iterdir():
+            m = pattern.match(path.name)
+            if m and keep(m) and not path.is_symlink() and path.is_file():
+                found.append(path)
+
+    scan(run_dir, _ATOMIC_TMP, lambda m: m["name"] in RUN_FILES and _gone(m["pid"]))
+    scan(run_dir / "checkpoints", _ATOMIC_TMP, lambda m: bool(_CHECKPOINT_FILE.match(m["name"])) and _gone(m["pid"]))
+    scan(run_dir / "media", _MEDIA_TMP, lambda m: _gone(m["pa"] or m["pb"] or m["pc"]))
+    pipeline = run_dir / PIPELINE_TMP
+    if pipeline.is_dir() and not pipeline.is_symlink():
+        found.append(pipeline)
+    return found
+
+
+def clean_temporaries(run_dir: str | Path) -> int:
+    """Delete :func:`leftover_temporaries`; how many there were."""
+    import shutil
+
+    found = leftover_temporaries(run_dir)
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return len(found)
+
+
+def only_leftovers(run_dir: str | Path) -> bool:
+    """Whether the folder ``run_dir`` holds nothing but temporaries of a killed sandbox process (a run
+    killed before its config.yaml was whole): such a folder starts afresh."""
+    run_dir = Path(run_dir)
+    if run_dir.is_symlink() or not run_dir.is_dir():
+        return False
+    entries = list(run_dir.iterdir())
+    return bool(entries) and set(entries) <= set(leftover_temporaries(run_dir))

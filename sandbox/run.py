@@ -17,6 +17,7 @@ checkpoint loadable. Nothing here unpickles.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -31,8 +32,9 @@ from sandbox import checkpoint
 from sandbox import tuned as tuned_values
 from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
 from sandbox.device import seed_everything
-from sandbox.errors import ConfigError, RunDirError, SandboxError
-from sandbox.files import CHECKPOINT_STEM, atomic_write, check_contained, check_run_dir, is_run_dir
+from sandbox.errors import ConfigError, MachineError, RunDirError, SandboxError
+from sandbox.faults import fault_point
+from sandbox.files import CHECKPOINT_STEM, atomic_write, check_contained, check_run_dir, clean_temporaries, is_run_dir, only_leftovers
 from sandbox.processes import Processes
 from sandbox.registry import plugin_class
 
@@ -352,10 +354,12 @@ class Run:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         name = f"step-{self._step:012d}"
         checkpoint.write(self.checkpoint_dir / name, tensors, doc)
+        fault_point("checkpoint:pair-written")
         pointer = json.dumps({"file": name, "step": self._step, "score": score})
         atomic_write(self.checkpoint_dir / "latest.json", pointer)
         if is_best:
             atomic_write(self.checkpoint_dir / "best.json", pointer)
+        fault_point("checkpoint:pointed")
         self._prune()
         self._last_checkpoint = time.time()
         return self.checkpoint_dir / f"{name}.safetensors"
@@ -372,7 +376,10 @@ class Run:
     def restore(self, plugin: Plugin, which: str = "latest") -> bool:
         """Load the run's checkpoint into ``plugin`` and the run's clocks; False if there is none."""
         loaded = load_checkpoint(self.dir, which)
-        if loaded is None:
+        if loaded is None:  # killed before its first checkpoint: it starts from step 0, and so do its metrics
+            from sandbox.tracking import rewind_metrics
+
+            rewind_metrics(self.dir, -1)
             return False
         tensors, state = loaded
         try:
@@ -545,6 +552,8 @@ def train(
         raise ConfigError(f"out={out} is a folder written by 'sandbox export', which holds weights to use, not a run to resume; choose a new out=.")
     if resume:
         check_contained(str(out))
+        if processes.main:
+            clean_temporaries(str(out))  # left by a process killed while writing
         cfg = _resume_config(Path(str(out)), raw)
     else:
         if tuned:
@@ -557,6 +566,8 @@ def train(
 
     def choose_run_dir() -> Path:
         run_dir = Path(cfg.out) if cfg.out else default_run_dir(cfg)
+        if not resume and only_leftovers(run_dir):  # a run killed before its config.yaml was whole starts afresh
+            clean_temporaries(run_dir)
         if not resume and run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
             raise ConfigError(f"out={run_dir} already exists and is not a sandbox run; choose a new out= (nothing was written).")
         return run_dir
@@ -572,17 +583,53 @@ def train(
     run.tuned = notice
     if on_log is not None:
         run.listeners.append(lambda metrics, step: on_log(run, metrics, step))
+    try:
+        return _train_run(run, plugin, resume, notice, progress)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise MachineError(f"the disk of {run_dir} is full ({exc.strerror}); the last whole checkpoint is kept: free some space "
+                           f"and resume with 'sandbox train out={run_dir}'.") from None
+
+
+def _killed_before_closing(run_dir: Path) -> bool:
+    """Whether the run's run.json says ``running`` for a process that no longer runs (killed before it closed)."""
+    try:
+        info = json.loads((run_dir / "run.json").read_text())
+        pid = int(info.get("pid", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False
+    if info.get("status") != "running" or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
+def _train_run(run: Run, plugin: Plugin, resume: bool, notice: tuned_values.Tuned | None, progress: bool) -> Run:
+    """The rest of :func:`train`: resume or write the config, then train and checkpoint."""
+    run_dir, cfg = run.dir, run.config
+    restored = False
     if resume:
-        run.restore(plugin)
-        if run.processes.decide(lambda: run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0)):
+        restored = run.restore(plugin)
+        spent = run.processes.decide(lambda: run.step >= cfg.steps or ((left := run.time_left()) is not None and left <= 0))
+        if spent and run.processes.decide(lambda: _killed_before_closing(run_dir)):  # its closing work is still to do
+            if run.main:
+                print(f"{run_dir} was killed after its last checkpoint, before it closed: closing it now", file=sys.stderr)
+        elif spent:
             if run.main:
                 print(f"{run_dir} has already spent its budget (step {run.step} of {cfg.steps}); raise steps= or max_minutes= to train on.", file=sys.stderr)
             return run
     elif run.main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        fault_point("run-dir:created")
         atomic_write(run_dir / "config.yaml", (notice.comment() if notice is not None else "") + cfg.to_yaml())
     with run.session(progress=progress):
-        if not resume:
+        if not restored:
             run.checkpoint(plugin)  # step 0: a killed run always has something to resume from
         plugin.fit(run)
         run.checkpoint(plugin)

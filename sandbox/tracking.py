@@ -27,6 +27,7 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
+from sandbox.faults import fault_point
 from sandbox.wandb_worker import INIT_FAILED, warning
 
 #: bytes of W&B messages the trainer holds for a W&B process that lags (``SANDBOX_WANDB_QUEUE_BYTES``
@@ -348,7 +349,9 @@ class Tracker:
         there even when another row has the same step."""
         row = {"step": int(step), "time": round(self._time_offset + time.time() - self._t0, 3)}
         row.update({k: _plain(v) for k, v in metrics.items()})
-        self._file.write(json.dumps(row) + "\n")
+        line = json.dumps(row) + "\n"
+        fault_point("metrics.jsonl:half-row", lambda: (self._file.write(line[: len(line) // 2]), self._file.flush()))
+        self._file.write(line)
         self._file.flush()
         self._send({"op": "log", "data": {k: v for k, v in row.items() if k != "step" and isinstance(v, (int, float))}, "step": int(step)})
 
