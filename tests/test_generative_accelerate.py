@@ -57,15 +57,51 @@ def test_two_processes_train_one_run_and_resume(tmp_path: Path) -> None:
     losses = [row["step"] for row in first if "loss" in row]
     assert losses == list(range(1, 13))  # once per step: no process but the main one writes
 
-    r = launch(f"out={run}", "steps=24", cwd=tmp_path)
+    # resumed in two processes, until max_minutes: both stop at the same step (else one would hang)
+    minutes = (info["elapsed_seconds"] + 25) / 60
+    r = launch(f"out={run}", "steps=100000", f"max_minutes={minutes:.3f}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert [p.name for p in (tmp_path / "runs").iterdir()] == [run.name]
-    assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == 24
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "time-up" and info["elapsed_seconds"] <= minutes * 60
+    last = json.loads((run / "checkpoints" / "latest.json").read_text())["step"]
+    assert last == info["step"] > 12
     after = rows(run)
     losses = [row["step"] for row in after if "loss" in row]
-    assert losses == list(range(1, 25))  # continued from the checkpoint: steps strictly increase
+    assert losses == list(range(1, last + 1))  # continued from the checkpoint: steps strictly increase
     assert [row["step"] for row in after] == sorted(row["step"] for row in after)
     assert [row["step"] for row in after if "processes" in row] == [0, 12]
+
+
+def test_ctrl_c_stops_every_process_at_one_checkpoint(tmp_path: Path) -> None:
+    """SIGINT to the launcher's process group (a Ctrl-C in the terminal): every process stops at the
+    same step, the main one writes its checkpoint, exit 130, no process left."""
+    import signal
+    import time
+
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+           "-m", "sandbox", "train", *TINY, "steps=100000", "out=run", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run = tmp_path / "run"
+    deadline = time.time() + 300
+    while time.time() < deadline and not any("loss" in row for row in (rows(run) if (run / "metrics.jsonl").exists() else [])):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-3000:]
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "interrupted"
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == info["step"] > 0
+    assert "stopped because interrupted" in out
+    time.sleep(1)
+    with pytest.raises(ProcessLookupError):  # no process of the group is left
+        os.killpg(proc.pid, 0)
 
 
 def test_one_process_is_unchanged(tmp_path: Path) -> None:
