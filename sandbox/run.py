@@ -379,7 +379,8 @@ class Run:
         if loaded is None:  # killed before its first checkpoint: it starts from step 0, and so do its metrics
             from sandbox.tracking import rewind_metrics
 
-            rewind_metrics(self.dir, -1)
+            if self.main:
+                rewind_metrics(self.dir, -1)
             return False
         tensors, state = loaded
         try:
