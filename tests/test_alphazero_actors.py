@@ -163,3 +163,18 @@ def test_without_ray_actors_say_what_to_install_and_actors_0_never_imports_ray(t
             "'wandb.mode=disabled'], progress=False); assert 'ray' not in sys.modules, 'ray imported'")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+@needs_ray
+def test_actors_inside_a_sweep_trial_use_the_sweeps_cluster(tmp_path: Path) -> None:
+    """A sweep's trial runs inside a Ray worker whose placement group holds only the trial's CPU: its
+    actors take the cluster's free CPUs (not the trial's group, where they would wait forever), the
+    sweep's Ray is neither started again nor stopped by the trial, and nothing is left behind."""
+    proc = start("sweep", "agent=alphazero", "env=tictactoe", "backbone=mlp", "agent.actors=1", "steps=512", "max_minutes=null",
+                 "agent.eval_games=2", "agent.eval_opponents=[random]", "agent.log_every=256", "wandb.mode=disabled", "seed=0,1",
+                 "--out", "sw", "--parallel", "1", "--cpus", "3", cwd=tmp_path)
+    code, err = finish(proc, timeout=240)
+    assert code == 0, err[-3000:]
+    for trial in (tmp_path / "sw" / "trials").iterdir():
+        logged = rows(trial)
+        assert logged[-1]["step"] >= 512 and any("actors/lag" in r for r in logged)

@@ -282,7 +282,7 @@ class AlphaZero(Agent):
 
         Actors' games arrive in the order the machine's timing makes, so a run with actors is not
         the same from the same seed (the single loop is)."""
-        from sandbox.agents.alphazero.selfplay import SelfPlayActor, actor_seed, check_cpus, ray_cluster
+        from sandbox.agents.alphazero.selfplay import actor_seed, check_cpus, ray_cluster, start_actors
         from sandbox.errors import MachineError
 
         cfg = self.cfg
@@ -298,9 +298,8 @@ class AlphaZero(Agent):
             self.rate(run)
         with ray_cluster(cfg.ray_address, cpus=max(cfg.actors, os.cpu_count() or 1)) as ray:
             check_cpus(ray, cfg.actors)
-            remote = ray.remote(num_cpus=1, max_restarts=0)(SelfPlayActor)
-            actors = [remote.remote(self.game, self.config.backbone, cfg, self.search_cfg, actor_seed(self.config.seed, i, run.step))
-                      for i in range(cfg.actors)]
+            actors = start_actors(ray, [(self.game, self.config.backbone, cfg, self.search_cfg, actor_seed(self.config.seed, i, run.step))
+                                        for i in range(cfg.actors)], interrupted=lambda: run.interrupted)
             published = {"version": -1, "ref": [None]}
 
             def publish() -> None:

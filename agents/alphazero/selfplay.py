@@ -121,6 +121,10 @@ class SelfPlayActor:
         self.selfplay = SelfPlay(game, agent_cfg.games, agent_cfg.simulations, agent_cfg.reuse_tree, agent_cfg.temperature_moves,
                                  search_cfg, seed)
 
+    def ready(self) -> bool:
+        """True once the actor is built (a call the learner waits on at the start)."""
+        return True
+
     def load(self, weights: dict[str, Any], version: int) -> None:
         """Take the learner's ``weights`` (a state dict), published after ``version`` training steps."""
         self.net.load_state_dict(weights)
@@ -202,9 +206,31 @@ def ray_cluster(address: str | None, cpus: int) -> Iterator[Any]:
             ray.shutdown()
 
 
+def start_actors(ray: Any, args: list[tuple[Any, ...]], interrupted: Any, within: float = 300.0) -> list[Any]:
+    """One :class:`SelfPlayActor` per tuple of constructor ``args``, one CPU each, waited for (at
+    most ``within`` seconds, or until ``interrupted()``). They are never placed in the placement
+    group of the caller (a sweep's trial captures its children in its own, which holds only the
+    trial's CPUs): they take free CPUs of the cluster."""
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    remote = ray.remote(SelfPlayActor).options(num_cpus=1, max_restarts=0,
+                                               scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=None))
+    actors = [remote.remote(*a) for a in args]
+    pending = [a.ready.remote() for a in actors]
+    deadline = time.time() + within
+    while pending and time.time() < deadline and not interrupted():
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+    if pending and not interrupted():
+        for a in actors:
+            ray.kill(a)
+        raise MachineError(f"the Ray cluster did not start {len(pending)} of the {len(actors)} self-play actors within {within:.0f} s "
+                           "(no free CPUs?); lower agent.actors or check the cluster ('ray status').")
+    return actors
+
+
 def check_cpus(ray: Any, actors: int) -> None:
     """One sentence when the cluster has fewer free CPUs than actors (each actor takes one)."""
     free = ray.available_resources().get("CPU", 0.0)
     if free < actors:
         raise ConfigError(f"agent.actors={actors} needs {actors} free CPUs of the Ray cluster, which has {free:g}; "
-                          "lower agent.actors or give the cluster (or the sweep's trials: --cpus-per-trial) more CPUs.")
+                          "lower agent.actors or give the Ray cluster more CPUs (in a sweep: --cpus, or fewer trials at once with --parallel).")
