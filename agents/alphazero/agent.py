@@ -191,6 +191,8 @@ class AlphaZero(Agent):
         self._rated_at = -1
         #: seconds an evaluation game took in the last whole evaluation (a game between two networks counts twice)
         self.rate_seconds_per_game: float | None = None
+        #: seconds to stop the actors and Ray at the end, kept out of max_minutes' closing time (a guess until measured)
+        self.teardown_seconds = 2.0 if self.cfg.actors else 0.0
 
     # -- the network as an evaluator ------------------------------------------------------------
     def evaluator(self, net: PolicyValueNet | None = None) -> Evaluator:
@@ -373,8 +375,10 @@ class AlphaZero(Agent):
                     elif run.checkpoint_due():
                         run.checkpoint(self)
             finally:
+                t = time.time()
                 for actor in actors:
                     ray.kill(actor)
+        self.teardown_seconds = time.time() - t  # the actors killed and Ray left (a local cluster)
         if run.stop_reason != "interrupted" and self._rated_at != run.step:
             self.rate(run, closing=True)
 
@@ -442,12 +446,13 @@ class AlphaZero(Agent):
     def closing_seconds(self, run: Run) -> float:
         """The time to keep for the closing evaluation and its checkpoint: the last evaluation's
         seconds per game times the games of the next (with a fifth more), or, before any was
-        timed, a quarter of ``max_minutes`` (at most 5 minutes)."""
+        timed, a quarter of ``max_minutes`` (at most 5 minutes); with actors, also the time to
+        stop them and Ray."""
         if run.config.max_minutes is None:
             return 0.0
         if self.rate_seconds_per_game is None:
-            return min(0.25 * run.config.max_minutes * 60.0, 300.0)
-        return 1.2 * self.rate_seconds_per_game * self.rating_games() + run.checkpoint_seconds
+            return min(0.25 * run.config.max_minutes * 60.0, 300.0) + self.teardown_seconds
+        return 1.2 * self.rate_seconds_per_game * self.rating_games() + run.checkpoint_seconds + self.teardown_seconds
 
     def rate(self, run: Run, closing: bool = False) -> dict[str, float]:
         """Matches against the opponents and earlier snapshots; log win rates and Elo; checkpoint.
