@@ -16,6 +16,10 @@ The loop, top to bottom (:meth:`AlphaZero.fit`):
    snapshots of the network, first move alternating; an Elo rating is fitted to every result so
    far (random = 0) and the checkpoint with the best Elo is kept as ``best``.
 
+With ``actors=N`` step 1 runs in N Ray actors, each its own ``games`` on a CPU, while this
+process trains on the games that have arrived and evaluates (:meth:`AlphaZero._fit_with_actors`,
+:mod:`sandbox.agents.alphazero.selfplay`); ``actors=0`` is the loop above in one process.
+
 ``run.step`` counts self-play moves. Everything (network, optimiser, buffer, ratings, snapshots)
 is in the checkpoint, so a run resumes where it stopped.
 
