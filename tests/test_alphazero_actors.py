@@ -2,8 +2,8 @@
 actors and a learner, a run stopped by Ctrl-C and resumed, no Ray process left behind, the actor
 on its own (no Ray), and bad values.
 
-Runs with actors go through the ``sandbox`` command in a process group of its own; after it exits,
-no process may be left in that group (Ray's daemons and the actors included)."""
+Runs with actors go through the ``sandbox`` command in a session of its own; after it exits, no
+process may be left in that session (Ray's daemons and workers, the actors included)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,13 @@ RUN = ["agent=alphazero", "env=tictactoe", "agent.actors=2", "agent.weights_ever
 STEPS = 12288
 
 
-def left_in_group(pgid: int) -> list[str]:
-    """Live (not zombie) processes still in the process group ``pgid``."""
-    out = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if line.split(None, 2)[0] == str(pgid) and not line.split(None, 2)[1].startswith("Z")]
+def left_in_group(sid: int) -> list[str]:
+    """Live (not zombie) processes still in the session ``sid`` (the command's own, started with a
+    new session) or its process group: Ray's workers, the actors among them, put themselves in
+    process groups of their own but stay in the session."""
+    out = subprocess.run(["ps", "-eo", "sid=,pgid=,stat=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()
+            if str(sid) in line.split(None, 3)[:2] and not line.split(None, 3)[2].startswith("Z")]
 
 
 def wait_group_gone(pgid: int, seconds: float = 20.0) -> list[str]:

@@ -335,7 +335,7 @@ class AlphaZero(Agent):
                             if run.interrupted:
                                 break
                             raise MachineError(f"self-play actor {i} failed ({str(exc).strip().splitlines()[-1][:160]}); "
-                                               "the run is checkpointed and resumes with the same out=.") from None
+                                               "resume the run from its last checkpoint with the same out=.") from None
                         pending[call(i)] = (i, published["version"])  # 2. at once again, with the newest weights
                         for played in out["games"]:
                             self._add_game(played, window)
