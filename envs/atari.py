@@ -49,6 +49,10 @@ class AtariConfig:
             raise ConfigError(f"env.repeat_action_probability={self.repeat_action_probability} must be in [0, 1).")
         if self.frame_skip < 1 or self.noop_max < 0 or self.frame_stack < 1 or self.max_episode_frames < 1:
             raise ConfigError("env.frame_skip, env.frame_stack and env.max_episode_frames must be ≥ 1, env.noop_max ≥ 0.")
+        # the emulator counts frames in a C int; a stack of frames is one observation in memory
+        if self.frame_skip > 64 or self.frame_stack > 64 or self.noop_max > 100_000 or self.max_episode_frames >= 2**31:
+            raise ConfigError(f"env.frame_skip={self.frame_skip}, env.frame_stack={self.frame_stack}, env.noop_max={self.noop_max} "
+                              f"or env.max_episode_frames={self.max_episode_frames} is too large: at most 64, 64, 100000 and {2**31 - 1}.")
         if not 8 <= self.screen_size <= 210:
             raise ConfigError(f"env.screen_size={self.screen_size} must be between 8 and 210 pixels.")
 

@@ -27,8 +27,8 @@ class CatchConfig:
     frame_stack: int = option(2, "the observation stacks this many frames")
 
     def validate(self) -> None:
-        if not 5 <= self.size <= 64 or self.frame_stack < 1:
-            raise ConfigError(f"env.size={self.size} must be between 5 and 64 and env.frame_stack ≥ 1.")
+        if not 5 <= self.size <= 64 or not 1 <= self.frame_stack <= 64:
+            raise ConfigError(f"env.size={self.size} must be between 5 and 64 and env.frame_stack={self.frame_stack} between 1 and 64.")
 
 
 class Catch(gymnasium.Env):

@@ -102,7 +102,7 @@ class DigitsConfig:
 @dataclass
 class PointsConfig:
     n: int = option(20_000, "number of points")
-    noise: float = option(0.05, "noise added to each point (before standardising)")
+    noise: float = option(0.05, "noise added to each point (before standardising)", low=0.0, high=100.0)
     test_fraction: float = option(0.1, "share of the points held out")
 
     def validate(self) -> None:
