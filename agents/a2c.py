@@ -16,8 +16,8 @@ from sandbox.errors import ConfigError
 
 @dataclass
 class A2CConfig(SB3Config):
-    n_envs: int = option(8, "envs stepped together", low=1)
-    learning_rate: float = option(7e-4, "RMSprop learning rate (the start value with lr_schedule=linear)", above=0)
+    n_envs: int = option(8, "envs stepped together", low=1, high=1024)
+    learning_rate: float = option(7e-4, "RMSprop learning rate (the start value with lr_schedule=linear)", above=0, high=10)
     n_steps: int = option(5, "steps per env before each update", low=1)
     gae_lambda: float = option(1.0, "GAE lambda (1: plain n-step returns)", low=0, high=1)
     ent_coef: float = option(0.0, "entropy bonus", low=0)

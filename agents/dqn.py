@@ -24,8 +24,8 @@ from sandbox.errors import ConfigError
 
 @dataclass
 class DQNConfig(SB3Config):
-    n_envs: int = option(1, "envs stepped together", low=1)
-    learning_rate: float = option(2.3e-3, "Adam learning rate", above=0)
+    n_envs: int = option(1, "envs stepped together", low=1, high=1024)
+    learning_rate: float = option(2.3e-3, "Adam learning rate", above=0, high=10)
     buffer_size: int = option(100_000, "replay buffer size (transitions)", low=1)
     learning_starts: int = option(1_000, "steps of random play before learning", low=0)
     batch_size: int = option(64, "minibatch size", low=1)

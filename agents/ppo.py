@@ -17,8 +17,8 @@ from sandbox.errors import ConfigError
 
 @dataclass
 class PPOConfig(SB3Config):
-    n_envs: int = option(8, "envs stepped together", low=1)
-    learning_rate: float = option(1e-3, "Adam learning rate (the start value with lr_schedule=linear)", above=0)
+    n_envs: int = option(8, "envs stepped together", low=1, high=1024)
+    learning_rate: float = option(1e-3, "Adam learning rate (the start value with lr_schedule=linear)", above=0, high=10)
     lr_schedule: Literal["constant", "linear"] = option("linear", "constant, or linear: decay the learning rate to 0 over the run")
     n_steps: int = option(32, "steps per env in each rollout (a rollout is n_steps × n_envs steps)", low=1)
     batch_size: int = option(256, "minibatch size", low=2)

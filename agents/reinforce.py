@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class REINFORCEConfig(RLConfig):
-    learning_rate: float = option(1e-2, "Adam learning rate (policy and baseline)", above=0)
+    learning_rate: float = option(1e-2, "Adam learning rate (policy and baseline)", above=0, high=10)
     lr_schedule: Literal["constant", "linear"] = option("linear", "linear: decay the learning rate to 0 over the run")
     gamma: float = option(0.99, "discount factor", above=0, high=1)
     batch_steps: int = option(4000, "update once the finished episodes hold this many steps", low=1)

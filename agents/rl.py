@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 class RLConfig:
     """Fields every single-agent RL agent has (each agent adds its own)."""
 
-    n_envs: int = option(8, "envs stepped together", low=1)
+    n_envs: int = option(8, "envs stepped together", low=1, high=1024)
     frame_stack: int = option(0, "vector observations: read the last K as a K×D sequence (0: auto, 4 for rnn, else 1)", low=0)
     clip_reward: bool | None = option(None, "clip rewards to their sign for learning only (null: on for Atari)")
     eval_every: int = option(25_000, "evaluate every this many env steps (0: never); the best checkpoint is the best evaluation", low=0)
@@ -56,7 +56,7 @@ class RLConfig:
     eval_video_every: int = option(4, "record a video at every Nth evaluation and at the last one", low=1)
     target_return: float | None = option(None, "stop training once an evaluation's mean return reaches this (null: never)")
     video_max_steps: int = option(5_000, "at most this many agent steps in an evaluation video", low=0)
-    torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one", low=0)
+    torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one", low=0, high=256)
 
     def validate(self) -> None:
         if self.n_envs < 1 or self.frame_stack < 0 or self.eval_every < 0 or self.eval_episodes < 1 or self.torch_threads < 0 or self.eval_video_every < 1:

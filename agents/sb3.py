@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 class SB3Config(RLConfig):
     """Fields of every SB3 agent."""
 
-    learning_rate: float = option(3e-4, "optimiser learning rate (the start value with lr_schedule=linear)", above=0)
+    learning_rate: float = option(3e-4, "optimiser learning rate (the start value with lr_schedule=linear)", above=0, high=10)
     lr_schedule: Literal["constant", "linear"] = option("constant", "linear: decay the learning rate to 0 over the run")
     gamma: float = option(0.99, "discount factor", low=0, high=1)
     net_arch: list[int] = option([], "hidden layers of the heads after the backbone (e.g. [64])", low=1)

@@ -181,3 +181,15 @@ def test_every_override_is_a_config_or_one_sentence(family: str) -> None:
         if kind == "crash":
             crashes.append(f"{override!r} (building the plugin): {text}")
     assert not crashes, f"{len(crashes)} overrides of {family} ended in neither a config nor one sentence:\n" + "\n".join(crashes)
+
+
+@pytest.mark.parametrize("agent", list(AGENTS))
+@pytest.mark.parametrize("override", ["agent.learning_rate=1e308", "agent.n_envs=1000000000000", "agent.torch_threads=100000"])
+def test_sizes_past_any_use_are_refused(agent: str, override: str) -> None:
+    """What the property found accepted: a learning rate of 1e308 trained silently, 10**12 envs hung
+    building them, 100000 torch threads crashed libgomp; each is now one sentence before anything runs."""
+    key = override.partition("=")[0].partition(".")[2]
+    if key not in {name for name, *_ in describe(plugin_config_class("agent", agent))}:
+        pytest.skip(f"{agent} has no {key}")
+    kind, text = outcome(AGENTS[agent], override)
+    assert kind == "refused" and "out of range" in text, (kind, text)

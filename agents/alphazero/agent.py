@@ -76,7 +76,7 @@ class AlphaZeroConfig:
     augment: bool = option(True, "train on random board symmetries of each position")
     buffer_size: int = option(100_000, "positions in the replay buffer", low=1)
     batch_size: int = option(256, "positions per gradient step", low=1)
-    learning_rate: float = option(1e-3, "AdamW learning rate", above=0)
+    learning_rate: float = option(1e-3, "AdamW learning rate", above=0, high=10)
     weight_decay: float = option(1e-4, "AdamW weight decay", low=0)
     train_ratio: float = option(4.0, "gradient samples per self-play position", low=0)
     min_buffer: int = option(512, "positions before training starts", low=0)
