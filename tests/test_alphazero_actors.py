@@ -146,7 +146,8 @@ def test_an_actor_alone_plays_its_games_with_the_weights_it_is_given() -> None:
     assert actor_seed(0, 0, 0) != actor_seed(0, 1, 0) != actor_seed(0, 1, 512)
 
 
-@pytest.mark.parametrize("value", ["actors=-1", "actor_moves=0", "weights_every=0", "max_lag=0", "actors=two"])
+@pytest.mark.parametrize("value", ["actors=-1", "actors=100000", "actor_moves=0", "actor_moves=100000", "weights_every=0", "max_lag=0",
+                                   "actors=two"])
 def test_bad_actor_values_are_one_sentence(value: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"agent.{value.split('=')[0]}") as info:
         sandbox.train(None, ["agent=alphazero", "env=tictactoe", "backbone=mlp", f"agent.{value}", f"out={tmp_path / 'r'}"], progress=False)
