@@ -164,7 +164,7 @@ def plugin_section(kind: str, section: str, entry: dict[str, str], tuned: dict[s
     out = [f"## `{name}` {{ #{anchor(name)} }}\n", f"{entry['description']}\n"]
     about = first_paragraph(module.__doc__)
     if about:
-        out.append("\n".join("> " + line for line in about.splitlines()) + "\n")
+        out.append("\n".join("> " + line for line in about.splitlines()) + "\n\n")
     out.append(f"- defined in: `{entry['origin']}`\n")
     paper = PAPERS.get((kind, name))
     if paper:
@@ -255,7 +255,9 @@ MACHINE_KEYS = ("machine", "cpus", "cpu_threads", "torch_threads", "device", "gp
 def machine_of(doc: dict[str, Any]) -> str:
     parts = []
     for key in MACHINE_KEYS:
-        if key in doc:
+        if key == "machine" and isinstance(doc.get(key), dict):
+            parts += [f"{k}: `{v}`" for k, v in doc[key].items()]
+        elif key in doc:
             parts.append(f"{key}: `{json.dumps(doc[key])}`")
     if not parts:
         return "not recorded in the JSON (the benchmarks ran on the development VM: two shared CPU cores, no GPU, unless said otherwise)"
@@ -330,7 +332,7 @@ def render_value(stem: str, key: str, value: Any) -> str:
                 if isinstance(v, str) and v.endswith(".png") and (ROOT / v).is_file():
                     out.append(f"\n![{Path(v).stem}]({copy_picture(ROOT / v)}){{ width=360 }}\n")
         return "".join(out) + "\n"
-    if isinstance(value, dict) and value and all(isinstance(v, dict) and all(is_scalar(x) for x in v.values()) for v in value.values()):
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
         cols = []
         for v in value.values():
             cols += [k for k in v if k not in cols]

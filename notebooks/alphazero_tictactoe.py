@@ -30,6 +30,7 @@ TINY = os.environ.get("SANDBOX_NOTEBOOK_TINY") == "1"
 MINUTES = 0.3 if TINY else 3               # self-play time budget
 SIMULATIONS = 8 if TINY else 32            # searches per self-play move
 EVAL_EVERY = 10**9 if TINY else 25_600     # self-play moves between evaluations
+LOG_EVERY = 64 if TINY else 1_600          # self-play moves between logged losses
 OUT = Path(os.environ.get("SANDBOX_NOTEBOOK_OUT", "runs/notebooks")) / "alphazero_tictactoe"
 print(f"{MINUTES} minutes of self-play, run in {OUT}")
 
@@ -44,24 +45,29 @@ print(f"{MINUTES} minutes of self-play, run in {OUT}")
 import sandbox
 
 overrides = [f"max_minutes={MINUTES}", f"agent.simulations={SIMULATIONS}", f"agent.eval_every={EVAL_EVERY}",
-             "wandb.mode=disabled", f"out={OUT}"]
+             f"agent.log_every={LOG_EVERY}", "wandb.mode=disabled", f"out={OUT}"]
 if TINY:
     overrides += ["agent.games=8", "agent.eval_games=2", "agent.eval_opponents=[random]", "agent.eval_simulations=8"]
 run = sandbox.train("alphazero-tictactoe", overrides, progress=False)
 agent = sandbox.load(run.dir)
 history = sandbox.metrics(run.dir)
-print([name for name in history.names if name.startswith(("eval", "win_rate", "elo", "loss"))])
+print(history.names)
 
 # %%
 import matplotlib.pyplot as plt
 
-curves = [name for name in history.names if name.startswith("loss")]
-plt.figure(figsize=(5, 3))
-for name in curves:
+fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+for name in ("loss", "policy_loss", "value_loss"):
     x, y = history.series(name)
-    plt.plot(x, y, label=name)
-plt.xlabel("self-play moves")
-plt.legend()
+    left.plot(x, y, label=name)
+left.set_xlabel("self-play moves")
+left.legend()
+for name in [n for n in history.names if n.startswith("win_rate/")]:
+    x, y = history.series(name)
+    right.plot(x, y, marker="o", label=name)
+right.set_xlabel("self-play moves")
+right.set_ylim(-0.05, 1.05)
+right.legend()
 plt.show()
 
 # %% [markdown]
@@ -81,7 +87,7 @@ frames, titles, you = [], [], env.agents[0]
 for player in env.agent_iter():
     observation, reward, terminated, truncated, _ = env.last()
     if terminated or truncated:
-        titles.append(f"{player}: {reward:+.0f}")
+        print(f"{'you' if player == you else 'agent'}: {reward:+.0f}")
         env.step(None)
         continue
     if player == you:
@@ -93,7 +99,7 @@ for player in env.agent_iter():
     frames.append(env.render())
     titles.append(f"{'you' if player == you else 'agent'}: {move}")
 env.close()
-print(", ".join(titles))
+print("moves:", ", ".join(titles))
 
 fig, axes = plt.subplots(1, len(frames), figsize=(1.8 * len(frames), 2))
 for ax, frame, title in zip(np.atleast_1d(axes), frames, titles):
