@@ -107,7 +107,7 @@ def picture_for(kind: str, name: str) -> list[Path]:
     """Benchmark pictures whose file name names the plugin (``generative_ddpm_2d_moons.png`` for
     ddpm, ``agents_pong_curve.png`` for ALE/Pong-v5)."""
     key = name.lower().split("/")[-1].split("-")[0]
-    return [p for p in pictures() if key in p.stem.lower().split("_")]
+    return [p for p in pictures() if f"_{key}_" in f"_{p.stem.lower()}_"]
 
 
 def copy_picture(path: Path) -> str:

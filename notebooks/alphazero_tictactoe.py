@@ -24,7 +24,10 @@
 
 # %% tags=["parameters"]
 import os
+import warnings
 from pathlib import Path
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
 
 TINY = os.environ.get("SANDBOX_NOTEBOOK_TINY") == "1"
 MINUTES = 0.3 if TINY else 3               # self-play time budget

@@ -23,7 +23,10 @@
 
 # %% tags=["parameters"]
 import os
+import warnings
 from pathlib import Path
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
 
 TINY = os.environ.get("SANDBOX_NOTEBOOK_TINY") == "1"
 STEPS = 10 if TINY else 3_000              # training steps
@@ -65,7 +68,6 @@ plt.figure(figsize=(5, 3))
 plt.plot(steps, loss)
 plt.xlabel("training step")
 plt.ylabel("noise-prediction MSE")
-plt.yscale("log")
 plt.show()
 
 # %% [markdown]

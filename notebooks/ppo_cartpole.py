@@ -23,7 +23,10 @@
 
 # %% tags=["parameters"]
 import os
+import warnings
 from pathlib import Path
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
 
 TINY = os.environ.get("SANDBOX_NOTEBOOK_TINY") == "1"
 STEPS = 512 if TINY else 15_000            # environment steps per run
@@ -85,8 +88,10 @@ env.close()
 print(f"the episode lasted {len(frames) - 1} steps, return {total:.0f}")
 
 shown = np.linspace(0, len(frames) - 1, num=min(8, len(frames))).astype(int)
-fig, axes = plt.subplots(1, len(shown), figsize=(2 * len(shown), 1.6))
-for ax, i in zip(np.atleast_1d(axes), shown):
+fig, axes = plt.subplots(2, 4, figsize=(8, 2.8))
+for ax in axes.flat:
+    ax.axis("off")
+for ax, i in zip(axes.flat, shown):
     ax.imshow(frames[i])
     ax.set_title(f"step {i}", fontsize=8)
     ax.axis("off")
