@@ -180,7 +180,7 @@ def test_a_grid_of_seeds_and_learning_rates(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     folder = tmp_path / "sw"
     doc = json.loads((folder / "sweep.json").read_text())
-    assert doc["status"] == "finished" and doc["metric"] == "eval/mean_return"
+    assert doc["status"] == "finished" and doc["metric"] == "eval/mean_return", [t.get("error") for t in doc["trials"]]
     assert [t["name"] for t in doc["trials"]] == ["000-seed=0-learning_rate=1e-3", "001-seed=0-learning_rate=3e-4",
                                                   "002-seed=1-learning_rate=1e-3", "003-seed=1-learning_rate=3e-4"]
     for t in doc["trials"]:
