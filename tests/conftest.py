@@ -29,6 +29,25 @@ def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None, 
     )
 
 
+def processes_left(sid: int) -> list[str]:
+    """Live (not zombie) processes still in the session ``sid`` (a command started with a new
+    session) or its process group: Ray's workers put themselves in process groups of their own but
+    stay in the session."""
+    out = subprocess.run(["ps", "-eo", "sid=,pgid=,stat=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()
+            if str(sid) in line.split(None, 3)[:2] and not line.split(None, 3)[2].startswith("Z")]
+
+
+def wait_processes_gone(sid: int, seconds: float = 20.0) -> list[str]:
+    """:func:`processes_left` once they are gone or ``seconds`` have passed."""
+    import time
+
+    deadline = time.time() + seconds
+    while (left := processes_left(sid)) and time.time() < deadline:
+        time.sleep(0.5)
+    return left
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Tiny networks on two shared cores: one torch thread is faster than two that wait for each other."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wait_processes_gone
 
 import sandbox
 from sandbox.errors import ConfigError
@@ -33,22 +34,6 @@ RUN = ["agent=alphazero", "env=tictactoe", "agent.actors=2", "agent.weights_ever
 STEPS = 12288
 
 
-def left_in_group(sid: int) -> list[str]:
-    """Live (not zombie) processes still in the session ``sid`` (the command's own, started with a
-    new session) or its process group: Ray's workers, the actors among them, put themselves in
-    process groups of their own but stay in the session."""
-    out = subprocess.run(["ps", "-eo", "sid=,pgid=,stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines()
-            if str(sid) in line.split(None, 3)[:2] and not line.split(None, 3)[2].startswith("Z")]
-
-
-def wait_group_gone(pgid: int, seconds: float = 20.0) -> list[str]:
-    deadline = time.time() + seconds
-    while (left := left_in_group(pgid)) and time.time() < deadline:
-        time.sleep(0.5)
-    return left
-
-
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "sandbox", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
@@ -61,7 +46,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    left = wait_group_gone(proc.pid)
+    left = wait_processes_gone(proc.pid)
     if left:
         os.killpg(proc.pid, signal.SIGKILL)
     assert not left, f"processes left behind by the run: {left}"

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_processes_gone
 
 from sandbox import sweep
 
@@ -30,19 +31,6 @@ PPO = ["agent=ppo", "env=CartPole-v1", "steps=2000", "agent.eval_every=1000", "a
        "wandb.mode=disabled"]
 
 
-def left_in_group(pgid: int) -> list[str]:
-    """Live (not zombie) processes still in the process group ``pgid``."""
-    out = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if line.split(None, 2)[0] == str(pgid) and not line.split(None, 2)[1].startswith("Z")]
-
-
-def wait_group_gone(pgid: int, seconds: float = 20.0) -> list[str]:
-    deadline = time.time() + seconds
-    while (left := left_in_group(pgid)) and time.time() < deadline:
-        time.sleep(0.5)
-    return left
-
-
 def sandbox(*args: str, cwd: Path, timeout: float = 420, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the sandbox command in a new process group; fail if anything of it outlives it."""
     proc = subprocess.Popen([sys.executable, "-m", "sandbox", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -52,7 +40,7 @@ def sandbox(*args: str, cwd: Path, timeout: float = 420, env: dict[str, str] | N
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    left = wait_group_gone(proc.pid)
+    left = wait_processes_gone(proc.pid)
     if left:
         os.killpg(proc.pid, signal.SIGKILL)
     assert not left, f"processes left behind by sandbox {' '.join(args)}: {left}"
@@ -218,7 +206,7 @@ def test_a_killed_sweep_resumes_without_redoing_finished_trials(tmp_path: Path) 
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    wait_group_gone(proc.pid)
+    wait_processes_gone(proc.pid)
     time.sleep(2.0)  # the trials' processes (a session of their own) die with their raylet: nothing writes any more
     before = statuses(folder)
     finished = [n for n, s in before.items() if s == "finished"]
@@ -253,7 +241,7 @@ def test_ctrl_c_stops_the_sweep_and_leaves_no_ray_process(tmp_path: Path) -> Non
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-2000:]
     assert "resume it with: sandbox sweep --resume" in err and "Traceback" not in err
-    assert not wait_group_gone(proc.pid)
+    assert not wait_processes_gone(proc.pid)
     assert json.loads((folder / "sweep.json").read_text())["status"] == "interrupted"
 
 
@@ -314,9 +302,9 @@ def test_a_sweep_joins_a_running_cluster_by_address(tmp_path: Path) -> None:
             head.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
-        if wait_group_gone(head.pid, 30):
+        if wait_processes_gone(head.pid, 30):
             os.killpg(head.pid, signal.SIGKILL)
-    assert not wait_group_gone(head.pid, 10)
+    assert not wait_processes_gone(head.pid, 10)
 
 
 @needs_ray
