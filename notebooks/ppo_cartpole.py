@@ -29,7 +29,7 @@ from pathlib import Path
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets: plain bars
 
 TINY = os.environ.get("SANDBOX_NOTEBOOK_TINY") == "1"
-STEPS = 512 if TINY else 15_000            # environment steps per run
+STEPS = 512 if TINY else 30_000            # environment steps per run
 EVAL_EVERY = 256 if TINY else 2_500         # steps between evaluations
 EVAL_EPISODES = 2 if TINY else 10
 OUT = Path(os.environ.get("SANDBOX_NOTEBOOK_OUT", "runs/notebooks")) / "ppo_cartpole"
