@@ -228,25 +228,28 @@ def plugin_pages() -> None:
 
 
 # -- benchmarks ------------------------------------------------------------------------------------
-def script_for(stem: str) -> str | None:
-    """The benchmark script that writes ``results/<stem>.json``: one that names the file, else the
-    script whose name shares the longest prefix with it."""
+def script_for(stem: str) -> tuple[str | None, bool]:
+    """The benchmark script that writes ``results/<stem>.json``, and whether it names the file: the
+    script of the same district whose name shares the most words with it (``generative_ddpm_digits.py``
+    for ``generative_ddpm_unet_digits``), a script that names the file first among equals."""
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
-    for s in scripts:
-        if f"{stem}.json" in s.read_text(errors="replace"):
-            return s.name
-    def common(a: str) -> int:
+
+    def common(name: str) -> int:
         n = 0
-        for x, y in zip(a.split("_"), stem.split("_")):
+        for x, y in zip(name.split("_"), stem.split("_")):
             if x != y:
                 break
             n += 1
         return n
 
-    best = max(scripts, key=lambda s: (common(s.stem), -len(s.stem)), default=None)
-    size = common(best.stem) if best else 0
-    best = best.name if best else None
-    return best if size >= 2 else None
+    def shared(name: str) -> int:
+        return len(set(name.split("_")) & set(stem.split("_"))) if common(name) else 0
+
+    ranked = sorted(scripts, key=lambda p: (-shared(p.stem), not f"{stem}.json" in p.read_text(errors="replace"), len(p.stem)))
+    if not ranked or shared(ranked[0].stem) < 2:
+        return None, False
+    best = ranked[0]
+    return best.name, f"{stem}.json" in best.read_text(errors="replace") or f"{stem}" == best.stem
 
 
 MACHINE_KEYS = ("machine", "cpus", "cpu_threads", "torch_threads", "device", "gpu", "load_avg_at_end", "load_avg_before", "load_avg_after", "load_before", "load_after")
@@ -290,14 +293,17 @@ def plot(name: str, xs: list[float], series: dict[str, list[float]], xlabel: str
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    for label, ys in series.items():
-        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
-    ax.set_xlabel(xlabel)
-    ax.grid(alpha=0.3)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
+    # one panel per series: the columns of a result rarely share a scale (a return beside seconds)
+    fig, axes = plt.subplots(1, len(series), figsize=(min(3.6 * len(series), 11), 2.8), squeeze=False)
+    for ax, (label, ys) in zip(axes[0], series.items()):
+        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
@@ -325,7 +331,7 @@ def render_value(stem: str, key: str, value: Any) -> str:
         x = cols[0]
         ys = [c for c in cols[1:] if all(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in value)]
         if "curve" in key and len(value) >= 2 and ys and all(isinstance(r.get(x), (int, float)) for r in value):
-            target = plot(f"{stem}-{key}", [r[x] for r in value], {c: [r[c] for r in value] for c in ys[:6]}, x)
+            target = plot(f"{stem}-{key}", [r[x] for r in value], {c: [r[c] for r in value] for c in ys[:3]}, x)
             out.append(f"\n![{stem} {key}]({target})\n")
         for r in value:  # pictures a row names
             for v in r.values():
@@ -368,9 +374,12 @@ def benchmark_page() -> None:
         except json.JSONDecodeError as exc:
             body.append(f"## {stem}\n\n`{path.name}` is not valid JSON ({cell(exc)}).\n\n")
             continue
-        script = script_for(stem)
+        script, named = script_for(stem)
         body.append(f"## {stem}\n\n")
-        body.append(f"- measured by: `python benchmarks/{script}`\n" if script else "- measured by: (no script in `benchmarks/` names this file)\n")
+        if script is None:
+            body.append("- measured by: (no script in `benchmarks/` is named like this file)\n")
+        else:
+            body.append(f"- measured by: `python benchmarks/{script}`" + ("" if named else " (the script named like it; see its docstring for the options that write this file)") + "\n")
         if isinstance(doc, dict) and isinstance(doc.get("command"), str):
             body.append(f"- the command it times: `{doc['command']}`\n")
         body.append(f"- machine: {machine_of(doc) if isinstance(doc, dict) else 'not recorded'}\n")
