@@ -126,17 +126,19 @@ def train_feature_net(ds: Dataset, epochs: int = 30, batch: int = 128, seed: int
     return net, acc
 
 
-_MEMORY: dict[str, tuple[FeatureNet, dict[str, Any]]] = {}
+#: classifiers loaded or trained in this process, by cache folder and data set (another
+#: ``SANDBOX_CACHE`` is another cache: its files are read or written, not this memory's)
+_MEMORY: dict[tuple[str, str], tuple[FeatureNet, dict[str, Any]]] = {}
 
 
 def feature_net(ds: Dataset, progress: bool = True) -> tuple[FeatureNet, dict[str, Any]]:
     """The cached classifier of ``ds`` (trained and written to the cache on first use) and its info."""
     from safetensors.torch import load_file, save_file
 
-    key = ds.key()
-    if key in _MEMORY:
-        return _MEMORY[key]
     folder = cache_dir()
+    key = ds.key()
+    if (str(folder), key) in _MEMORY:
+        return _MEMORY[str(folder), key]
     weights, info_path = folder / f"{key}.safetensors", folder / f"{key}.json"
     classes = ds.num_classes if ds.y_train is not None else 4
     net = FeatureNet(ds.shape[0], classes)
@@ -145,7 +147,7 @@ def feature_net(ds: Dataset, progress: bool = True) -> tuple[FeatureNet, dict[st
             net.load_state_dict(load_file(str(weights)))
             info = json.loads(info_path.read_text())
             net.eval()
-            _MEMORY[key] = (net, info)
+            _MEMORY[str(folder), key] = (net, info)
             return net, info
         except Exception:  # a torn or foreign cache file: train again and overwrite it
             pass
@@ -160,7 +162,7 @@ def feature_net(ds: Dataset, progress: bool = True) -> tuple[FeatureNet, dict[st
     tmp = info_path.with_name(f".{info_path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(info, indent=1))
     os.replace(tmp, info_path)
-    _MEMORY[key] = (net, info)
+    _MEMORY[str(folder), key] = (net, info)
     return net, info
 
 
@@ -210,14 +212,14 @@ class Reference:
     info: dict[str, Any]
 
 
-_REFS: dict[tuple[str, int], Reference] = {}
+_REFS: dict[tuple[str, str, int], Reference] = {}
 
 
 def reference(ds: Dataset, n: int, progress: bool = True) -> Reference:
     """The real reference of size ``n`` (at most half the data set) and the floor F for it."""
     x = ds.all_x
     n = int(min(n, len(x) // 2))
-    key = (ds.key(), n)
+    key = (str(cache_dir()), ds.key(), n)
     if key not in _REFS:
         net, info = feature_net(ds, progress)
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(12345))
