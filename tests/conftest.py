@@ -48,6 +48,29 @@ def wait_processes_gone(sid: int, seconds: float = 20.0) -> list[str]:
     return left
 
 
+def start_in_session(*args: str, cwd: Path | str, env: dict | None = None) -> subprocess.Popen:
+    """`sandbox ARGS` in a session (and process group) of its own, as a terminal starts a command."""
+    return subprocess.Popen([sys.executable, "-m", "sandbox", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env={**os.environ, **(env or {})})
+
+
+def finish_in_session(proc: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:
+    """Wait for a command of :func:`start_in_session` (killed past ``timeout``) and its stdout and
+    stderr; fail when anything of its session outlives it (what was left is killed)."""
+    import signal
+
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    left = wait_processes_gone(proc.pid)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, f"processes left behind by sandbox {' '.join(map(str, proc.args[3:]))}: {left}"
+    return out, err
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Tiny networks on two shared cores: one torch thread is faster than two that wait for each other."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wait_processes_gone
+from conftest import finish_in_session, start_in_session
 
 import sandbox
 from sandbox.errors import ConfigError
@@ -35,21 +35,12 @@ STEPS = 12288
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "sandbox", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    return start_in_session(*args, cwd=cwd)
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str]:
-    """Wait for the command; fail if anything of its process group outlives it."""
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    left = wait_processes_gone(proc.pid)
-    if left:
-        os.killpg(proc.pid, signal.SIGKILL)
-    assert not left, f"processes left behind by the run: {left}"
+    """Wait for the command; fail if anything of its session outlives it."""
+    _, err = finish_in_session(proc, timeout)
     return proc.returncode, err
 
 

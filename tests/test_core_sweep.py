@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_processes_gone
+from conftest import finish_in_session, start_in_session, wait_processes_gone
 
 from sandbox import sweep
 
@@ -32,18 +32,9 @@ PPO = ["agent=ppo", "env=CartPole-v1", "steps=2000", "agent.eval_every=1000", "a
 
 
 def sandbox(*args: str, cwd: Path, timeout: float = 420, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the sandbox command in a new process group; fail if anything of it outlives it."""
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, env={**os.environ, **(env or {})})
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    left = wait_processes_gone(proc.pid)
-    if left:
-        os.killpg(proc.pid, signal.SIGKILL)
-    assert not left, f"processes left behind by sandbox {' '.join(args)}: {left}"
+    """Run the sandbox command in a session of its own; fail if anything of it outlives it."""
+    proc = start_in_session(*args, cwd=cwd, env=env)
+    out, err = finish_in_session(proc, timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
