@@ -118,6 +118,19 @@ class AlphaZeroConfig:
             raise ConfigError(f"agent.noise_fraction={self.noise_fraction} must be in [0, 1].")
 
 
+@dataclass
+class _Schedule:
+    """What a self-play loop logs next and when: the window of moves since the last log row, its
+    training losses, and the next log and evaluation steps (by moves), with the clock of the last
+    evaluation (for ``eval_minutes``)."""
+
+    window: dict[str, Any]
+    losses: list[tuple[float, float]]
+    next_log: int | None
+    next_eval: int | None
+    eval_clock: float
+
+
 class Replay:
     """A ring buffer of (planes int8, policy target, result z)."""
 
@@ -229,11 +242,8 @@ class AlphaZero(Agent):
                             seed=self.config.seed * 7919 + run.step)
         evaluate = self.evaluator()
         owed = 0.0
-        window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0}
-        losses: list[tuple[float, float]] = []
-        next_log = self.next_multiple(run.step, cfg.log_every)
-        next_eval = self.next_multiple(run.step, cfg.eval_every)
-        eval_clock = run.elapsed  # for eval_minutes, when set
+        sched = self._schedule(run)
+        window = sched.window
         run.reserve_for_closing(self.closing_seconds(run))
         if not self.snapshots and not self.elo.results:
             self.rate(run)  # the untrained network's rating: the start of the curve
@@ -251,22 +261,11 @@ class AlphaZero(Agent):
             if self.buffer.size >= max(cfg.min_buffer, cfg.batch_size):
                 owed += cfg.games * cfg.train_ratio / cfg.batch_size
                 while owed >= 1:
-                    losses.append(self.train_step())
+                    sched.losses.append(self.train_step())
                     owed -= 1
             window["train"] += time.time() - t1
-            log_clock = cfg.log_seconds is not None and time.time() - window["t"] >= cfg.log_seconds
-            if (run.step >= next_log or log_clock) and window["moves"]:
-                self._log_window(run, window, losses)
-                losses = []
-                window = {k: 0 for k in window} | {"t": time.time(), "self": 0.0, "train": 0.0}
-                next_log = self.next_multiple(run.step, cfg.log_every)
-            eval_clock_due = cfg.eval_minutes is not None and run.elapsed - eval_clock >= cfg.eval_minutes * 60.0
-            if (next_eval is not None and run.step >= next_eval) or eval_clock_due:
-                self.rate(run)
-                next_eval = self.next_multiple(run.step, cfg.eval_every)
-                eval_clock = run.elapsed
-            elif run.checkpoint_due():
-                run.checkpoint(self)
+            self._log_rate_or_checkpoint(run, sched)
+            window = sched.window
         if run.stop_reason != "interrupted" and self._rated_at != run.step:
             self.rate(run, closing=True)  # the closing evaluation, so that the final network is rated too
 
@@ -292,12 +291,8 @@ class AlphaZero(Agent):
         from sandbox.errors import MachineError
 
         cfg = self.cfg
-        window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0,
-                  "lag": 0, "lag_max": 0, "calls": 0}
-        losses: list[tuple[float, float]] = []
-        next_log = self.next_multiple(run.step, cfg.log_every)
-        next_eval = self.next_multiple(run.step, cfg.eval_every)
-        eval_clock = run.elapsed
+        sched = self._schedule(run, lag=0, lag_max=0, calls=0)
+        window = sched.window
         owed = 0.0
         run.reserve_for_closing(self.closing_seconds(run))
         if not self.snapshots and not self.elo.results:
@@ -359,25 +354,14 @@ class AlphaZero(Agent):
                         if self.counters["updates"] + 1 - oldest > cfg.max_lag:
                             publish()  # that actor's next call starts from these; its games arrive before more training
                             break
-                        losses.append(self.train_step())
+                        sched.losses.append(self.train_step())
                         owed -= 1
                         if self.counters["updates"] - published["version"] >= cfg.weights_every:
                             publish()
                     window["train"] += time.time() - t1
                     # 4. logs, evaluations and checkpoints, scheduled by moves as in the single loop
-                    log_clock = cfg.log_seconds is not None and time.time() - window["t"] >= cfg.log_seconds
-                    if (run.step >= next_log or log_clock) and window["moves"]:
-                        self._log_window(run, window, losses)
-                        losses = []
-                        window = {k: 0 for k in window} | {"t": time.time(), "self": 0.0, "train": 0.0}
-                        next_log = self.next_multiple(run.step, cfg.log_every)
-                    eval_clock_due = cfg.eval_minutes is not None and run.elapsed - eval_clock >= cfg.eval_minutes * 60.0
-                    if (next_eval is not None and run.step >= next_eval) or eval_clock_due:
-                        self.rate(run)
-                        next_eval = self.next_multiple(run.step, cfg.eval_every)
-                        eval_clock = run.elapsed
-                    elif run.checkpoint_due():
-                        run.checkpoint(self)
+                    self._log_rate_or_checkpoint(run, sched)
+                    window = sched.window
             finally:
                 t = time.time()
                 for actor in actors:
@@ -400,6 +384,34 @@ class AlphaZero(Agent):
         """The first multiple of ``every`` past ``step`` (None when ``every`` is 0): schedules by
         moves stay the same across a resume."""
         return (step // every + 1) * every if every else None
+
+    def _schedule(self, run: Run, **extra: int) -> _Schedule:
+        """The log window and the next log and evaluation steps of a self-play loop starting at
+        ``run.step`` (``extra``: more counters the window keeps)."""
+        window = {"sims": 0, "moves": 0, "games": 0, "len": 0, "first_wins": 0, "draws": 0, "t": time.time(), "self": 0.0, "train": 0.0,
+                  **extra}
+        return _Schedule(window, [], self.next_multiple(run.step, self.cfg.log_every), self.next_multiple(run.step, self.cfg.eval_every),
+                         run.elapsed)
+
+    def _log_rate_or_checkpoint(self, run: Run, s: _Schedule) -> None:
+        """After a round of self-play and training: log the window when ``log_every`` moves have
+        passed, evaluate when ``eval_every`` have (the clock only when ``log_seconds`` or
+        ``eval_minutes`` ask for it), else checkpoint when one is due. The single loop and the
+        learner with actors share it, so both schedule by moves alike."""
+        cfg = self.cfg
+        log_clock = cfg.log_seconds is not None and time.time() - s.window["t"] >= cfg.log_seconds
+        if (run.step >= s.next_log or log_clock) and s.window["moves"]:
+            self._log_window(run, s.window, s.losses)
+            s.losses = []
+            s.window = {k: 0 for k in s.window} | {"t": time.time(), "self": 0.0, "train": 0.0}
+            s.next_log = self.next_multiple(run.step, cfg.log_every)
+        eval_clock_due = cfg.eval_minutes is not None and run.elapsed - s.eval_clock >= cfg.eval_minutes * 60.0
+        if (s.next_eval is not None and run.step >= s.next_eval) or eval_clock_due:
+            self.rate(run)
+            s.next_eval = self.next_multiple(run.step, cfg.eval_every)
+            s.eval_clock = run.elapsed
+        elif run.checkpoint_due():
+            run.checkpoint(self)
 
     def _log_window(self, run: Run, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
         """Self-play and training metrics of the window ``w``. With actors, self-play runs beside
