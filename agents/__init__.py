@@ -33,3 +33,4 @@ for _game in BOARD_GAMES:
 
 # `sandbox play PATH.zip`: a stable-baselines3 zip (read by the core without unpickling) playing its env
 _agents.provide("ppo", "play_zip", "sandbox.agents.sb3_zip:play_zip")
+_agents.provide("ppo", "eval_zip", "sandbox.agents.sb3_zip:eval_zip")

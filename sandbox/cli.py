@@ -107,6 +107,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--steps", type=int, help="diffusion models: sampling steps (default: the run's model.steps; for ddpm 20 with dpm or ddim, all with ddpm; for flow 10 with euler, 5 with heun)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
+    s.add_argument("--env", help="a stable-baselines3 zip's env (default: from the zip's name, as RL Zoo names them)")
 
     s = sub.add_parser("play", help="watch a trained agent play, record it, or play an env yourself")
     s.add_argument("target", metavar="RUN_DIR|ENV_ID")
@@ -331,7 +332,33 @@ def _load(run_dir: str, kind: str | None = None) -> Any:
     return plugin
 
 
+def _eval_zip(args: argparse.Namespace) -> int:
+    """``sandbox eval PATH.zip [--env ID] [--episodes N]``: a stable-baselines3 zip, read without unpickling."""
+    from sandbox.registry import agents
+
+    for flag in ("games", "opponent", "n", "sampler", "steps"):
+        if getattr(args, flag) is not None:
+            raise SandboxError(f"--{flag} does not apply to a stable-baselines3 zip; it takes --env and --episodes.")
+    if args.episodes is not None and args.episodes <= 0:
+        raise SandboxError(f"--episodes must be a positive number, not {args.episodes}.")
+    eval_zip = agents.provided("ppo", "eval_zip")
+    if eval_zip is None:
+        raise SandboxError("evaluating a stable-baselines3 zip needs the sandbox's agents plugins, which are not installed.")
+    result = eval_zip(Path(args.run_dir), args.env, episodes=args.episodes or 10)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    target = Path(args.run_dir)
+    if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
+        return _eval_zip(args)
+    if args.env is not None:
+        raise SandboxError(f"--env is for a stable-baselines3 zip (sandbox eval PATH.zip --env ID); {args.run_dir} evaluates on its own env.")
     plugin = _load(args.run_dir)
     options = {k: v for k in ("episodes", "games", "opponent", "n", "sampler", "steps") if (v := getattr(args, k)) is not None}
     from sandbox.plugin import GenerativeModel

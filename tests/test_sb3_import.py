@@ -140,3 +140,39 @@ def test_sandbox_play_a_zip(zips, cli, tmp_path: Path) -> None:
     assert json.loads(r.stdout)["scores"] == [score] and (tmp_path / "game.gif").stat().st_size > 0
     r = cli("play", str(zips["ppo"]), "--env", "Pendulum-v1", "--record", str(tmp_path / "x.gif"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "shape" in r.stderr, r.stderr
+
+
+def test_sandbox_eval_a_zip_as_stable_baselines3_evaluates_it(zips, cli, tmp_path: Path) -> None:
+    """`sandbox eval PATH.zip`: the same episode returns as SB3's own evaluate_policy (the model
+    loaded by SB3, greedy, on a seeded one-env DummyVecEnv), in Python and from the command line;
+    --env required when the zip's name does not say it, one sentence for what does not apply."""
+    import shutil
+
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from sandbox.agents.sb3_zip import eval_zip
+
+    theirs = PPO.load(zips["ppo"], device="cpu")
+    venv = DummyVecEnv([lambda: gym.make("CartPole-v1")])
+    venv.seed(0)
+    returns, _ = evaluate_policy(theirs, venv, n_eval_episodes=5, deterministic=True, return_episode_rewards=True, warn=False)
+    expected = {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)), "episodes": 5}
+    assert eval_zip(zips["ppo"], episodes=5, seed=0) == pytest.approx(expected)
+    r = cli("eval", str(zips["ppo"]), "--episodes", "5", "--json")  # the env from the name ppo-CartPole-v1.zip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == pytest.approx(expected)
+    unnamed = tmp_path / "agent.zip"
+    shutil.copy(zips["ppo"], unnamed)
+    r = cli("eval", str(unnamed), "--episodes", "5", "--json")
+    assert r.returncode == 2 and r.stderr.strip().startswith("error:") and "--env" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli("eval", str(unnamed), "--env", "CartPole-v1", "--episodes", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == pytest.approx(expected)
+    r = cli("eval", str(zips["dqn"]), "--episodes", "3")
+    assert r.returncode == 0 and "mean_return:" in r.stdout, r.stderr
+    for bad in (["--env", "Acrobot-v1"], ["--env", "NoSuchEnv-v0"], ["--n", "10"], ["--episodes", "0"]):
+        r = cli("eval", str(unnamed), *bad)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr, (bad, r.stderr)
