@@ -141,6 +141,7 @@ class Run:
         self._aside_depth = 0
         self._bar: Any = None
         self.tracker: Tracker | None = None
+        self._wandb_row: int | None = None  # the W&B row of the checkpoint a resume starts from
         self.info: dict[str, Any] = {}
         #: called with (metrics, step) after every :meth:`log` (``sandbox sweep`` reports to Ray Tune this way)
         self.listeners: list[Callable[[dict[str, Any], int], None]] = []
@@ -349,6 +350,7 @@ class Run:
             "best_score": self.best_score,
             "time": time.time(),
             "rng": rng_state,
+            "wandb_row": self.tracker.wandb_row if self.tracker is not None else None,
             **doc,
         }
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -394,6 +396,8 @@ class Run:
         self._step = int(state.get("step", 0))
         self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
         self.best_score = state.get("best_score")
+        row = state.get("wandb_row")
+        self._wandb_row = row if isinstance(row, int) and not isinstance(row, bool) and row >= 0 else None
         from sandbox.tracking import DISCARDED, rewind_metrics
 
         moved = rewind_metrics(self.dir, self._step) if self.main else 0
@@ -454,7 +458,8 @@ class Run:
         self.info.setdefault("id", uuid.uuid4().hex[:12])
         self.info.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
         self._write_info(status="running", pid=os.getpid())
-        self.tracker = Tracker(self.dir, self.config.to_dict(), self.config.wandb, self.info["id"], self.dir.name)
+        self.tracker = Tracker(self.dir, self.config.to_dict(), self.config.wandb, self.info["id"], self.dir.name,
+                               resume_row=self._wandb_row)
         if not self._clock_started:  # train() starts the clock when it is called; a bare Run when its session opens
             self._t0 = time.time()
         self.tracker.set_time_offset(self.elapsed)  # metrics' "time" is the run's elapsed time

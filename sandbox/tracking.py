@@ -220,8 +220,12 @@ class Tracker:
     :func:`close_seconds` to finish its run, then stops its process.
     """
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: Any, run_id: str, name: str) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], wandb_cfg: Any, run_id: str, name: str,
+                 resume_row: int | None = None) -> None:
         self.run_dir = Path(run_dir)
+        #: a resume's W&B row: the rows its checkpoint had sent (``wandb_row``), which W&B rewinds to
+        self._resume_row = resume_row if isinstance(resume_row, int) and resume_row >= 0 else None
+        self._row = 0  # the W&B row (wandb's ``_step``) of the next row, image or video
         self.media_dir = self.run_dir / "media"
         self._file = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
         self._t0 = time.time()
@@ -242,6 +246,12 @@ class Tracker:
         """True while W&B's process is taking this run's rows."""
         return self._worker is not None
 
+    @property
+    def wandb_row(self) -> int | None:
+        """The W&B row the next row gets (rows numbered from 0 across the sessions of the run), or
+        None when W&B is off. A checkpoint records it, so that a resume rewinds W&B to it."""
+        return self._row if (self._worker is not None or self._gone) else None
+
     def _start_wandb(self, config: dict[str, Any], cfg: Any, run_id: str, name: str) -> None:
         mode = cfg.mode
         if mode == "auto":
@@ -249,6 +259,13 @@ class Tracker:
         kwargs = {"project": cfg.project, "entity": cfg.entity, "group": cfg.group, "tags": list(cfg.tags) or None,
                   "name": name, "id": run_id, "resume": "allow", "mode": mode, "dir": str(self.run_dir),
                   "config": config, "reinit": "create_new"}
+        self._row = self._rows_so_far()
+        if self._resume_row:  # a resume from a checkpoint that recorded its W&B row: the same run, rewound to it
+            # wandb's rewind (resume_from, 'run?_step=N': rows up to N kept, later ones archived) keeps the
+            # rows the checkpoint had sent and drops the progress the resume throws away, as metrics.jsonl does
+            del kwargs["resume"]
+            kwargs["resume_from"] = f"{run_id}?_step={self._resume_row - 1}"
+            self._row = self._resume_row
         try:
             self._worker = subprocess.Popen([sys.executable, "-m", "sandbox.wandb_worker"], stdin=subprocess.PIPE,
                                             stdout=subprocess.DEVNULL, bufsize=0)
@@ -263,7 +280,7 @@ class Tracker:
             print(warning("start", exc), file=sys.stderr)
             self._worker = None
             return
-        self._send({"op": "init", "kwargs": kwargs, "first_row": self._rows_so_far()}, droppable=False)
+        self._send({"op": "init", "kwargs": kwargs, "first_row": self._row}, droppable=False)
 
     def _rows_so_far(self) -> int:
         """How many W&B rows earlier sessions of this run can have logged (rows kept and discarded by
@@ -320,6 +337,9 @@ class Tracker:
                   file=sys.stderr, flush=True)
 
     def _send(self, message: dict[str, Any], droppable: bool = True) -> None:
+        if droppable:  # every row, image or video has its W&B row, sent or dropped
+            message["row"] = self._row
+            self._row += 1
         if self._worker is None:
             if self._gone:  # W&B was on and is gone: these rows never reach it
                 self.dropped += droppable

@@ -21,6 +21,13 @@ up on within seconds) this process says so in one line and exits with :data:`INI
 Every message is a W&B row of its own: wandb's own counter (``_step``) counts rows, and the run's
 step is the metric ``step``, the x-axis of every other metric (``define_metric``). Several rows
 at one step (episodes that end in the same env step) are then all kept, none overwrites another.
+
+A resumed run is the same W&B run (one id). Its checkpoint recorded how many rows it had sent
+(``wandb_row``): the resume rewinds the W&B run to the last of them (``resume_from="ID?_step=N"``,
+which an offline run records and ``wandb sync`` applies), so that the rows of the progress the
+resume threw away leave W&B's history as they leave ``metrics.jsonl``, and the run's ``step``
+never goes backwards there either. A server that cannot rewind gets ``resume="allow"`` instead,
+with a note; a checkpoint without ``wandb_row`` (W&B was off, or an older run) resumes that way too.
 """
 
 from __future__ import annotations
@@ -117,7 +124,17 @@ def _start(message: dict[str, Any]) -> Any:
         check_reachable(os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run = wandb.init(**kwargs, settings=wandb.Settings(console="off", init_timeout=INIT_SECONDS, silent=True))
+        settings = wandb.Settings(console="off", init_timeout=INIT_SECONDS, silent=True)
+        try:
+            run = wandb.init(**kwargs, settings=settings)
+        except Exception as exc:
+            if "resume_from" not in kwargs:
+                raise
+            # rewind is a preview feature a W&B server may not offer: continue the same run without it
+            kwargs.pop("resume_from")
+            print(f"note: W&B could not rewind run {kwargs.get('id')} to the checkpoint ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}); "
+                  "it continues the same run, where the rows logged after the checkpoint stay.", file=sys.stderr, flush=True)
+            run = wandb.init(**kwargs, resume="allow", settings=settings)
     run.define_metric("step")
     run.define_metric("*", step_metric="step")  # every metric is plotted against the run's step
     return run
@@ -164,16 +181,18 @@ def main() -> int:
             break
         try:
             step = {"step": msg["step"]}
+            # the trainer numbers the rows (dropped ones leave a gap), so that a checkpoint knows its W&B row
+            at = max(row, int(msg.get("row", row)))
             if op == "log":
-                run.log({**msg["data"], **step}, step=row)
+                run.log({**msg["data"], **step}, step=at)
             elif op == "image":
-                run.log({msg["name"]: wandb.Image(msg["path"], caption=msg["caption"]), **step}, step=row)
+                run.log({msg["name"]: wandb.Image(msg["path"], caption=msg["caption"]), **step}, step=at)
             elif op == "video":
                 video = wandb.Video(msg["path"], format=os.path.splitext(msg["path"])[1].lstrip("."))
-                run.log({msg["name"]: video, **step}, step=row)
+                run.log({msg["name"]: video, **step}, step=at)
             else:
                 continue
-            row += 1
+            row = at + 1
         except Exception as exc:
             warn({"log": "logging", "image": "image logging", "video": "video logging"}.get(op, str(op)), exc)
     if exit_code == 0 and first["kwargs"].get("dir"):

@@ -189,3 +189,50 @@ def test_wandb_run_has_job_type_versions_and_the_best_checkpoint_as_a_model_arti
     assert refs == {f"{latest}.safetensors": f"file://{run.dir.resolve() / 'checkpoints' / (latest + '.safetensors')}",
                     f"{latest}.json": f"file://{run.dir.resolve() / 'checkpoints' / (latest + '.json')}",
                     "config.yaml": f"file://{run.dir.resolve() / 'config.yaml'}"}
+
+
+def test_a_resumed_run_continues_the_same_wandb_run_rewound_to_its_checkpoint(tmp_path):
+    """A real offline W&B run killed after rows it logged past its last checkpoint, then resumed:
+    both sessions are the one W&B run (one id); the resume rewinds it to the checkpoint's row
+    (wandb's resume_from 'ID?_step=N', recorded in the run record for `wandb sync`), so the rows
+    kept from the first session and the second session's rows have strictly increasing W&B rows
+    and a run step that never goes backwards, the thrown-away progress not among them, as in
+    metrics.jsonl."""
+    import signal
+
+    from conftest import run_cli
+
+    d = tmp_path / "r"
+    args = [*TINY, "steps=20", "model.checkpoint_every=5", "wandb.mode=offline", f"out={d}", "--no-progress"]
+    # killed while writing the row of step 13: checkpoints at steps 0, 5 and 10; steps 1..12 sent to W&B
+    first = run_cli("train", *args, env={"SANDBOX_FAULT": "metrics.jsonl:half-row@13"})
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+    latest = json.loads((d / "checkpoints" / "latest.json").read_text())
+    assert latest["step"] == 10
+    assert json.loads((d / "checkpoints" / f"{latest['file']}.json").read_text())["wandb_row"] == 10
+    second = run_cli("train", *args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    run_id = json.loads((d / "run.json").read_text())["id"]
+    folders = sorted((d / "wandb").glob("offline-run-*"))
+    assert len(folders) == 2 and all(f.name.endswith(f"-{run_id}") for f in folders)
+
+    def session(folder: Path) -> tuple[list, list]:
+        records = wandb_records(next(folder.glob("run-*.wandb")))
+        runs = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+        rows = []
+        for r in records:
+            if r.WhichOneof("record_type") == "history":
+                items = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in r.history.item}
+                rows.append((items["_step"], items["step"]))
+        return runs, rows
+
+    runs1, rows1 = session(folders[0])
+    runs2, rows2 = session(folders[1])
+    assert runs1[0].run_id == runs2[0].run_id == run_id, "one W&B run across the resume"
+    assert [s for _, s in rows1] == list(range(1, 13)) and [w for w, _ in rows1] == list(range(12))
+    point = runs2[0].branch_point
+    assert (point.run, point.metric, point.value) == (run_id, "_step", 9), "rewound to the checkpoint's last row"
+    kept = [(w, s) for w, s in rows1 if w <= point.value] + rows2  # the history once `wandb sync` rewinds
+    assert [s for _, s in kept] == list(range(1, 21)), "the run's step: each once, never backwards"
+    assert all(a < b for (a, _), (b, _) in zip(kept, kept[1:])), "W&B's rows strictly increase"
+    assert [r["step"] for r in read_metrics(d)] == list(range(1, 21))
