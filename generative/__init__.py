@@ -16,6 +16,8 @@ _generative.register_lazy("vae", "sandbox.generative.vae:VAE", "Variational auto
 _generative.register_lazy("gan", "sandbox.generative.gan:GAN", "GAN: backbone decoder as generator, encoder as discriminator; non-saturating loss with R1.")
 _generative.register_lazy("ddpm", "sandbox.generative.ddpm:DDPM", "Denoising diffusion (UNet, DiT or MLP denoiser); DDPM, DDIM and DPM-Solver++ sampling; guidance.")
 _generative.register_lazy("flow", "sandbox.generative.flow:Flow", "Flow matching (rectified flow) on the same denoisers; Euler and Heun sampling in a few steps; guidance.")
+# `sandbox sample/eval DIR` on a diffusers DDPMPipeline or DDIMPipeline folder (JSON and safetensors only)
+_generative.provide("ddpm", "load_pipeline", "sandbox.generative.pipeline_import:load_pipeline")
 
 # -- data sets ------------------------------------------------------------------------------------
 _datasets.register_lazy("digits", "sandbox.generative.data:digits", "scikit-learn's bundled 8×8 handwritten digits (1797, 10 labels); data.size=16 or 32 resizes.")

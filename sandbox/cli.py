@@ -108,6 +108,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
     s.add_argument("--env", help="a stable-baselines3 zip's env (default: from the zip's name, as RL Zoo names them)")
+    s.add_argument("--data", help="a diffusers pipeline folder: the data set its FID compares with (e.g. digits)")
 
     s = sub.add_parser("play", help="watch a trained agent play, record it, or play an env yourself")
     s.add_argument("target", metavar="RUN_DIR|ENV_ID")
@@ -316,9 +317,20 @@ def cmd_train(argv: list[str]) -> int:
     return 0
 
 
-def _load(run_dir: str, kind: str | None = None) -> Any:
+def _load(run_dir: str, kind: str | None = None, data: str | None = None) -> Any:
     from sandbox.run import load
 
+    if Path(run_dir).is_dir() and (Path(run_dir) / "model_index.json").exists() and not (Path(run_dir) / "config.yaml").exists():
+        from sandbox.registry import generative  # a diffusers pipeline folder, read as JSON and safetensors
+
+        load_pipeline = generative.provided("ddpm", "load_pipeline")
+        if load_pipeline is None:
+            raise SandboxError("sampling a diffusers pipeline folder needs the sandbox's generative plugins, which are not installed.")
+        if kind == "agent":
+            raise SandboxError(f"{run_dir} is a diffusers pipeline folder, a generative model; use 'sandbox sample' or 'sandbox eval'.")
+        return load_pipeline(run_dir, data=data)
+    if data is not None:
+        raise SandboxError(f"--data is for a diffusers pipeline folder; {run_dir} evaluates on its own data set.")
     plugin = load(run_dir)
     if kind is not None:
         from sandbox.plugin import Agent, GenerativeModel
@@ -359,7 +371,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_zip(args)
     if args.env is not None:
         raise SandboxError(f"--env is for a stable-baselines3 zip (sandbox eval PATH.zip --env ID); {args.run_dir} evaluates on its own env.")
-    plugin = _load(args.run_dir)
+    plugin = _load(args.run_dir, data=args.data)
     options = {k: v for k in ("episodes", "games", "opponent", "n", "sampler", "steps") if (v := getattr(args, k)) is not None}
     from sandbox.plugin import GenerativeModel
 
