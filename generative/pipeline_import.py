@@ -44,13 +44,6 @@ JSON_BYTES = 1 << 20
 WEIGHTS = "diffusion_pytorch_model.safetensors"
 
 
-def is_pipeline_folder(path: str | Path) -> bool:
-    """Whether ``path`` is a folder with a ``model_index.json`` and no ``config.yaml`` (a diffusers
-    pipeline, not a sandbox run)."""
-    p = Path(path)
-    return p.is_dir() and (p / "model_index.json").exists() and not (p / "config.yaml").exists()
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     if path.is_symlink() or not path.is_file():
         raise RunDirError(f"{path} should be a regular file of the pipeline folder and is not (missing, a link or not a file); "
