@@ -107,7 +107,7 @@ class REINFORCE(RLAgent):
                     batch_steps += len(running[i])
                     running[i] = []
                 if "episode" in infos[i]:
-                    run.log({"episodic_return": float(infos[i]["episode"]["r"]), "episodic_length": int(infos[i]["episode"]["l"])})
+                    run.log({"rollout/episodic_return": float(infos[i]["episode"]["r"]), "rollout/episodic_length": int(infos[i]["episode"]["l"])})
             obs = next_obs
             run.step += n
             if batch_steps >= cfg.batch_steps:
@@ -115,7 +115,7 @@ class REINFORCE(RLAgent):
                     for group in self.optimizer.param_groups:
                         group["lr"] = cfg.learning_rate * max(0.0, 1.0 - run.step / self.config.steps)
                 metrics = self.update(batch)
-                metrics["steps_per_second"] = (run.step - clock[1]) / max(time.time() - clock[0], 1e-9)
+                metrics["time/steps_per_second"] = (run.step - clock[1]) / max(time.time() - clock[0], 1e-9)
                 clock = (time.time(), run.step)
                 run.log(metrics)
                 batch, batch_steps = [], 0

@@ -360,7 +360,7 @@ class RLAgent(Agent):
             print(f"{what} cut at {result['cut_at_step']} steps to end within max_minutes", file=sys.stderr)
         else:
             self.video_seconds = time.time() - t
-        run.log_video("eval/video", path)
+        run.log_video("charts/video", path)
         return path
 
     def _deadline(self, run: Run, last: bool) -> float | None:

@@ -134,7 +134,7 @@ class RunWriter(KVWriter):
         metrics = {k: v for k, v in key_values.items() if k.startswith("train/") and isinstance(v, (int, float, np.floating))}
         now, step_now = time.time(), self.run.step
         if now > self.last[0] and step_now > self.last[1]:
-            metrics["steps_per_second"] = (step_now - self.last[1]) / (now - self.last[0])
+            metrics["time/steps_per_second"] = (step_now - self.last[1]) / (now - self.last[0])
         self.last = (now, step_now)
         if metrics:
             self.run.log(metrics)
@@ -157,7 +157,7 @@ class SandboxCallback(BaseCallback):
         for info in self.locals.get("infos", ()):
             episode = info.get("episode")
             if episode is not None:
-                run.log({"episodic_return": float(episode["r"]), "episodic_length": int(episode["l"])})
+                run.log({"rollout/episodic_return": float(episode["r"]), "rollout/episodic_length": int(episode["l"])})
         self.next_eval = self.agent.evaluate_or_checkpoint(run, self.next_eval)
         return not (self.agent.reached_target or run.should_stop())
 

@@ -44,9 +44,9 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "sandbox", *cmd], cwd=ROOT, env=env, check=True)
     train_s = time.time() - t0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    episodes = [(r["step"], r["episodic_return"], r["time"]) for r in rows if "episodic_return" in r]
+    episodes = [(r["step"], r["rollout/episodic_return"], r["time"]) for r in rows if "rollout/episodic_return" in r]
     evals = [(r["step"], r["eval/mean_return"], r["time"]) for r in rows if "eval/mean_return" in r]
-    sps = [r["steps_per_second"] for r in rows if "steps_per_second" in r]
+    sps = [r["time/steps_per_second"] for r in rows if "time/steps_per_second" in r]
     steps = max(r["step"] for r in rows)
 
     def window(k: int, at: int) -> float | None:
@@ -63,7 +63,7 @@ def main() -> None:
     frames = iio.imread(video, index=None)
     iio.imwrite(frame_png, frames[len(frames) // 2])
     subprocess.run([sys.executable, "-m", "sandbox", "compare", str(out), "--out", str(CURVE),
-                    "--metric", "episodic_return", "--metric", "eval/mean_return"], cwd=ROOT, env=env, check=True)
+                    "--metric", "rollout/episodic_return", "--metric", "eval/mean_return"], cwd=ROOT, env=env, check=True)
     result = {
         "preset": "ppo-pong", "overrides": args.overrides, "minutes_asked": args.minutes, "train_wall_seconds": round(train_s, 1), "env_steps": steps,
         "mean_steps_per_second": sum(sps) / len(sps) if sps else None, "episodes": len(episodes),

@@ -28,15 +28,15 @@ PRESETS = {"tictactoe": "alphazero-tictactoe", "connect_four": "alphazero-connec
 def throughput(run_dir: Path) -> dict[str, float]:
     """Games and moves per second between the first and the last self-play row of a run's metrics."""
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    logged = [r for r in rows if "games" in r and "moves_per_s" in r]
+    logged = [r for r in rows if "rollout/games" in r and "time/moves_per_second" in r]
     if len(logged) < 2:
         raise SystemExit(f"{run_dir}: fewer than two self-play rows were logged; raise --steps or lower --log-every.")
     first, last = logged[0], logged[-1]
     seconds = last["time"] - first["time"]
-    return {"games": last["games"] - first["games"], "moves": last["step"] - first["step"], "seconds": round(seconds, 2),
-            "games_per_s": round((last["games"] - first["games"]) / seconds, 2),
+    return {"games": last["rollout/games"] - first["rollout/games"], "moves": last["step"] - first["step"], "seconds": round(seconds, 2),
+            "games_per_s": round((last["rollout/games"] - first["rollout/games"]) / seconds, 2),
             "moves_per_s": round((last["step"] - first["step"]) / seconds, 1),
-            "lag_max": max((r.get("actors/lag_max", 0) for r in logged), default=0)}
+            "lag_max": max((r.get("rollout/actor_lag_max", 0) for r in logged), default=0)}
 
 
 def main() -> None:

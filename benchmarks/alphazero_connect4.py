@@ -188,8 +188,8 @@ def main() -> None:
         mistakes["judge_seconds"] = round(time.time() - t2 - gather_s, 1)
         mistakes["solver_nodes"] = solver.nodes
 
-    curve = [{"step": m["step"], "minutes": round(m.get("time", 0) / 60, 2), **{k: v for k, v in m.items() if k.startswith(("win_rate/", "elo"))}}
-             for m in read_metrics(run_dir) if "elo" in m]
+    curve = [{"step": m["step"], "minutes": round(m.get("time", 0) / 60, 2), **{k.removeprefix("eval/"): v for k, v in m.items() if k.startswith(("eval/win_rate/", "eval/elo"))}}
+             for m in read_metrics(run_dir) if "eval/elo" in m]
     won_ask = r["win"] >= int(np.ceil(0.99 * r["games"]))
     mistakes_ask = mistakes is not None and mistakes["positions"] >= 500 and mistakes["mistake_rate"] <= 0.02
     result = {"minutes": agent.config.max_minutes if args.run else args.minutes, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),

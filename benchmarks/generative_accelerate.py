@@ -57,7 +57,7 @@ def rate(out: Path, warmup: int, steps: int, batch: int, processes: int) -> floa
     rows = {}
     for line in (out / "metrics.jsonl").read_text().splitlines():
         row = json.loads(line)
-        if "loss" in row:
+        if "train/loss" in row:
             rows[row["step"]] = row["time"]
     return (steps - warmup) * batch * processes / (rows[steps] - rows[warmup])
 

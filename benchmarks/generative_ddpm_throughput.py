@@ -62,7 +62,7 @@ def sandbox_loop(steps: int, warmup: int, out: Path) -> tuple[float, object]:
     shutil.rmtree(out, ignore_errors=True)
     run = sandbox.train("ddpm-digits", [f"steps={warmup + steps}", "max_minutes=null", f"out={out}", "wandb.mode=disabled",
                                         "model.log_every=10", "model.sample_every=0", "model.export_pipeline=false"], progress=False)
-    rows = {r["step"]: r["time"] for r in read_metrics(out) if "loss" in r}
+    rows = {r["step"]: r["time"] for r in read_metrics(out) if "train/loss" in r}
     batch = run.config.plugin.config.batch
     return (steps * batch) / (rows[warmup + steps] - rows[warmup]), run
 

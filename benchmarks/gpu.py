@@ -80,7 +80,7 @@ def part_ppo(runs: Path, cpu: bool, b: dict[str, Any]) -> dict[str, Any]:
     run = sandbox.train("ppo-pong", [*budget, f"out={runs / 'ppo-pong'}", "device=auto", "agent.eval_every=0", "wandb.mode=disabled"],
                         progress=False)
     seconds = time.time() - t
-    rates = [r["steps_per_second"] for r in run_metrics(run.dir) if "steps_per_second" in r]
+    rates = [r["time/steps_per_second"] for r in run_metrics(run.dir) if "time/steps_per_second" in r]
     rate = statistics.median(rates) if rates else run.step / seconds
     return {"part": "ppo-pong", "steps": run.step, "seconds": round(seconds, 1), "steps_per_s": round(rate, 1),
             "cuda_max_memory_mb": cuda_memory_mb(), "figure": f"{rate:,.0f} env steps/s", "ok": run.step > 0}
@@ -88,7 +88,7 @@ def part_ppo(runs: Path, cpu: bool, b: dict[str, Any]) -> dict[str, Any]:
 
 def ddpm_rate(run_dir: Path, batch: int) -> float:
     """Images per second between the second logged loss and the last (start-up left out)."""
-    rows = [(r["step"], r["time"]) for r in run_metrics(run_dir) if "loss" in r]
+    rows = [(r["step"], r["time"]) for r in run_metrics(run_dir) if "train/loss" in r]
     if len(rows) < 3:
         rows = rows[:1] + rows[-1:]
     (s0, t0), (s1, t1) = rows[1 if len(rows) > 2 else 0], rows[-1]
@@ -146,7 +146,7 @@ def part_alphazero(runs: Path, cpu: bool, b: dict[str, Any]) -> dict[str, Any]:
     run = sandbox.train("alphazero-connect4", [*budget, f"out={runs / 'alphazero-connect4'}", "device=auto", "agent.eval_every=0",
                                                "agent.eval_games=2", "agent.eval_opponents=[random]", "wandb.mode=disabled"], progress=False)
     seconds = time.time() - t
-    rates = [r["sims_per_s"] for r in run_metrics(run.dir) if "sims_per_s" in r]
+    rates = [r["time/simulations_per_second"] for r in run_metrics(run.dir) if "time/simulations_per_second" in r]
     rate = statistics.median(rates) if rates else 0.0
     return {"part": "alphazero-connect4", "moves": run.step, "seconds": round(seconds, 1), "sims_per_s": round(rate, 1),
             "cuda_max_memory_mb": cuda_memory_mb(), "figure": f"{rate:,.0f} simulations/s", "ok": bool(rates)}

@@ -31,6 +31,7 @@ from sandbox.config import RunConfig, option
 from sandbox.device import isolated_rng, set_threads
 from sandbox.errors import ConfigError
 from sandbox.plugin import GenerativeModel
+from sandbox.tracking import in_section
 
 if TYPE_CHECKING:
     from sandbox.run import Run
@@ -161,8 +162,8 @@ class DataModel(GenerativeModel):
     def score_metric(cls, config: RunConfig) -> tuple[str, str]:
         """FID for images; the sliced Wasserstein distance to held-out points for 2-D sets."""
         if config.data is not None and getattr(factory(config.data.name), "kind", "image") == "points":
-            return ("sliced_wasserstein", "min")
-        return ("fid", "min")
+            return ("eval/sliced_wasserstein", "min")
+        return ("eval/fid", "min")
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
@@ -269,7 +270,7 @@ class DataModel(GenerativeModel):
             if not main:
                 continue
             if run.step % self.cfg.log_every == 0:
-                run.log(logs)
+                run.log(in_section("train", logs))
             if self.cfg.sample_every and run.step % self.cfg.sample_every == 0:
                 self.log_samples(run)
             with isolated_rng():
@@ -277,7 +278,7 @@ class DataModel(GenerativeModel):
             if self.cfg.eval_every and run.step % self.cfg.eval_every == 0:
                 with isolated_rng():  # the metrics' feature network is trained (seeded) on first use
                     metrics = self.evaluate(n=self.cfg.eval_n, during_training=True)
-                run.log(metrics)
+                run.log(in_section("eval", metrics))
                 key = "fid" if "fid" in metrics else "sliced_wasserstein"
                 run.checkpoint(self, score=-float(metrics[key]))
             elif run.checkpoint_due():
@@ -294,7 +295,7 @@ class DataModel(GenerativeModel):
         print(f"{processes} processes train this run: effective batch {batch * processes} "
               f"(model.batch={batch} per process × {processes})", file=sys.stderr)
         run.record(processes=processes, effective_batch=batch * processes)
-        run.log({"processes": processes, "effective_batch": batch * processes})
+        run.log({"train/processes": processes, "train/effective_batch": batch * processes})
 
     # -- the closing sample grid inside max_minutes --------------------------------------------------
     #: seconds one image (or point) of a sample grid takes, once timed
@@ -332,10 +333,10 @@ class DataModel(GenerativeModel):
         if self.data.kind == "image":
             n = int(np.sqrt(n)) ** 2 if n >= 4 else n  # a square grid where it can be
         if n < 1:
-            run.log({"samples_skipped": 1})
+            run.log({"charts/samples_skipped": 1})
             print(f"closing sample grid skipped: {max(left, 0.0):.1f} s of max_minutes left for it", file=sys.stderr)
             return
-        run.log({"samples_in_grid": n})
+        run.log({"charts/samples_in_grid": n})
         print(f"closing sample grid cut to {n} of {full} samples to end within max_minutes", file=sys.stderr)
         self.log_samples(run, n)
 
@@ -348,11 +349,11 @@ class DataModel(GenerativeModel):
         with isolated_rng():
             samples = self.sample(n or self.grid_size(), seed=0, **self.quick_sample_options())
         if self.data.kind == "image":
-            run.log_image("samples", samples)
+            run.log_image("charts/samples", samples)
         else:
             from sandbox.tracking import scatter_picture
 
-            run.log_image("samples", scatter_picture(self.data.x_test.numpy(), np.asarray(samples), f"{self.config.data.name}: samples at step {run.step}"))
+            run.log_image("charts/samples", scatter_picture(self.data.x_test.numpy(), np.asarray(samples), f"{self.config.data.name}: samples at step {run.step}"))
         for k, m in self.modules().items():
             m.train(was[k])
 

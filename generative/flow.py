@@ -198,7 +198,7 @@ class Flow(DataModel):
         norm = self.backward_step(loss, self.model, self.opt)
         if self.ema is not None:
             self.ema.update(self.unwrap(self.model))
-        return {"loss": loss.item(), "grad_norm": norm, "lr": lr}
+        return {"loss": loss.item(), "grad_norm": norm, "learning_rate": lr}
 
     def fit(self, run: Run) -> None:
         super().fit(run)

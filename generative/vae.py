@@ -29,6 +29,7 @@ from torch import nn
 from sandbox.backbones.base import build
 from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
+from sandbox.tracking import in_section
 from sandbox.generative.base import DataModel, TrainConfig, adamw
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class VAE(DataModel):
         norm = self.backward_step(loss, self.net, self.opt)
         dims = x[0].numel()
         return {"loss": loss.item(), "recon_nats": -recon.mean().item(), "kl_nats": kl.mean().item(),
-                "train_bits_per_dim": (loss.item() / dims + math.log(256)) / math.log(2), "grad_norm": norm}
+                "bits_per_dim": (loss.item() / dims + math.log(256)) / math.log(2), "grad_norm": norm}
 
     @torch.no_grad()
     def held_out_elbo(self, samples_per_image: int = 4) -> dict[str, float]:
@@ -201,13 +202,13 @@ class VAE(DataModel):
 
     def periodic(self, run: Run) -> None:
         if self.cfg.recon_every and run.step % self.cfg.recon_every == 0:
-            run.log_image("reconstructions", self.reconstructions())
+            run.log_image("charts/reconstructions", self.reconstructions())
 
     def fit(self, run: Run) -> None:
         super().fit(run)
         if self.accelerator.is_main_process:
-            run.log_image("reconstructions", self.reconstructions())
-            run.log(self.held_out_elbo())
+            run.log_image("charts/reconstructions", self.reconstructions())
+            run.log(in_section("eval", self.held_out_elbo()))
 
     def evaluate(self, n: int | None = None, during_training: bool = False, **options: Any) -> dict[str, Any]:
         """fid, fid_floor, precision, recall, and the held-out elbo_nats and bits_per_dim."""

@@ -60,12 +60,12 @@ print(history.names)
 import matplotlib.pyplot as plt
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
-for name in ("loss", "policy_loss", "value_loss"):
+for name in ("train/loss", "train/policy_loss", "train/value_loss"):
     x, y = history.series(name)
     left.plot(x, y, label=name)
 left.set_xlabel("self-play moves")
 left.legend()
-for name in [n for n in history.names if n.startswith("win_rate/")]:
+for name in [n for n in history.names if n.startswith("eval/win_rate/")]:
     x, y = history.series(name)
     right.plot(x, y, marker="o", label=name)
 right.set_xlabel("self-play moves")

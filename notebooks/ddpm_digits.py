@@ -64,7 +64,7 @@ print(history.names)
 # %%
 import matplotlib.pyplot as plt
 
-steps, loss = history.series("loss")
+steps, loss = history.series("train/loss")
 plt.figure(figsize=(5, 3))
 plt.plot(steps, loss)
 plt.xlabel("training step")

@@ -25,11 +25,12 @@ import numpy as np
 
 from sandbox.errors import ConfigError, RunDirError
 from sandbox.registry import did_you_mean
-from sandbox.tracking import read_metrics
+from sandbox.tracking import read_metrics, section_name
 
 #: metrics drawn when none are asked for, in this order, if the runs have them
-PREFERRED = ("episodic_return", "eval/mean_return", "eval/win_rate", "fid", "loss", "train/loss")
-LOWER_IS_BETTER = ("loss", "fid", "distance", "mmd", "elbo_nats", "bits_per_dim", "error")
+PREFERRED = ("rollout/episodic_return", "eval/mean_return", "eval/win_rate/random", "eval/elo", "eval/fid",
+             "eval/sliced_wasserstein", "train/loss")
+LOWER_IS_BETTER = ("loss", "fid", "distance", "wasserstein", "mmd", "elbo_nats", "bits_per_dim", "error")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -85,6 +86,7 @@ def load_curves(run_dirs: list[Path], metrics: list[str] | None,
     if not available:
         raise RunDirError("none of these runs has logged a numeric metric yet; train them for longer.")
     if metrics:
+        metrics = [m if m in available else section_name(m) for m in metrics]  # a name from before the sections still works
         for m in metrics:
             if m not in available:
                 raise ConfigError(f"no run logged the metric {m!r}; {did_you_mean(m, available)}")

@@ -37,6 +37,10 @@ class Metrics(list):
         naming the closest ones."""
         if x not in ("step", "time"):
             raise ConfigError(f"x={x!r} must be 'step' or 'time'.")
+        from sandbox.tracking import section_name
+
+        if name not in self.names:
+            name = section_name(name)  # a name from before the sections still works
         rows = [r for r in self if isinstance(r.get(name), (int, float)) and not isinstance(r.get(name), bool)]
         if not rows:
             from sandbox.registry import did_you_mean

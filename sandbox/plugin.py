@@ -61,7 +61,7 @@ class Plugin:
     def score_metric(cls, config: RunConfig) -> tuple[str, str]:
         """The logged metric that says how good a run is, and ``max`` or ``min`` (what ``sandbox
         sweep`` ranks trials by unless ``--metric`` says otherwise)."""
-        return ("eval/mean_return", "max") if config.kind == "agent" else ("fid", "min")
+        return ("eval/mean_return", "max") if config.kind == "agent" else ("eval/fid", "min")
 
     def fit(self, run: Run) -> None:
         """Train until ``run.should_stop()``; call ``run.checkpoint(self)`` when ``run.checkpoint_due()``."""

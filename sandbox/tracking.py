@@ -36,6 +36,57 @@ QUEUE_BYTES = 4 << 20
 #: bytes the pipe to W&B's process holds (Linux; elsewhere the system's default)
 PIPE_BYTES = 16 << 10
 
+#: The sections a built-in plugin's metric names start with, as stable-baselines3 and CleanRL name
+#: theirs (W&B draws one panel group a section):
+#: ``train/`` the optimisation (losses, learning rate, gradient norm, updates);
+#: ``rollout/`` what acting collected (episodic return and length, games, the replay buffer);
+#: ``eval/`` evaluations (mean return, win rates, Elo, FID);
+#: ``time/`` speeds (steps, images, games or simulations a second);
+#: ``charts/`` pictures and videos (sample grids, gameplay).
+#: ``step`` and ``time`` are the row's own keys; a third party's plugin may log any names.
+SECTIONS = ("train", "rollout", "eval", "time", "charts")
+
+#: names the built-in plugins logged before they were put in sections: ``compare --metric`` and
+#: ``run.metrics.series`` asked for one of these (and not finding it) look for its new name
+LEGACY_NAMES = {
+    "loss": "train/loss", "lr": "train/learning_rate", "grad_norm": "train/grad_norm",
+    "policy_loss": "train/policy_loss", "value_loss": "train/value_loss", "updates": "train/updates",
+    "loss_d": "train/loss_d", "loss_g": "train/loss_g", "r1": "train/r1", "recon_nats": "train/recon_nats",
+    "kl_nats": "train/kl_nats", "train_bits_per_dim": "train/bits_per_dim",
+    "episodic_return": "rollout/episodic_return", "episodic_length": "rollout/episodic_length",
+    "games": "rollout/games", "game_length": "rollout/game_length", "draws": "rollout/draws",
+    "first_player_wins": "rollout/first_player_wins", "buffer": "rollout/buffer",
+    "actors/lag": "rollout/actor_lag", "actors/lag_max": "rollout/actor_lag_max",
+    "steps_per_second": "time/steps_per_second", "sims_per_s": "time/simulations_per_second",
+    "games_per_s": "time/games_per_second", "moves_per_s": "time/moves_per_second", "train_share": "time/train_share",
+    "fid": "eval/fid", "fid_floor": "eval/fid_floor", "precision": "eval/precision", "recall": "eval/recall",
+    "sliced_wasserstein": "eval/sliced_wasserstein", "sliced_wasserstein_floor": "eval/sliced_wasserstein_floor",
+    "elbo_nats": "eval/elbo_nats", "bits_per_dim": "eval/bits_per_dim", "elo": "eval/elo", "score/previous": "eval/score_previous",
+}
+_LEGACY_PREFIXES = {"elo/": "eval/elo/", "win_rate/": "eval/win_rate/", "loss_rate/": "eval/loss_rate/"}
+
+
+def section_name(name: str) -> str:
+    """A metric's name as the built-in plugins log it now (an older name moves to its section)."""
+    if name in LEGACY_NAMES:
+        return LEGACY_NAMES[name]
+    for old, new in _LEGACY_PREFIXES.items():
+        if name.startswith(old):
+            return new + name[len(old):]
+    return name
+
+
+def in_section(section: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with every name put in ``section`` (``in_section("eval", {"fid": 3.1})`` →
+    ``{"eval/fid": 3.1}``): a plugin's step or evaluation returns plain names, its log sections them."""
+    return {f"{section}/{k}": v for k, v in metrics.items()}
+
+
+def media_stem(name: str) -> str:
+    """The file-name stem of a picture or video logged as ``name`` (``charts/samples`` → ``samples``)."""
+    head, _, rest = name.partition("/")
+    return (rest if head in SECTIONS and rest else name).replace("/", "_")
+
 
 def _plain(value: Any) -> Any:
     """A metric value as a JSON number (tensors and NumPy scalars included)."""
@@ -378,7 +429,7 @@ class Tracker:
     def image(self, name: str, images: Any, step: int, caption: str | None = None) -> Path:
         """Save images (one, or a batch tiled as a grid) to media/ and log them to W&B."""
         picture = image_grid(images) if not (isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[-1] == 3) else images
-        path = write_png(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.png", picture)
+        path = write_png(self.media_dir / f"{media_stem(name)}-{step:09d}.png", picture)
         self._send({"op": "image", "name": name, "path": str(path), "caption": caption, "step": int(step)})
         return path
 
@@ -387,7 +438,7 @@ class Tracker:
         if isinstance(frames_or_path, (str, Path)):
             path = Path(frames_or_path)
         else:
-            path = write_video(self.media_dir / f"{name.replace('/', '_')}-{step:09d}.mp4", frames_or_path, fps)
+            path = write_video(self.media_dir / f"{media_stem(name)}-{step:09d}.mp4", frames_or_path, fps)
         self._send({"op": "video", "name": name, "path": str(path), "step": int(step)})
         return path
 
@@ -462,7 +513,7 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The rows of a run's metrics.jsonl; a torn last line (a killed process) is skipped."""
+    """The rows of a run's metrics.jsonl, as written; a torn last line (a killed process) is skipped."""
     path = Path(run_dir) / "metrics.jsonl"
     rows = []
     if not path.exists():
@@ -473,9 +524,11 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
             if not line:
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(row, dict):
+                rows.append(row)
     return rows
 
 

@@ -57,7 +57,7 @@ def test_train_save_reload_act(agent: str, env: str, backbone: str, tmp_path: Pa
     run = sandbox.train(None, overrides(agent, env, backbone, tmp_path / "run"), progress=False)
     assert run.step >= 300
     rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
-    assert any("episodic_return" in r for r in rows)
+    assert any("rollout/episodic_return" in r for r in rows)
     assert any("eval/mean_return" in r for r in rows)
     assert (run.dir / "checkpoints" / "best.json").exists()
     assert_no_pickle(run.dir)

@@ -57,7 +57,7 @@ def stopped_and_resumed(tmp_path_factory) -> dict:
     proc = start("train", *RUN, f"steps={STEPS}", "out=run", cwd=tmp)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if (run_dir / "metrics.jsonl").is_file() and any("actors/lag" in r for r in rows(run_dir)):
+        if (run_dir / "metrics.jsonl").is_file() and any("rollout/actor_lag" in r for r in rows(run_dir)):
             break
         time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGINT)
@@ -76,7 +76,7 @@ def test_ctrl_c_stops_the_actors_checkpoints_and_leaves_no_ray_process(stopped_a
     assert code == 130, err[-3000:]
     assert "Traceback" not in err
     before = stopped_and_resumed["before"]
-    assert any("actors/lag" in r for r in before)
+    assert any("rollout/actor_lag" in r for r in before)
     assert 0 < before[-1]["step"] < STEPS
 
 
@@ -90,11 +90,11 @@ def test_the_resumed_run_goes_on_where_it_stopped_and_learns_perfect_play(stoppe
     assert after and after[0]["step"] > before[-1]["step"]
     steps = [r["step"] for r in before + after]
     assert steps == sorted(steps) and steps[-1] >= STEPS
-    logged = [r for r in before + after if "actors/lag" in r]
-    assert all(0 <= r["actors/lag"] <= r["actors/lag_max"] <= 16 for r in logged)  # max_lag=16 bounds the weights' staleness
-    assert all(r["moves_per_s"] > 0 for r in logged)
-    closing = [r for r in after if "loss_rate/perfect" in r][-1]
-    assert closing["step"] >= STEPS and closing["loss_rate/perfect"] == 0.0, closing
+    logged = [r for r in before + after if "rollout/actor_lag" in r]
+    assert all(0 <= r["rollout/actor_lag"] <= r["rollout/actor_lag_max"] <= 16 for r in logged)  # max_lag=16 bounds the weights' staleness
+    assert all(r["time/moves_per_second"] > 0 for r in logged)
+    closing = [r for r in after if "eval/loss_rate/perfect" in r][-1]
+    assert closing["step"] >= STEPS and closing["eval/loss_rate/perfect"] == 0.0, closing
     agent = sandbox.load(stopped_and_resumed["dir"], "latest")
     r = agent.evaluate(games=20, opponent="perfect")
     assert r["loss"] == 0, r
@@ -157,4 +157,4 @@ def test_actors_inside_a_sweep_trial_use_the_sweeps_cluster(tmp_path: Path) -> N
     assert code == 0, err[-3000:]
     for trial in (tmp_path / "sw" / "trials").iterdir():
         logged = rows(trial)
-        assert logged[-1]["step"] >= 512 and any("actors/lag" in r for r in logged)
+        assert logged[-1]["step"] >= 512 and any("rollout/actor_lag" in r for r in logged)

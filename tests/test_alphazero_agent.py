@@ -29,7 +29,8 @@ def c4_run(tmp_path_factory):
 def test_training_logs_losses_speed_win_rates_and_elo(c4_run) -> None:
     rows = read_metrics(c4_run.dir)
     keys = set().union(*rows)
-    for k in ("loss", "policy_loss", "value_loss", "sims_per_s", "games_per_s", "win_rate/random", "elo", "score/previous"):
+    for k in ("train/loss", "train/policy_loss", "train/value_loss", "time/simulations_per_second", "time/games_per_second",
+              "eval/win_rate/random", "eval/elo", "eval/score_previous"):
         assert k in keys, k
     assert c4_run.step >= 400
     assert (c4_run.dir / "checkpoints" / "best.json").exists()
@@ -40,10 +41,10 @@ def test_against_perfect_play_the_loss_rate_leads_the_evaluation_row(tmp_path) -
     progress bar shows) opens with the loss rate against perfect play, then the win rates."""
     run = sandbox.train(None, TINY + ["env=tictactoe", "backbone=mlp", "steps=64", "agent.eval_opponents=[random,perfect]",
                                       f"out={tmp_path / 't'}"], progress=False)
-    row = next(r for r in read_metrics(run.dir) if "loss_rate/perfect" in r)
+    row = next(r for r in read_metrics(run.dir) if "eval/loss_rate/perfect" in r)
     numbers = [k for k, v in row.items() if k not in ("step", "time") and isinstance(v, (int, float))]
-    assert numbers[:2] == ["loss_rate/perfect", "win_rate/random"]
-    assert row["win_rate/perfect"] == 0.0 and 0.0 <= row["loss_rate/perfect"] <= 1.0
+    assert numbers[:2] == ["eval/loss_rate/perfect", "eval/win_rate/random"]
+    assert row["eval/win_rate/perfect"] == 0.0 and 0.0 <= row["eval/loss_rate/perfect"] <= 1.0
 
 
 def test_the_trained_agent_plays_in_pettingzoos_own_connect_four(c4_run) -> None:

@@ -89,10 +89,10 @@ def test_runs_of_a_group_are_drawn_as_mean_and_band(three_runs):
     from sandbox.compare import compare, figure
 
     base, a, _, g = three_runs
-    rows = compare([a, *g], base / "group.png", metrics=["loss"])
+    rows = compare([a, *g], base / "group.png", metrics=["train/loss"])
     assert [r["run"] for r in rows] == ["a", "seeds"]
     assert (base / "group.png").exists()
-    fig = figure([a, *g], metrics=["loss"])
+    fig = figure([a, *g], metrics=["train/loss"])
     for ax in fig.axes:
         assert bands(ax) == ["seeds"], "the group's band, in both panels"
         assert {line.get_gid() for line in ax.lines} == {"a", "seeds"}, "no line of g1 or g2 alone"
@@ -104,7 +104,7 @@ def test_a_run_or_group_keeps_its_colour_in_every_panel(three_runs, rl_runs):
     _, a, _, _ = three_runs
     _, rf, r3, once = rl_runs
     # 'a' logged only loss and the RL runs no loss: each panel has different curves, colours must not move
-    fig = figure([a, *rf, r3, *once], metrics=["loss", "eval/mean_return", "episodic_return"])
+    fig = figure([a, *rf, r3, *once], metrics=["train/loss", "eval/mean_return", "rollout/episodic_return"])
     colours: dict[str, set[str]] = {}
     for _, artist, colour in artists(fig):
         colours.setdefault(artist.get_gid(), set()).add(colour)
@@ -152,7 +152,7 @@ def test_a_single_point_is_drawn_as_a_marker(rl_runs):
 
     base, _, r3, _ = rl_runs
     assert len(logged(r3, "eval/mean_return")) == 1
-    fig = figure([r3], metrics=["eval/mean_return", "episodic_return"])
+    fig = figure([r3], metrics=["eval/mean_return", "rollout/episodic_return"])
     for ax in fig.axes[:2]:
         (line,) = [line for line in ax.lines if line.get_gid() == "r3"]
         assert len(line.get_xdata()) == 1
@@ -166,10 +166,10 @@ def test_the_table_is_grouped_as_the_picture(three_runs):
     from sandbox.compare import compare, format_table
 
     base, a, _, g = three_runs
-    rows = {r["run"]: r for r in compare([a, *g], base / "table.png", metrics=["loss"])}
+    rows = {r["run"]: r for r in compare([a, *g], base / "table.png", metrics=["train/loss"])}
     assert set(rows) == {"a", "seeds"}
     assert rows["a"]["n"] == 1 and rows["a"]["group"] is None and rows["a"]["final_std"] is None
-    loss = [logged(d, "loss")[:, 2] for d in g]
+    loss = [logged(d, "train/loss")[:, 2] for d in g]
     seeds = rows["seeds"]
     assert seeds["n"] == 2 and seeds["group"] == "seeds" and seeds["runs"] == ["g1", "g2"]
     assert seeds["final"] == pytest.approx(np.mean([v[-1] for v in loss]))
@@ -179,11 +179,13 @@ def test_the_table_is_grouped_as_the_picture(three_runs):
     assert seeds["steps"] == 60 and seeds["steps_range"] == [60, 60]
     text = format_table(list(rows.values()))
     line = next(x for x in text.splitlines() if x.startswith("seeds"))
-    assert line.split()[:4] == ["seeds", "(group)", "2", "loss"]
+    assert line.split()[:4] == ["seeds", "(group)", "2", "train/loss"]
     assert f"{seeds['final']:.4g} ± {seeds['final_std']:.2g}" in line
+    # "loss", the name from before metrics had sections, still names train/loss
     out = run_cli("compare", str(a), *map(str, g), "--out", str(base / "table_cli.png"), "--metric", "loss")
     assert out.returncode == 0, out.stderr
     assert [x.split()[0] for x in out.stdout.splitlines()[1:3]] == ["a", "seeds"]
+    assert out.stdout.splitlines()[1].split()[2] == "train/loss"
     assert "±" in out.stdout and "standard deviation" in out.stdout
 
 
@@ -192,7 +194,7 @@ def test_axes_are_labelled_and_the_legend_names_every_run_and_group(three_runs, 
 
     _, a, b, g = three_runs
     _, rf, _, _ = rl_runs
-    fig = figure([a, b, *g, *rf], metrics=["loss", "episodic_return"])
+    fig = figure([a, b, *g, *rf], metrics=["train/loss", "rollout/episodic_return"])
     assert all(ax.get_xlabel() in ("step", "wall time (s)") and ax.get_ylabel() and ax.get_title() for ax in fig.axes)
     (legend,) = fig.legends
     names = [t.get_text() for t in legend.get_texts()]
@@ -206,7 +208,7 @@ def test_two_runs_of_one_name_are_told_apart_and_a_run_given_twice_is_one_senten
     other = base / "elsewhere" / "a"
     if not other.exists():
         shutil.copytree(a, other)
-    rows = compare([a, other], base / "same_name.png", metrics=["loss"])
+    rows = compare([a, other], base / "same_name.png", metrics=["train/loss"])
     assert len({r["run"] for r in rows}) == 2
     out = run_cli("compare", str(a), str(a), "--out", str(base / "twice.png"))
     assert out.returncode == 2 and "given twice" in out.stderr and "Traceback" not in out.stderr
@@ -224,7 +226,7 @@ def test_smoothing_is_a_debiased_moving_average_and_the_table_stays_raw(three_ru
     np.testing.assert_allclose(smooth(values, 0.5), expected)
     assert smooth(values, 0.5)[0] == 0.0 and 0 < smooth(values, 0.9)[-1] < 10
     base, a, b, _ = three_runs
-    raw = compare([a, b], base / "raw.png", metrics=["loss"], smoothing=0.0)
-    smoothed = compare([a, b], base / "smooth.png", metrics=["loss"], smoothing=0.9)
+    raw = compare([a, b], base / "raw.png", metrics=["train/loss"], smoothing=0.0)
+    smoothed = compare([a, b], base / "smooth.png", metrics=["train/loss"], smoothing=0.9)
     assert raw == smoothed  # final and best are the logged values
     assert (base / "raw.png").read_bytes() != (base / "smooth.png").read_bytes()

@@ -1,10 +1,12 @@
 """Same seed, same result: for every plugin, two tiny runs with the same seed and config give the
-same metrics (less the keys that measure time, listed in TIMING_KEYS) and byte-identical
-checkpoint tensors, also when something in the process changed torch's thread count between them;
-a run with another seed gives different ones (so the test can fail)."""
+same metrics (less the keys that measure time: see ``timing``) and byte-identical checkpoint
+tensors, also when something in the process changed torch's thread count between them; a run with
+another seed gives different ones (so the test can fail). Every name a built-in plugin writes to
+metrics.jsonl is in one of the sections (``train/``, ``rollout/``, ``eval/``, ``time/``, ``charts/``)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,14 +19,15 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import sandbox  # noqa: E402
 from sandbox.run import load_checkpoint  # noqa: E402
-from sandbox.tracking import read_metrics  # noqa: E402
+from sandbox.tracking import SECTIONS, read_metrics  # noqa: E402
 
-#: metrics that measure the wall clock, and only these, differ between two runs of the same seed
-TIMING_KEYS = frozenset({
-    "time",  # every row: seconds since the run started
-    "steps_per_second",  # REINFORCE and the SB3 agents
-    "sims_per_s", "moves_per_s", "games_per_s", "train_share",  # AlphaZero's self-play window
-})
+
+
+def timing(key: str) -> bool:
+    """Metrics that measure the wall clock, and only these, differ between two runs of the same seed:
+    every row's ``time`` (seconds since the run started) and the ``time/`` section (speeds)."""
+    return key == "time" or key.startswith("time/")
+
 
 RL = ["env=CartPole-v1", "backbone=mlp", "backbone.hidden=[16,16]", "agent.eval_every=128", "agent.eval_episodes=2",
       "agent.eval_video=false"]
@@ -55,7 +58,9 @@ def cache(tmp_path_factory, monkeypatch):
 def outcome(config: list[str], out: Path, seed: int) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
     """The metrics rows (timing keys dropped) and the latest checkpoint's tensors of one run."""
     run = sandbox.train(None, [*config, f"seed={seed}", f"out={out}", "wandb.mode=disabled"], progress=False)
-    rows = [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in read_metrics(run.dir)]
+    written = {k for line in (run.dir / "metrics.jsonl").read_text().splitlines() for k in json.loads(line)} - {"step", "time"}
+    assert written and all(k.split("/")[0] in SECTIONS for k in written), f"names outside the sections: {sorted(written)}"
+    rows = [{k: v for k, v in row.items() if not timing(k)} for row in read_metrics(run.dir)]
     loaded = load_checkpoint(run.dir, "latest")
     assert loaded is not None
     return rows, loaded[0]

@@ -76,7 +76,7 @@ def test_agent_without_max_minutes_evaluates_in_full(tmp_path: Path) -> None:
                         progress=False)
     rows = read_metrics(run.dir)
     assert [r for r in rows if "eval/mean_return" in r] and not [r for r in rows if any(k.startswith("eval/") and k not in
-                                                                                      ("eval/mean_return", "eval/std_return", "eval/video") for k in r)]
+                                                                                      ("eval/mean_return", "eval/std_return") for k in r)]
     assert list((run.dir / "media").glob("eval-step-*.mp4")) and read_pointer(run.dir, "best") is not None
 
 
@@ -107,6 +107,6 @@ def test_generative_closing_sample_grid_is_cut_to_fit(tmp_path: Path, cache: Non
                              "model.export_pipeline=false", f"out={tmp_path / 'ddpm'}"])
     assert run.stop_reason == "time"
     rows = read_metrics(run.dir)
-    assert any(r.get("samples_in_grid", 4096) < 4096 or "samples_skipped" in r for r in rows)
+    assert any(r.get("charts/samples_in_grid", 4096) < 4096 or "charts/samples_skipped" in r for r in rows)
     assert_whole_and_loadable(run.dir)
     assert wall < BUDGET_MINUTES * 60 + MARGIN_SECONDS, wall

@@ -39,7 +39,7 @@ def test_train_writes_the_run_directory(tmp_path):
     assert (d / "config.yaml").is_file() and (d / "metrics.jsonl").is_file() and (d / "run.json").is_file()
     rows = read_metrics(d)
     assert [r["step"] for r in rows] == list(range(1, 41))
-    assert all("loss" in r and "time" in r for r in rows)
+    assert all("train/loss" in r and "time" in r for r in rows)
     assert read_pointer(d, "latest")["step"] == 40
     assert json.loads((d / "run.json").read_text())["status"] == "finished"
     assert_no_pickle(d)
@@ -154,7 +154,7 @@ def test_seeding_makes_runs_repeatable(tmp_path):
     a = sandbox.train(None, [*TINY, "steps=20", "seed=3", f"out={tmp_path / 'a'}"], progress=False)
     b = sandbox.train(None, [*TINY, "steps=20", "seed=3", f"out={tmp_path / 'b'}"], progress=False)
     c = sandbox.train(None, [*TINY, "steps=20", "seed=4", f"out={tmp_path / 'c'}"], progress=False)
-    la, lb, lc = ([r["loss"] for r in read_metrics(x.dir)] for x in (a, b, c))
+    la, lb, lc = ([r["train/loss"] for r in read_metrics(x.dir)] for x in (a, b, c))
     assert la == lb and la != lc
 
 

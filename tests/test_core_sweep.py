@@ -245,15 +245,15 @@ def test_optuna_with_asha_on_a_2d_ddpm(tmp_path: Path) -> None:
                 "--out", "sw", "--cpus", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads((tmp_path / "sw" / "sweep.json").read_text())
-    assert doc["spec"]["search"] == "optuna" and doc["metric"] == "sliced_wasserstein" and doc["mode"] == "min"
+    assert doc["spec"]["search"] == "optuna" and doc["metric"] == "eval/sliced_wasserstein" and doc["mode"] == "min"
     assert len(doc["trials"]) == 4 and doc["status"] == "finished"
     lrs = {float(t["values"]["model.lr"]) for t in doc["trials"]}
     assert len(lrs) == 4 and all(1e-4 <= x <= 3e-3 for x in lrs)
     for t in doc["trials"]:
-        assert t["status"] in ("finished", "stopped") and t["sliced_wasserstein"] is not None
+        assert t["status"] in ("finished", "stopped") and t["eval/sliced_wasserstein"] is not None
         run = tmp_path / "sw" / "trials" / t["name"]
         assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == t["steps"]
-    assert doc["best"] == min(doc["trials"], key=lambda t: t["sliced_wasserstein"])["name"]
+    assert doc["best"] == min(doc["trials"], key=lambda t: t["eval/sliced_wasserstein"])["name"]
 
 
 def free_port() -> int:

@@ -63,14 +63,21 @@ def test_wandb_offline_run_holds_config_scalars_image_and_video(tmp_path):
     assert {"model", "backbone", "steps", "seed", "wandb"} <= config_keys
     history = [{(i.key or "/".join(i.nested_key)): i.value_json for i in r.history.item}
                for r in records if r.WhichOneof("record_type") == "history"]
-    assert len(history) >= 25 and all("loss" in h for h in history[:25])
+    assert len(history) >= 25 and all("train/loss" in h for h in history[:25])
     assert all(json.loads(h["step"]) == i + 1 for i, h in enumerate(history[:25])), "the run's step is a metric"
-    images = [h for h in history if "samples/_type" in h]
-    videos = [h for h in history if "video/_type" in h]
-    assert len(images) == 1 and json.loads(images[0]["samples/_type"]) == "image-file"
-    assert len(videos) == 1 and json.loads(videos[0]["video/_type"]) == "video-file"
+    images = [h for h in history if "charts/samples/_type" in h]
+    videos = [h for h in history if "charts/video/_type" in h]
+    assert len(images) == 1 and json.loads(images[0]["charts/samples/_type"]) == "image-file"
+    assert len(videos) == 1 and json.loads(videos[0]["charts/video/_type"]) == "video-file"
+    # W&B by its conventions: every name in a section, and the run's step the x-axis of every metric
+    from sandbox.tracking import SECTIONS
+
+    names = {k.split("/_")[0] for h in history for k in h if not k.startswith("_") and k != "step"}
+    assert names and all(k.split("/")[0] in SECTIONS for k in names), names
+    defined = {(m.glob_name or m.name, m.step_metric) for m in (r.metric for r in records if r.WhichOneof("record_type") == "metric")}
+    assert ("*", "step") in defined, defined
     media = run.dir / "wandb" / files[0].parent.name / "files" / "media"
-    assert list(media.glob("images/*.png")) and list(media.glob("videos/*.mp4"))
+    assert list(media.glob("images/**/*.png")) and list(media.glob("videos/**/*.mp4"))  # W&B keeps a section as a folder
     assert list((run.dir / "media").glob("samples-*.png")) and list((run.dir / "media").glob("video-*.mp4"))
 
 

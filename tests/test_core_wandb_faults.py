@@ -158,7 +158,7 @@ def test_every_episode_of_a_vector_env_run_reaches_wandb(tmp_path):
     run = sandbox.train(None, ["agent=reinforce", "env=Catch-v0", "backbone=mlp", "backbone.hidden=[16]", "steps=400",
                                "agent.n_envs=8", "agent.batch_steps=64", "agent.eval_every=0", "agent.eval_episodes=1",
                                "agent.eval_video=false", "wandb.mode=offline", f"out={tmp_path / 'r'}"], progress=False)
-    ours = [(r["step"], r["episodic_return"]) for r in read_metrics(run.dir) if "episodic_return" in r]
+    ours = [(r["step"], r["rollout/episodic_return"]) for r in read_metrics(run.dir) if "rollout/episodic_return" in r]
     assert len(ours) > len({step for step, _ in ours}), "several episodes end in one step"
-    theirs = [(r["step"], r["episodic_return"]) for r in history(run.dir) if "episodic_return" in r]
+    theirs = [(r["step"], r["rollout/episodic_return"]) for r in history(run.dir) if "rollout/episodic_return" in r]
     assert theirs == ours

@@ -53,8 +53,8 @@ def test_two_processes_train_one_run_and_resume(tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest.json", "step-000000000012.json", "step-000000000012.safetensors"]
     assert not list(run.glob("**/*.tmp-*"))
     first = rows(run)
-    assert first[0] == {"step": 0, "time": first[0]["time"], "processes": 2, "effective_batch": 16}
-    losses = [row["step"] for row in first if "loss" in row]
+    assert first[0] == {"step": 0, "time": first[0]["time"], "train/processes": 2, "train/effective_batch": 16}
+    losses = [row["step"] for row in first if "train/loss" in row]
     assert losses == list(range(1, 13))  # once per step: no process but the main one writes
 
     # resumed in two processes, until max_minutes: both stop at the same step (else one would hang)
@@ -67,10 +67,10 @@ def test_two_processes_train_one_run_and_resume(tmp_path: Path) -> None:
     last = json.loads((run / "checkpoints" / "latest.json").read_text())["step"]
     assert last == info["step"] > 12
     after = rows(run)
-    losses = [row["step"] for row in after if "loss" in row]
+    losses = [row["step"] for row in after if "train/loss" in row]
     assert losses == list(range(1, last + 1))  # continued from the checkpoint: steps strictly increase
     assert [row["step"] for row in after] == sorted(row["step"] for row in after)
-    assert [row["step"] for row in after if "processes" in row] == [0, 12]
+    assert [row["step"] for row in after if "train/processes" in row] == [0, 12]
 
 
 def test_ctrl_c_stops_every_process_at_one_checkpoint(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_ctrl_c_stops_every_process_at_one_checkpoint(tmp_path: Path) -> None:
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     run = tmp_path / "run"
     deadline = time.time() + 300
-    while time.time() < deadline and not any("loss" in row for row in (rows(run) if (run / "metrics.jsonl").exists() else [])):
+    while time.time() < deadline and not any("train/loss" in row for row in (rows(run) if (run / "metrics.jsonl").exists() else [])):
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -111,7 +111,7 @@ def test_one_process_is_unchanged(tmp_path: Path) -> None:
     run = train("ddpm-digits", [*TINY[1:], "steps=3", f"out={tmp_path / 'one'}"], progress=False)
     assert run.main and run.step == 3
     assert "processes" not in json.loads((run.dir / "run.json").read_text())
-    assert all("processes" not in row for row in rows(run.dir))
+    assert all("train/processes" not in row for row in rows(run.dir))
 
 
 def test_an_agent_under_accelerate_is_refused(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_the_loss_falls_on_a_2d_set_and_the_run_resumes(tmp_path):
     run = sandbox.train(None, ["model=flow", "data=moons", "steps=200", "model.warmup=20", "model.log_every=10", "model.eval_every=0",
                                "wandb.mode=disabled", f"out={out}"], progress=False)
     assert run.tuned is not None  # the 2-D sets have tuned values (an MLP of 128×3, lr 1e-3)
-    losses = [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    losses = [r["train/loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "train/loss" in r]
     assert len(losses) == 20 and all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < 0.85 * np.mean(losses[:5]), losses  # from about 2 (= E‖ε - x₀‖² at v = 0)
     m = sandbox.load(out)
@@ -87,8 +87,8 @@ def test_the_loss_falls_on_a_2d_set_and_the_run_resumes(tmp_path):
 def test_trains_saves_reloads_and_samples_the_same(tmp_path, backbone):
     run = train(tmp_path, backbone, "model.sample_every=3", "model.export_pipeline=false")
     assert run.step == 3
-    rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
-    assert len(rows) == 3 and all(np.isfinite(r["loss"]) for r in rows)
+    rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "train/loss" in r]
+    assert len(rows) == 3 and all(np.isfinite(r["train/loss"]) for r in rows)
     assert list((run.dir / "media").glob("samples-*.png"))
     a, b = sandbox.load(run.dir), sandbox.load(run.dir)
     for sampler in ("euler", "heun"):

@@ -45,7 +45,7 @@ def test_trains_saves_reloads_and_samples_the_same(tmp_path, model, backbone):
     run = train(tmp_path, model, backbone, *EXTRA.get(model, []))
     assert run.step == 3
     rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "step" in r]
-    assert any(("loss" in r or "loss_d" in r) and np.isfinite(r.get("loss", r.get("loss_d"))) for r in rows)
+    assert any(("train/loss" in r or "train/loss_d" in r) and np.isfinite(r.get("train/loss", r.get("train/loss_d"))) for r in rows)
     assert list((run.dir / "media").glob("samples-*.png"))
     a = sandbox.load(run.dir)
     b = sandbox.load(run.dir)
@@ -217,7 +217,7 @@ def test_bf16_autocast_path_runs_on_cpu(tmp_path, monkeypatch, model, backbone):
     extra = {"ddpm": ["model.timesteps=20", "model.eval_steps=2"], "flow": ["model.eval_steps=2"]}.get(model, [])
     run = train(tmp_path, model, backbone, *extra)
     rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
-    assert all(np.isfinite(r.get("loss", r.get("loss_d", 0.0))) for r in rows)
+    assert all(np.isfinite(r.get("train/loss", r.get("train/loss_d", 0.0))) for r in rows)
     m = sandbox.load(run.dir)
     s = m.sample(3, seed=0, **SAMPLE[model])
     assert s.dtype == torch.float32 and s.shape == (3, 1, 8, 8)

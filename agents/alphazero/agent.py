@@ -160,7 +160,7 @@ class AlphaZero(Agent):
     @classmethod
     def score_metric(cls, config: RunConfig) -> tuple[str, str]:
         """The Elo rating of the evaluations (against the fixed opponents and earlier networks)."""
-        return ("elo", "max")
+        return ("eval/elo", "max")
 
     @classmethod
     def complete_config(cls, config: RunConfig) -> RunConfig:
@@ -419,17 +419,18 @@ class AlphaZero(Agent):
         weights' lag (training steps between the weights a call played with and its arrival) is logged."""
         busy = max(w["self"] + w["train"] if "calls" in w else w["self"], 1e-9)
         metrics: dict[str, Any] = {
-            "sims_per_s": w["sims"] / busy, "games_per_s": w["games"] / max(w["self"] + w["train"], 1e-9),
-            "moves_per_s": w["moves"] / busy, "buffer": self.buffer.size, "games": self.counters["games"],
-            "updates": self.counters["updates"], "train_share": w["train"] / max(w["self"] + w["train"], 1e-9),
+            "time/simulations_per_second": w["sims"] / busy, "time/games_per_second": w["games"] / max(w["self"] + w["train"], 1e-9),
+            "time/moves_per_second": w["moves"] / busy, "time/train_share": w["train"] / max(w["self"] + w["train"], 1e-9),
+            "rollout/buffer": self.buffer.size, "rollout/games": self.counters["games"], "train/updates": self.counters["updates"],
         }
         if w["games"]:
-            metrics.update(game_length=w["len"] / w["games"], first_player_wins=w["first_wins"] / w["games"], draws=w["draws"] / w["games"])
+            metrics.update({"rollout/game_length": w["len"] / w["games"], "rollout/first_player_wins": w["first_wins"] / w["games"],
+                            "rollout/draws": w["draws"] / w["games"]})
         if losses:
             pl, vl = np.mean(losses, axis=0)
-            metrics.update(loss=float(pl + vl), policy_loss=float(pl), value_loss=float(vl))
+            metrics.update({"train/loss": float(pl + vl), "train/policy_loss": float(pl), "train/value_loss": float(vl)})
         if w.get("calls"):
-            metrics.update({"actors/lag": w["lag"] / w["calls"], "actors/lag_max": w["lag_max"]})
+            metrics.update({"rollout/actor_lag": w["lag"] / w["calls"], "rollout/actor_lag_max": w["lag_max"]})
         run.log(metrics)
 
     def train_step(self) -> tuple[float, float]:
@@ -500,8 +501,8 @@ class AlphaZero(Agent):
             played, games = played + r["games"], games + r["games"]
             if r["games"]:
                 self.elo.add(name, spec, r["win"], r["draw"], r["loss"])
-                rates = {f"win_rate/{spec}": r["win_rate"], f"loss_rate/{spec}": r["loss"] / r["games"]}
-                first = f"loss_rate/{spec}" if spec == "perfect" else f"win_rate/{spec}"
+                rates = {f"eval/win_rate/{spec}": r["win_rate"], f"eval/loss_rate/{spec}": r["loss"] / r["games"]}
+                first = f"eval/loss_rate/{spec}" if spec == "perfect" else f"eval/win_rate/{spec}"
                 headline[first] = rates.pop(first)
                 metrics.update(rates)
         metrics = {**dict(sorted(headline.items(), key=lambda kv: not kv[0].endswith("/perfect"))), **metrics}
@@ -515,7 +516,7 @@ class AlphaZero(Agent):
             played, games = played + 2 * r["games"], games + r["games"]
             if r["games"]:
                 self.elo.add(name, snap_name, r["win"], r["draw"], r["loss"])
-                metrics["score/previous"] = r["score"]
+                metrics["eval/score_previous"] = r["score"]
         cut = played < planned
         if not cut:  # a cut evaluation on the way leaves the closing one to be done
             self.rate_seconds_per_game = (time.time() - t) / max(planned, 1)
@@ -523,9 +524,9 @@ class AlphaZero(Agent):
         ratings = self.elo.ratings()
         elo = ratings.get(name)
         if elo is not None:
-            metrics["elo"] = elo
+            metrics["eval/elo"] = elo
             for spec in cfg.eval_opponents:
-                metrics[f"elo/{spec}"] = ratings.get(spec, 0.0)
+                metrics[f"eval/elo/{spec}"] = ratings.get(spec, 0.0)
         if cut:
             metrics["eval/games"] = games
             print(f"{'closing ' if closing else ''}evaluation cut to {metrics['eval/games']} of {len(cfg.eval_opponents) * cfg.eval_games} "

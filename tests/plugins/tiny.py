@@ -59,15 +59,15 @@ class Regress(GenerativeModel):
             loss.backward()
             self.opt.step()
             run.step += 1
-            run.log({"loss": loss.item()})
+            run.log({"train/loss": loss.item()})
             if self.cfg.sleep:
                 time.sleep(self.cfg.sleep)
             if (self.cfg.checkpoint_every and run.step % self.cfg.checkpoint_every == 0) or run.checkpoint_due():
                 run.checkpoint(self, score=-loss.item())
         if self.cfg.media:
-            run.log_image("samples", self.sample(16))
+            run.log_image("charts/samples", self.sample(16))
             frames = [np.full((32, 48, 3), i * 20, np.uint8) for i in range(8)]
-            run.log_video("video", frames, fps=4)
+            run.log_video("charts/video", frames, fps=4)
 
     def saved(self) -> Saved:
         return Saved(modules={"net": self.net, "head": self.head}, optimizers={"opt": self.opt})
@@ -111,7 +111,7 @@ class Bandit(Agent):
             grad[a] += 1
             self.prefs += self.cfg.lr * (r - 0.5) * torch.from_numpy(grad).float()
             run.step += 1
-            run.log({"episodic_return": r})
+            run.log({"rollout/episodic_return": r})
 
     def saved(self) -> Saved:
         return Saved(buffers={"prefs": self.prefs})
