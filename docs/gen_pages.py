@@ -67,15 +67,78 @@ def anchor(name: str) -> str:
     return "plugin-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+class Code(str):
+    """A table cell shown as code (a name, a value to type)."""
+
+
 def cell(text: Any) -> str:
     """A value made safe for a Markdown table cell."""
-    return html.escape(str(text)).replace("|", "&#124;").replace("\n", " ")
+    safe = html.escape(str(text)).replace("|", "&#124;").replace("\n", " ")
+    return f"<code>{safe}</code>" if isinstance(text, Code) else safe
+
+
+#: about how many characters of table fit the page's column (the site's CSS keeps cells compact)
+TABLE_CHARS = 116
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def width(header: list[str], rows: list[list[Any]]) -> int:
+    """About how many characters wide a table is drawn (a long cell wraps at about 28)."""
+    return sum(min(max([len(str(h))] + [len(str(r[i])) for r in rows]), 28) + 5 for i, h in enumerate(header))
+
+
+def wide_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A table that fits the column: as it is where it fits; with its few rows turned into columns
+    where that fits; else cut into tables of a few columns each, every one led by the columns that
+    name a row (the first, and the one that tells its rows apart, a seed), rather than one table
+    whose right-hand columns hide behind a scrollbar."""
+    if width(header, rows) <= TABLE_CHARS:
+        return table(header, rows)
+    turned_header = [header[0]] + [str(r[0]) for r in rows]
+    turned = [[h] + [r[i] for r in rows] for i, h in enumerate(header) if i]
+    if len(rows) <= 6 and len(set(turned_header[1:])) == len(rows) and width(turned_header, turned) <= TABLE_CHARS:
+        return table(turned_header, turned)
+    keys = [0]
+    if len({str(r[0]) for r in rows}) < len(rows):
+        keys += next(([j] for j in range(1, len(header)) if len({(str(r[0]), str(r[j])) for r in rows}) == len(rows)), [])
+    parts: list[list[int]] = []
+    chunk: list[int] = []
+    for i in range(1, len(header)):
+        if i in keys:
+            continue
+        trial = keys + chunk + [i]
+        if chunk and width([header[j] for j in trial], [[r[j] for j in trial] for r in rows]) > TABLE_CHARS:
+            parts.append(chunk)
+            chunk = []
+        chunk.append(i)
+    parts.append(chunk)
+    return "\n".join(table([header[j] for j in keys + part], [[r[j] for j in keys + part] for r in rows]) for part in parts)
+
+
+def typed(cls: Any, name: str, shown: str) -> str:
+    """A field's default as one types it after ``key=`` (YAML: ``null``, ``true``, ``linear``), not as
+    Python prints it (``None``, ``True``, ``'linear'``); ``shown`` where YAML cannot write it."""
+    from dataclasses import MISSING
+
+    from sandbox.config import fields_of, to_dict
+
+    f = fields_of(cls)[name][1]
+    if f.default is not MISSING:
+        value = f.default
+    elif f.default_factory is not MISSING:
+        value = to_dict(f.default_factory())
+    else:
+        return shown
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
+    except yaml.YAMLError:
+        return shown
+    return text.removesuffix("...").strip() if "\n" not in text.removesuffix("...").strip() else shown
 
 
 def first_paragraph(doc: str | None) -> str:
@@ -180,7 +243,7 @@ def plugin_section(kind: str, section: str, entry: dict[str, str], tuned: dict[s
     else:
         rows = describe(config_cls)
         if rows:
-            out.append(table(["name", "type", "default", "help"], [[f"{section}.{r[0]}", r[1], r[2], r[3]] for r in rows]))
+            out.append(table(["name", "type", "default", "help"], [[Code(f"{section}.{r[0]}"), r[1], Code(typed(config_cls, r[0], r[2])), r[3]] for r in rows]))
         else:
             out.append("(no fields)\n")
         out.append("\n")
@@ -314,6 +377,32 @@ def plot(name: str, xs: list[float], series: dict[str, list[float]], xlabel: str
     return target
 
 
+def plot_lines(name: str, title: str, lines: dict[str, list[list[float]]]) -> str:
+    """One SVG panel with a line per row (``[[x, y], ...]`` each); returns its path in the site."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for label, points in lines.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=label, linewidth=1, alpha=0.85)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2 if len(lines) > 6 else 1, loc="best")
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    target = f"assets/bench/{name}.svg"
+    with mkdocs_gen_files.open(target, "w") as f:
+        f.write(buf.getvalue())
+    return target
+
+
 def render_value(stem: str, key: str, value: Any) -> str:
     """One top-level entry of a result file that is not a scalar: a table, and a plot for curves."""
     out = [f"**{cell(key)}**\n\n"]
@@ -327,7 +416,14 @@ def render_value(stem: str, key: str, value: Any) -> str:
         cols: list[str] = []
         for r in value:
             cols += [k for k in r if k not in cols]
-        out.append(table(cols, [[fmt(r.get(c, "")) for c in cols] for r in value]))
+        # a column whose every value is a curve ([[x, y], ...]) is drawn, a line per row, not printed
+        curves = [c for c in cols[1:] if all(numeric_rows(r.get(c)) is not None for r in value)]
+        cols = [c for c in cols if c not in curves]
+        out.append(wide_table(cols, [[fmt(r.get(c, "")) for c in cols] for r in value]))
+        for c in curves:
+            names = [" ".join(str(r.get(k, "")) for k in cols[:2]) for r in value]
+            target = plot_lines(f"{stem}-{key}-{c}", c, {n: numeric_rows(r[c]) for n, r in zip(names, value)})
+            out.append(f"\n![{stem} {key} {c}]({target})\n")
         x = cols[0]
         ys = [c for c in cols[1:] if all(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in value)]
         if "curve" in key and len(value) >= 2 and ys and all(isinstance(r.get(x), (int, float)) for r in value):
@@ -342,7 +438,7 @@ def render_value(stem: str, key: str, value: Any) -> str:
         cols = []
         for v in value.values():
             cols += [k for k in v if k not in cols]
-        out.append(table([""] + cols, [[k] + [fmt(v.get(c, "")) for c in cols] for k, v in value.items()]))
+        out.append(wide_table([""] + cols, [[k] + [fmt(v.get(c, "")) for c in cols] for k, v in value.items()]))
         return "".join(out) + "\n"
     if isinstance(value, dict) and value and all(isinstance(v, list) and v and all(isinstance(x, dict) for x in v) for v in value.values()):
         cols = []
@@ -350,7 +446,7 @@ def render_value(stem: str, key: str, value: Any) -> str:
             for r in v:
                 cols += [k for k in r if k not in cols]
         rows2 = [[k] + [fmt(r.get(c, "")) for c in cols] for k, v in value.items() for r in v]
-        out.append(table([""] + cols, rows2))
+        out.append(wide_table([""] + cols, rows2))
         return "".join(out) + "\n"
     if isinstance(value, dict):
         out.append(table(["key", "value"], [[k, fmt(v)] for k, v in value.items()]))
