@@ -173,7 +173,30 @@ class SB3Agent(RLAgent):
         super().__init__(config)
         self.env = make_vec_env(config, self.cfg.n_envs, seed=config.seed, training=True)
         self.observation_space = self.env.observation_space
+        self.check_sizes()
         self.model = self.build_model(self.env)
+
+    def check_sizes(self) -> None:
+        """Refuse heads (agent.net_arch) and buffers (the rollout: agent.n_steps × agent.n_envs; the
+        replay buffer: agent.buffer_size) too large to fit, with the size they need, before SB3
+        allocates them."""
+        from sandbox.memory import TRAINED_PARAMETER_BYTES, check_fits
+
+        c = self.cfg
+        sizes = [1, *c.net_arch, 1]  # at least one feature in and one output: a lower bound
+        heads = 1 if hasattr(c, "buffer_size") else 2  # DQN's Q head; an actor and a critic
+        need = heads * sum(a * b for a, b in zip(sizes, sizes[1:])) * TRAINED_PARAMETER_BYTES
+        check_fits(need, f"agent.net_arch={list(c.net_arch)}", "choose smaller head layers.")
+        space = self.env.observation_space
+        obs = int(np.prod(space.shape or (1,))) * np.dtype(space.dtype or np.float32).itemsize
+        if hasattr(c, "buffer_size"):  # a replay buffer: observations and next ones, action, reward, done
+            copies = 1 if getattr(c, "optimize_memory_usage", False) else 2
+            check_fits(int(c.buffer_size) * (copies * obs + 32), f"agent.buffer_size={c.buffer_size:,}",
+                       "choose a smaller replay buffer.")
+        elif hasattr(c, "n_steps"):  # a rollout of float32 observations, actions, values, returns
+            rows = int(c.n_steps) * int(c.n_envs)
+            check_fits(rows * (int(np.prod(space.shape or (1,))) * 4 + 32),
+                       f"a rollout of agent.n_steps={c.n_steps:,} × agent.n_envs={c.n_envs}", "choose a smaller agent.n_steps.")
 
     def policy_kwargs(self) -> dict[str, Any]:
         """Plug the run's backbone into the SB3 policy."""

@@ -29,6 +29,7 @@ from torch import nn
 from sandbox.backbones.base import build
 from sandbox.config import RunConfig, option
 from sandbox.errors import ConfigError
+from sandbox.memory import check_module_fits
 from sandbox.tracking import in_section
 from sandbox.generative.base import DataModel, TrainConfig, adamw
 
@@ -90,6 +91,7 @@ class VAE(DataModel):
         super().__init__(config)
         cfg = self.cfg
         enc = build(config.backbone, self.spec, "encoder")
+        check_module_fits(lambda: nn.Linear(enc.out_dim, 2 * cfg.latent), f"model.latent={cfg.latent:,}", "choose a smaller latent.")
         self.encoder = nn.Sequential(enc, nn.Linear(enc.out_dim, 2 * cfg.latent)).to(self.device)
         self.decoder = build(config.backbone, self.spec, "decoder", in_dim=cfg.latent).to(self.device)
         self.log_scale = nn.Parameter(torch.zeros(self.spec.shape[0], device=self.device))

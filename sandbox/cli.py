@@ -383,6 +383,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for k in ("episodes", "games", "n", "steps"):
         if k in options and options[k] <= 0:
             raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
+    if not is_model:  # board games take --games and --opponent, the other envs --episodes
+        board = hasattr(plugin, "game")
+        for flag in ("opponent", "games") if not board else ("episodes",):
+            if flag in options:
+                raise SandboxError(f"--{flag} is for {'single-player envs' if board else 'board games'}, and {args.run_dir} plays "
+                                   f"{'a board game' if board else 'a single-player env'}; give {'--games N' if board else '--episodes N'}.")
+    if is_model and "n" in options:
+        if options["n"] < 2:
+            raise SandboxError(f"--n {options['n']} cannot be measured: FID and the other metrics compare the spread of the samples, "
+                               "which takes at least 2; give --n 2 or more.")
+        if hasattr(plugin, "check_fits"):  # the sandbox's own models: refuse an --n that cannot fit, before sampling
+            plugin.check_fits(options["n"])
     if args.no_progress and is_model:
         plugin.progress = False  # read by the sandbox's own models; harmless on others
     result = plugin.evaluate(**options)
@@ -426,6 +438,10 @@ def cmd_play(args: argparse.Namespace) -> int:
     record = Path(args.record) if args.record else None
     if record is not None and record.suffix.lower() not in (".mp4", ".gif"):
         raise SandboxError(f"--record {record} must end in .mp4 or .gif.")
+    if record is not None:
+        from sandbox.files import check_output_file
+
+        check_output_file(record, "--record")
     target = Path(args.target)
     if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
         from sandbox.registry import agents
@@ -481,6 +497,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise SandboxError(f"--n must be a positive number of samples, not {args.n}.")
     if args.steps is not None and args.steps <= 0:
         raise SandboxError(f"--steps must be a positive number, not {args.steps}.")
+    if not 0 <= args.seed < 2**32:
+        raise SandboxError(f"--seed {args.seed} is out of range; seeds are whole numbers from 0 to {2**32 - 1}.")
+    from sandbox.files import check_output_file, writing
+
+    check_output_file(out, "--out")
     plugin = _load(args.run_dir, "generative")
     options = {k: v for k in ("sampler", "steps", "label") if (v := getattr(args, k)) is not None}
     import numpy as np
@@ -493,28 +514,35 @@ def cmd_sample(args: argparse.Namespace) -> int:
         plugin.progress = False  # read by the sandbox's own models; harmless on others
     samples = plugin.sample(args.n, seed=args.seed, **options)
     arr = samples.detach().cpu().numpy() if hasattr(samples, "detach") else np.asarray(samples)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npz":
-        tmp = out.with_name(f".tmp-{out.name}")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, samples=arr.astype(np.float32, copy=False))
-        tmp.replace(out)
-    elif arr.ndim == 2:  # points (the 2-D toy sets): a scatter plot over the held-out data
-        from sandbox.tracking import scatter_picture, write_png
+    with writing(out, "--out"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".npz":
+            tmp = out.with_name(f".tmp-{out.name}")
+            try:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, samples=arr.astype(np.float32, copy=False))
+                tmp.replace(out)
+            finally:
+                tmp.unlink(missing_ok=True)
+        elif arr.ndim == 2:  # points (the 2-D toy sets): a scatter plot over the held-out data
+            from sandbox.tracking import scatter_picture, write_png
 
-        data = plugin.data.x_test.numpy() if getattr(plugin, "data", None) is not None else arr[:0]
-        write_png(out, scatter_picture(data if len(data) else arr, arr, f"{args.n} samples of {Path(args.run_dir).name}"))
-    else:
-        from sandbox.tracking import image_grid, write_png
+            data = plugin.data.x_test.numpy() if getattr(plugin, "data", None) is not None else arr[:0]
+            write_png(out, scatter_picture(data if len(data) else arr, arr, f"{args.n} samples of {Path(args.run_dir).name}"))
+        else:
+            from sandbox.tracking import image_grid, write_png
 
-        write_png(out, image_grid(arr))
+            write_png(out, image_grid(arr))
     print(f"wrote {args.n} samples to {out}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sandbox.compare import compare, format_table
+    from sandbox.files import check_output_file, writing
     from sandbox.sweep import SWEEP_FILE, compare_groups
+
+    check_output_file(args.out, "--out")
 
     dirs: list[Path] = []
     groups: dict[Path, str | None] = {}
@@ -525,7 +553,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             groups.update(labels)
         else:
             dirs.append(d)
-    rows = compare(dirs, args.out, args.metric, args.smooth, groups=groups or None)
+    with writing(args.out, "--out"):
+        rows = compare(dirs, args.out, args.metric, args.smooth, groups=groups or None)
     print(format_table(rows))
     print(f"wrote {args.out}")
     return 0
@@ -561,6 +590,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             hint = f"; to finish that sweep use --resume {folder}" if (folder / sweep.SWEEP_FILE).exists() else ""
             raise SandboxError(f"--out {folder} already exists and is not empty; choose a new folder{hint}.")
+        from sandbox.files import check_output_folder
+
+        check_output_folder(folder, "--out")
         if args.cpus is not None and args.cpus <= 0:
             raise SandboxError(f"--cpus {args.cpus} must be a positive number of CPUs.")
         if not 0 <= args.seed < 2**32:
@@ -573,7 +605,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from sandbox.exporter import export
+    from sandbox.files import check_output_folder
 
+    check_output_folder(args.to, "--to")
     out = export(args.run_dir, args.to, format=args.format, push=args.push, episodes=args.episodes, games=args.games, n=args.n,
                  video=not args.no_video)
     print(f"exported {args.run_dir} to {out}" + (f" and pushed it to {args.push}" if args.push else ""))

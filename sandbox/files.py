@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
-from sandbox.errors import RunDirError
+from sandbox.errors import MachineError, RunDirError, SandboxError
 from sandbox.faults import fault_point
 
 #: a checkpoint's step number in a file name (fault points name all steps alike)
@@ -41,6 +42,73 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             os.close(fd)
     except OSError:
         pass
+
+
+#: the kernel's virtual file systems: nothing the sandbox makes belongs in them
+VIRTUAL_ROOTS = (Path("/proc"), Path("/sys"))
+
+
+def _named(flag: str, path: str | Path) -> str:
+    """``--out x.png`` or ``out=x`` as the person typed it."""
+    return f"{flag}{path}" if flag.endswith("=") else f"{flag} {path}"
+
+
+def _check_place(path: Path, flag: str) -> None:
+    """Refuse, before any work, a ``path`` whose folder cannot be made or written: a regular file
+    where a folder should be (bad input, exit 2), the kernel's /proc or /sys, or a folder without
+    write permission or on a read-only disk (the machine, exit 1). Nothing is created here."""
+    resolved = Path(os.path.abspath(path))
+    for root in VIRTUAL_ROOTS:
+        if resolved == root or root in resolved.parents:
+            raise MachineError(f"{_named(flag, path)} lies in {root}, the kernel's virtual file system, where no file can be made; "
+                               "choose a place on a disk.")
+    ancestor = resolved.parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise SandboxError(f"{_named(flag, path)} cannot be written: {ancestor} is a file, not a folder; choose a place in a folder.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise MachineError(f"{_named(flag, path)} cannot be written: the folder {ancestor} is read-only or not yours to write in; "
+                           "choose a folder you can write to.")
+
+
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """``path`` if a file can be written there (its folders made as needed), checked before any
+    work, else one sentence: an existing folder or other non-file, a regular file on the way, /proc
+    or /sys, a folder that cannot be written (see :func:`_check_place`)."""
+    p = Path(path)
+    if p.is_dir():
+        raise SandboxError(f"{_named(flag, p)} is a folder; give the name of a file to write (e.g. {p / ('out' + p.suffix)}).")
+    if os.path.lexists(p) and not p.is_file():
+        raise SandboxError(f"{_named(flag, p)} exists and is not a regular file; give the name of a new file.")
+    _check_place(p, flag)
+    return p
+
+
+def check_output_folder(path: str | Path, flag: str) -> Path:
+    """``path`` if a new folder can be made there (or it is an existing folder), checked before any
+    work, else one sentence (see :func:`_check_place`)."""
+    p = Path(path)
+    if os.path.lexists(p) and not p.is_dir():
+        raise SandboxError(f"{_named(flag, p)} is a file, not a folder; give a new folder.")
+    _check_place(p, flag)
+    return p
+
+
+@contextmanager
+def writing(path: str | Path, flag: str) -> Iterator[Path]:
+    """Around the writing of the output ``path``: a failure of the machine (a full disk, a
+    permission taken away meanwhile) becomes one sentence (exit 1)."""
+    target = Path(os.path.abspath(path))
+    try:
+        yield Path(path)
+    except OSError as exc:
+        names = [Path(os.path.abspath(f)) for f in (exc.filename, exc.filename2) if isinstance(f, (str, bytes, os.PathLike)) and f]
+        if names and not any(n.parent == target.parent or n in target.parents for n in names):
+            raise  # not about the output (a run being read, say): its own sentence, or a bug to see
+        if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
+            raise SandboxError(f"{_named(flag, path)} cannot be written ({exc.strerror or exc}); give the name of a file in a folder.") from None
+        raise MachineError(f"{_named(flag, path)} could not be written ({exc.strerror or exc}); nothing else was changed.") from None
 
 
 def is_run_dir(path: str | Path) -> bool:

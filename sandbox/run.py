@@ -34,7 +34,8 @@ from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
 from sandbox.device import seed_everything
 from sandbox.errors import ConfigError, MachineError, RunDirError, SandboxError
 from sandbox.faults import fault_point
-from sandbox.files import CHECKPOINT_STEM, atomic_write, check_contained, check_run_dir, clean_temporaries, is_run_dir, only_leftovers
+from sandbox.files import (CHECKPOINT_STEM, atomic_write, check_contained, check_output_folder, check_run_dir, clean_temporaries, is_run_dir,
+                           only_leftovers)
 from sandbox.processes import Processes
 from sandbox.registry import plugin_class
 
@@ -576,6 +577,8 @@ def train(
             clean_temporaries(run_dir)
         if not resume and run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
             raise ConfigError(f"out={run_dir} already exists and is not a sandbox run; choose a new out= (nothing was written).")
+        if not resume:
+            check_output_folder(run_dir, "out=")
         return run_dir
 
     run_dir = processes.decide(choose_run_dir)  # the default name holds the main process's clock

@@ -192,6 +192,7 @@ class AlphaZero(Agent):
         cfg, game = self.cfg, self.game
         if self.device.type == "cpu":
             set_threads(cfg.threads)
+        self.check_sizes()
         self.net = PolicyValueNet(config.backbone, game).to(self.device)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.search_cfg = SearchConfig(
@@ -537,6 +538,20 @@ class AlphaZero(Agent):
             while len(self.snapshots) > cfg.elo_snapshots:
                 self.snapshots.pop(next(iter(self.snapshots)))
         return metrics, None if cut else elo
+
+    def check_sizes(self) -> None:
+        """Refuse a replay buffer or games in lockstep too many to fit, with the size they need, before
+        anything is allocated: a position takes its int8 planes, its float32 policy and value; a game
+        in lockstep its search tree (visits, values, priors and children of every action in each of
+        ``simulations`` + 1 nodes) and its row of the network's batch."""
+        from sandbox.memory import check_fits
+
+        cfg, game = self.cfg, self.game
+        planes = game.planes * game.height * game.width
+        check_fits(int(cfg.buffer_size) * (planes + 4 * game.num_actions + 4), f"agent.buffer_size={cfg.buffer_size:,}",
+                   "choose a smaller replay buffer.")
+        per_game = (int(cfg.simulations) + 1) * game.num_actions * 16 + planes * 5 + 4 * game.num_actions
+        check_fits(int(cfg.games) * per_game, f"agent.games={cfg.games:,} in lockstep", "choose fewer games (agent.games).")
 
     def evaluate(self, games: int | None = None, opponent: str = "random", episodes: int | None = None, **options: Any) -> dict[str, Any]:
         """Win, draw and loss counts of ``games`` against ``opponent`` (random, mcts:N, perfect), first move alternating."""

@@ -143,6 +143,15 @@ def build(section: Any, spec: InputSpec, role: str = "encoder", *, in_dim: int |
         cls_cfg = plugin_config_class("backbone", section)
         section = Section(section, cls_cfg() if cls_cfg else None)
     family = backbones.get(section.name).load()
+    from sandbox.memory import check_module_fits
+
+    check_module_fits(lambda: _build(family, section, spec, role, in_dim, num_classes),
+                      f"the {role} of backbone={section.name} with these backbone.* settings",
+                      "choose smaller sizes (backbone.hidden, backbone.channels, backbone.width and the like).")
+    return _build(family, section, spec, role, in_dim, num_classes)
+
+
+def _build(family: Any, section: Any, spec: InputSpec, role: str, in_dim: int | None, num_classes: int | None) -> nn.Module:
     if role == "encoder":
         return family(spec, section.config)
     if role == "decoder":
