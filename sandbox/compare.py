@@ -266,15 +266,15 @@ def _check_smoothing(smoothing: float) -> None:
 
 
 def _figure(chosen: list[str], curves: dict[str, list[Curve]], order: list[Key], smoothing: float) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure of its own, not pyplot's: drawing never switches the process's backend (a notebook's
+    # inline plots went blank after 'compare' or a sweep had chosen Agg) and needs no display
+    from matplotlib.figure import Figure
 
     colours = colour_map(order)
     n_runs = len({c.run for cs in curves.values() for c in cs})
     notes: set[str] = set()
-    fig, axes = plt.subplots(len(chosen), 2, figsize=(12, 3.6 * len(chosen) + 0.4), squeeze=False)
+    fig = Figure(figsize=(12, 3.6 * len(chosen) + 0.4))
+    axes = fig.subplots(len(chosen), 2, squeeze=False)
     for i, m in enumerate(chosen):
         for j, use_time in enumerate((False, True)):
             ax = axes[i][j]
@@ -294,8 +294,6 @@ def compare(run_dirs: list[str | Path], out: str | Path, metrics: list[str] | No
             groups: dict[Path, str | None] | None = None) -> list[dict[str, Any]]:
     """Draw the curves to ``out`` (PNG), smoothed by ``smoothing`` (see :func:`smooth`), and return
     the table's rows (see :func:`table`) of the raw values. ``groups``: see :func:`load_curves`."""
-    import matplotlib.pyplot as plt
-
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out} must end in .png.")
@@ -304,7 +302,6 @@ def compare(run_dirs: list[str | Path], out: str | Path, metrics: list[str] | No
     fig = _figure(chosen, curves, order, smoothing)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100, bbox_inches="tight")  # "tight" takes in the legend under the panels
-    plt.close(fig)
     return table(chosen, curves)
 
 

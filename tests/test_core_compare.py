@@ -230,3 +230,22 @@ def test_smoothing_is_a_debiased_moving_average_and_the_table_stays_raw(three_ru
     smoothed = compare([a, b], base / "smooth.png", metrics=["train/loss"], smoothing=0.9)
     assert raw == smoothed  # final and best are the logged values
     assert (base / "raw.png").read_bytes() != (base / "smooth.png").read_bytes()
+
+
+def test_drawing_leaves_the_process_matplotlib_backend_alone(three_runs):
+    """A notebook's inline backend survives compare (and a sweep's curves.png): it once chose Agg for
+    the whole process, and every plot drawn after it in the notebook came out blank."""
+    import matplotlib
+
+    from sandbox.compare import compare, figure
+
+    base, a, b, _ = three_runs
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # any backend other than Agg stands for the notebook's
+    try:
+        compare([a, b], base / "backend.png", metrics=["train/loss"])
+        fig = figure([a, b], metrics=["train/loss"])
+        assert matplotlib.get_backend() == "svg"
+        assert len(fig.axes) >= 2 and (base / "backend.png").stat().st_size > 10_000
+    finally:
+        matplotlib.use(before)
