@@ -21,6 +21,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -458,7 +459,7 @@ class Run:
                 self.info = {}
         self.info.setdefault("id", uuid.uuid4().hex[:12])
         self.info.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
-        self._write_info(status="running", pid=os.getpid())
+        self._write_info(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()), host=socket.gethostname())
         self.tracker = Tracker(self.dir, self.config.to_dict(), self.config.wandb, self.info["id"], self.dir.name,
                                resume_row=self._wandb_row)
         if not self._clock_started:  # train() starts the clock when it is called; a bare Run when its session opens
@@ -559,6 +560,9 @@ def train(
         raise ConfigError(f"out={out} is a folder written by 'sandbox export', which holds weights to use, not a run to resume; choose a new out=.")
     if resume:
         check_contained(str(out))
+        if (pid := processes.decide(lambda: _trained_now(Path(str(out))))) is not None:
+            raise RunDirError(f"out={out} is being trained right now by process {pid}; wait for it to end, or stop it "
+                              f"(Ctrl-C there, or 'kill {pid}': it checkpoints) and run this again to resume.")
         if processes.main:
             clean_temporaries(str(out))  # left by a process killed while writing
         cfg = _resume_config(Path(str(out)), raw)
@@ -601,22 +605,50 @@ def train(
                            f"and resume with 'sandbox train out={run_dir}'.") from None
 
 
-def _killed_before_closing(run_dir: Path) -> bool:
-    """Whether the run's run.json says ``running`` for a process that no longer runs (killed before it closed)."""
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (its start time in clock ticks since boot, from /proc), so that a
+    process id reused by another program is not taken for the run's; None where /proc has none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # after the command's name, which may hold spaces
+    return fields[19] if len(fields) > 19 else None
+
+
+def _writer(run_dir: Path) -> tuple[bool, int | None]:
+    """Whether the run's run.json says ``running`` (for another process than this one), and that
+    process's id when it still runs on this machine (the same id, started at the same moment)."""
     try:
         info = json.loads((run_dir / "run.json").read_text())
         pid = int(info.get("pid", 0))
     except (OSError, ValueError, TypeError, AttributeError):
-        return False
-    if info.get("status") != "running" or pid <= 0 or pid == os.getpid():
-        return False
+        return False, None
+    if not isinstance(info, dict) or info.get("status") != "running" or pid <= 0 or pid == os.getpid():
+        return False, None
+    if info.get("host") not in (None, socket.gethostname()):
+        return True, None  # trained on another machine: its process cannot be seen from here
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return True, None
     except (PermissionError, OverflowError):
-        return False
-    return False
+        pass
+    started = info.get("pid_start")
+    if started is not None and process_start(pid) not in (None, started):
+        return True, None  # the id now belongs to another process
+    return True, pid
+
+
+def _trained_now(run_dir: Path) -> int | None:
+    """The id of another process of this machine that is training the run right now, or None."""
+    return _writer(run_dir)[1]
+
+
+def _killed_before_closing(run_dir: Path) -> bool:
+    """Whether the run's run.json says ``running`` for a process that no longer runs (killed before it closed)."""
+    running, pid = _writer(run_dir)
+    return running and pid is None
 
 
 def _train_run(run: Run, plugin: Plugin, resume: bool, notice: tuned_values.Tuned | None, progress: bool) -> Run:

@@ -138,6 +138,36 @@ def test_ctrl_c_checkpoints_then_exits(tmp_path):
     assert json.loads((d / "run.json").read_text())["status"] == "interrupted"
 
 
+def test_a_run_being_trained_is_not_resumed_by_a_second_process(tmp_path, cli):
+    """Two 'sandbox train out=SAME' at once: the second is one sentence naming the first's process,
+    and touches nothing (not even the first's temporary files); once the first has stopped, the same
+    command resumes. A run.json that names a process id now used by another program does not block."""
+    d = tmp_path / "r"
+    proc = start([*TINY, "steps=100000000", "model.sleep=0.002", f"out={d}"], tmp_path)
+    try:
+        wait_for(d / "checkpoints" / "latest.json", proc)
+        out = cli("train", f"out={d}", "--no-progress")
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.strip().splitlines() == [f"error: out={d} is being trained right now by process {proc.pid}; wait for it "
+                                                   f"to end, or stop it (Ctrl-C there, or 'kill {proc.pid}': it checkpoints) and run "
+                                                   f"this again to resume."]
+        assert proc.poll() is None and json.loads((d / "run.json").read_text())["pid"] == proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    stopped = read_pointer(d, "latest")["step"]
+    out = cli("train", f"out={d}", f"steps={stopped + 5}", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert read_pointer(d, "latest")["step"] == stopped + 5
+    # a run killed on this machine, its process id taken since by another program (here: this test's own)
+    info = json.loads((d / "run.json").read_text())
+    info.update(status="running", pid=__import__("os").getpid(), pid_start="1")
+    (d / "run.json").write_text(json.dumps(info))
+    out = cli("train", f"out={d}", f"steps={stopped + 8}", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert read_pointer(d, "latest")["step"] == stopped + 8
+
+
 def test_resume_refuses_a_changed_config_and_keeps_the_run(tmp_path, cli):
     d = tmp_path / "r"
     assert cli("train", *TINY, "steps=10", f"out={d}", "--no-progress").returncode == 0
