@@ -423,14 +423,16 @@ def format_trials(doc: dict[str, Any]) -> str:
 
 def compare_groups(folder: str | Path) -> tuple[list[Path], dict[Path, str | None]]:
     """The trial run directories of a sweep folder that have metrics, and what 'compare' draws each
-    as: its varied values less the seed (one line per value, a band over the seeds)."""
+    as: its varied values less the seed (one line per value, a band over the seeds). A sweep that
+    varies the seed alone is one group, named after the sweep: one line and a band over all of it."""
     spec, data = read_sweep(folder)
     dirs, groups = [], {}
     for t in data.get("trials", []):
         d = Path(folder) / TRIALS / t["name"]
         if (d / "metrics.jsonl").is_file():
             dirs.append(d)
-            groups[d] = group_label({k: str(v) for k, v in t["values"].items()}, spec.varied)
+            label = group_label({k: str(v) for k, v in t["values"].items()}, spec.varied)
+            groups[d] = label if label is not None or spec.varied != ["seed"] else spec.name
     if not dirs:
         from sandbox.errors import RunDirError
 

@@ -141,6 +141,23 @@ def test_a_damaged_trial_name_is_refused_not_followed(tmp_path: Path, capsys) ->
     assert "is not a folder name the sandbox writes" in capsys.readouterr().err
 
 
+def test_compare_draws_a_sweep_of_seeds_alone_as_one_band(tmp_path: Path) -> None:
+    """Trials that differ by their seed only are one group (named after the sweep): compare draws
+    them as one line with a band; with another varied key, one group per value of it."""
+    for extra, expected in (([], ["seeds", "seeds", "seeds"]),
+                            (["agent.learning_rate=1e-3,3e-4"], ["learning_rate=1e-3", "learning_rate=3e-4"] * 3)):
+        spec = sweep.make_spec(None, [*PPO, "seed=0,1,2", *extra], search=None, trials=None, metric=None, mode=None, scheduler="none",
+                               parallel=None, cpus_per_trial=1.0, gpus_per_trial=0.0, name="seeds")
+        folder = tmp_path / str(len(extra)) / "seeds"
+        trials = [{"name": sweep.trial_name(i, v, spec.varied), "values": v} for i, v in enumerate(sweep.grid_trials(spec))]
+        for t in trials:
+            (folder / "trials" / t["name"]).mkdir(parents=True)
+            (folder / "trials" / t["name"] / "metrics.jsonl").write_text('{"step": 1, "time": 0.1, "eval/mean_return": 9.0}\n')
+        sweep.write_sweep(folder, spec, trials, "finished")
+        dirs, groups = sweep.compare_groups(folder)
+        assert [groups[d] for d in dirs] == expected
+
+
 def test_without_ray_the_sweep_says_what_to_install(tmp_path: Path) -> None:
     code = ("import sys; sys.modules['ray'] = None; sys.modules['ray.tune'] = None; from sandbox.cli import main; "
             f"sys.exit(main(['sweep', *{PPO!r}, 'seed=0,1', '--out', {str(tmp_path / 's')!r}]))")
