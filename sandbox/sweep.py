@@ -656,12 +656,20 @@ def _typed(text: Any) -> Any:
 def _progress_callback(folder: Path, spec: Spec, known: dict[str, dict[str, Any]], known_dirs: dict[str, str], total: int,
                        progress: bool) -> Any:
     """A Ray Tune callback on the driver: each trial into ``sweep.json`` when it starts and when it
-    ends, and a line printed per ended trial."""
+    ends; with ``progress``, a bar over the trials (the time left, the best value so far) and a line
+    per ended trial."""
     from ray.tune import Callback
+    from tqdm.auto import tqdm
 
     class SweepProgress(Callback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.ended = 0
+            self.best: float | None = None
+            self.bar = tqdm(total=total, desc=f"sweep {spec.name}", unit="trial", dynamic_ncols=True, file=sys.stderr,
+                            disable=not progress, bar_format="{desc} {n}/{total} trials|{bar}| [{elapsed}<{remaining}{postfix}]")
+
+        def close(self) -> None:
+            self.bar.close()
 
         def name(self, trial: Any) -> str:
             if "__trial__" in trial.config:
@@ -704,8 +712,13 @@ def _progress_callback(folder: Path, spec: Spec, known: dict[str, dict[str, Any]
                 value = last.get(spec.metric)
                 how = (f"failed: {error}" if error else f"error: {last['sandbox_error']}" if last.get("sandbox_error")
                        else "ended" if last.get("done") else "stopped early by the scheduler")
-                print(f"[{self.ended}/{total}] {name}: {spec.metric} {'-' if value is None else f'{value:.4g}'} at step "
-                      f"{last.get('step', 0)}, {how}", file=sys.stderr, flush=True)
+                self.bar.write(f"[{self.ended}/{total}] {name}: {spec.metric} {'-' if value is None else f'{value:.4g}'} at step "
+                               f"{last.get('step', 0)}, {how}", file=sys.stderr)
+                if isinstance(value, (int, float)) and (self.best is None or (value > self.best if spec.mode == "max" else value < self.best)):
+                    self.best = float(value)
+                if self.best is not None:
+                    self.bar.set_postfix_str(f"best {spec.metric} {self.best:.4g}", refresh=False)
+                self.bar.update(1)
 
     return SweepProgress()
 
@@ -765,6 +778,7 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
         init_args.update(address="local", num_cpus=cpus or os.cpu_count() or 1)
     started_ray = interrupted = False
     table = {t["name"]: t for t in known}
+    watcher: Any = None
     try:
         if spec.search == "optuna":
             search_alg, left = _optuna_searcher(spec, folder, known, done)
@@ -796,6 +810,7 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
                       f"up to {at_once} at a time on {'the Ray cluster at ' + where if where else 'a local Ray'} of "
                       f"{resources.get('CPU', 0):g} CPUs; runs in {folder / TRIALS}", file=sys.stderr, flush=True)
             known_dirs = {json.dumps(t["values"], sort_keys=True): t["name"] for t in known}
+            watcher = _progress_callback(folder, spec, table, known_dirs, left, progress)
             fn = tune.with_resources(trial_class(str(folder), spec.to_dict(), known_dirs), {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
             scheduler = None
             if spec.scheduler == "asha":
@@ -810,13 +825,15 @@ def run_sweep(folder: Path, spec: Spec, *, address: str | None = None, cpus: int
                                             num_samples=left if spec.search == "optuna" else 1, reuse_actors=True,
                                             max_concurrent_trials=None if spec.search == "optuna" else spec.parallel),
                 run_config=tune.RunConfig(storage_path=storage, name="tune", verbose=0,
-                                          callbacks=[_progress_callback(folder, spec, table, known_dirs, left, progress)]),
+                                          callbacks=[watcher]),
             )
             try:
                 tuner.fit()
             except KeyboardInterrupt:
                 interrupted = True
     finally:
+        if watcher is not None:
+            watcher.close()
         if started_ray:
             ray.shutdown()
         shutil.rmtree(storage, ignore_errors=True)
