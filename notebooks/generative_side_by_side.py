@@ -48,7 +48,8 @@ print(f"{MODELS}, each {f'{MINUTES} minutes' if MINUTES else f'{STEPS} steps'}, 
 # the same budget (`max_minutes`: the same time, so a model that takes cheaper steps takes more of
 # them). Each starts from the tuned values the sandbox ships for its pair with digits (learning
 # rate, batch, channels), announced in one line. No FID during training (`model.eval_every=0`):
-# it comes once, below, the same way for all four.
+# it comes once, below, the same way for all four. Run the cell again and each run resumes from its
+# checkpoint for another `MINUTES`.
 
 # %%
 import sandbox

@@ -104,7 +104,8 @@ plt.show()
 # `ppo-pong` is a preset: PPO on `ALE/Pong-v5` with the tuned Atari values the sandbox ships (RL
 # Zoo's: 8 envs × 128 steps, clipped rewards for learning, one Nature CNN shared by the policy and
 # the value). Training steps ale-py's C++ vector env; evaluation and play use the env above, with
-# the same preprocessing. `max_minutes` stops the run cleanly, closing evaluation included.
+# the same preprocessing. `max_minutes` stops the run cleanly, closing evaluation included; run
+# the cell again and the run resumes from its checkpoint for another `MINUTES`.
 
 # %%
 overrides = [f"steps={STEPS}", f"max_minutes={MINUTES if MINUTES else 'null'}", f"agent.eval_every={EVAL_EVERY}",
