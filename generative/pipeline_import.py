@@ -165,6 +165,11 @@ class PipelineModel(DDPM):
         with _quiet_diffusers():
             return super().make_sampler(sampler, steps)
 
+    def sample_labels(self, n: int, label: int | None, g: torch.Generator) -> torch.Tensor | None:
+        if label is not None:
+            raise ConfigError(f"{self.folder} is an unconditional pipeline (its UNet takes no labels); drop --label.")
+        return None
+
     def fit(self, run: Any) -> None:
         raise ConfigError(f"{self.folder} is a diffusers pipeline folder, which the sandbox samples and evaluates; "
                           "it does not train it.")

@@ -63,6 +63,8 @@ def test_a_ddim_folder_samples_as_diffusers_ddim_pipeline_does(folders, cli, tmp
     # the sandbox's other samplers, and a picture
     r = cli("sample", str(folders["ddim"]), "--n", "4", "--sampler", "dpm", "--steps", "5", "--out", str(tmp_path / "c.png"))
     assert r.returncode == 0 and (tmp_path / "c.png").stat().st_size > 0, r.stderr
+    r = cli("sample", str(folders["ddim"]), "--n", "4", "--label", "1", "--out", str(tmp_path / "d.png"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [r.stderr.strip()] and "--label" in r.stderr, r.stderr
 
 
 def test_a_ddpm_folder_samples_as_diffusers_ddpm_pipeline_does(folders, cli, tmp_path: Path) -> None:
