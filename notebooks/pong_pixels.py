@@ -121,7 +121,8 @@ print(run.dir)
 #
 # The run played below is the one in `SANDBOX_PONG_RUN` (default `runs/pong-ppo-60`) when that folder
 # exists, else the short run just trained. `sandbox.load` gives back the best checkpoint's policy;
-# `sandbox.metrics` the run's logged metrics.
+# `sandbox.metrics` the run's logged metrics: the greedy evaluations, and the score of every
+# training game as it finished (each game is played to 21 points).
 
 # %%
 run_dir = Path(LONGER_RUN) if Path(LONGER_RUN, "config.yaml").is_file() else run.dir
@@ -129,14 +130,19 @@ policy = sandbox.load(run_dir)
 history = sandbox.metrics(run_dir)
 print(f"playing {run_dir}")
 
-steps, returns = history.series("eval/mean_return")
 plt.figure(figsize=(5, 3))
-plt.plot(steps, returns, marker="o")
+for name, label in (("eval/mean_return", "evaluation (greedy)"), ("rollout/episodic_return", "training games")):
+    if name in history.names:  # a run too short to finish a game has neither
+        x, y = history.series(name)
+        plt.plot(x, y, marker="o" if name.startswith("eval/") else ".", linestyle="-" if name.startswith("eval/") else "none",
+                 label=label)
+    else:
+        print(f"no {label} finished in this run yet: train it for longer")
 plt.axhline(-21, color="C7", linestyle=":", label="loses every point")
 plt.axhline(21, color="C2", linestyle=":", label="wins every point")
 plt.ylim(-22, 22)
 plt.xlabel("environment steps")
-plt.ylabel("mean evaluation return")
+plt.ylabel("return of a game (points won − lost)")
 plt.title(f"PPO on Pong: {run_dir.name}", fontsize=10)
 plt.legend(fontsize=8, loc="center right")
 plt.show()
