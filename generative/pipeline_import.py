@@ -182,31 +182,46 @@ class PipelineModel(DDPM):
         return super().evaluate(n=n, during_training=during_training, **options)
 
 
-def _data_for(name: str | None, shape: tuple[int, int, int], folder: Path) -> Any:
-    """The data set ``name`` at the pipeline's image shape (its ``size`` option set to the UNet's
-    side, said on stderr, where the data set has one), or a stand-in with the shape alone."""
+def _data_for(spec: str | None, shape: tuple[int, int, int], folder: Path) -> Any:
+    """The data set ``spec`` names (``NAME`` or ``NAME,key=value,...``: ``mnist,path=DIR``) at the
+    pipeline's image shape (its ``size`` option, unless given, set to the UNet's side, said on
+    stderr, where the data set has one), or a stand-in with the shape alone."""
+    import yaml
+
+    from sandbox.config import parse_yaml
     from sandbox.generative.data import Dataset, factory, load_data
 
     c, h, w = shape
-    if name is None:
+    if spec is None:
         empty = torch.empty((0, c, h, w))
         return Dataset(None, "image", empty, None, empty, None, None)  # type: ignore[arg-type]
+    name, *pairs = spec.split(",")
     make = factory(name)  # an unknown name: one sentence with the closest ones
     if getattr(make, "kind", "image") != "image":
         raise ConfigError(f"--data {name} is a 2-D point set; a pipeline folder makes {c}×{h}×{w} images.")
     options: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--data {spec}: {pair!r} is not key=value; give --data NAME or NAME,key=value (e.g. mnist,path=DIR).")
+        try:
+            options[key.strip()] = parse_yaml(value, f"--data {name}.{key.strip()}") if value.strip() else value
+        except yaml.YAMLError:
+            options[key.strip()] = value
+    given_size = "size" in options
     fields = getattr(getattr(make, "Config", None), "__dataclass_fields__", {})
-    if "size" in fields and h == w:
+    if "size" in fields and h == w and "size" not in options:
         options["size"] = h
     section = type("Section", (), {"name": name, "config": options})()
     try:
         ds = load_data(section, seed=0)
     except ConfigError as exc:
-        raise ConfigError(f"--data {name} cannot be made at the pipeline's {h}×{w} images ({exc})") from None
+        raise ConfigError(f"--data {name} cannot be made at the pipeline's {h}×{w} images ({str(exc).rstrip('.')}); "
+                          f"its options go after its name: --data {name},key=value.") from None
     if tuple(ds.shape) != (c, h, w):
         raise ConfigError(f"--data {name} has {'×'.join(map(str, ds.shape))} images and {folder}'s UNet makes {c}×{h}×{w}; "
                           "give a data set of the pipeline's images.")
-    if options.get("size") is not None and getattr(fields.get("size"), "default", h) != h:
+    if not given_size and options.get("size") is not None and getattr(fields.get("size"), "default", h) != h:
         print(f"note: --data {name} made at size {h}, the pipeline's images.", file=sys.stderr)
     return ds
 

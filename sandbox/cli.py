@@ -108,7 +108,8 @@ def _parser() -> ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
     s.add_argument("--env", help="a stable-baselines3 zip's env (default: from the zip's name, as RL Zoo names them)")
-    s.add_argument("--data", help="a diffusers pipeline folder: the data set its FID compares with (e.g. digits)")
+    s.add_argument("--data", metavar="NAME[,key=value...]",
+                   help="a diffusers pipeline folder: the data set its FID compares with (e.g. digits, or mnist,path=DIR)")
 
     s = sub.add_parser("play", help="watch a trained agent play, record it, or play an env yourself")
     s.add_argument("target", metavar="RUN_DIR|ENV_ID")

@@ -141,3 +141,18 @@ def test_what_is_not_such_a_pipeline_is_refused_in_one_sentence(folders, tmp_pat
     (other / "model_index.json").write_text("[1, 2]")
     with pytest.raises(SandboxError, match="wrong shape"):
         load_pipeline(other)
+
+
+def test_the_data_set_at_the_pipelines_images(capfd) -> None:
+    """--data NAME is made at the UNet's side where it has a size option (said on stderr), or takes
+    its options after the name (NAME,key=value); what does not fit is one sentence."""
+    from sandbox.generative.pipeline_import import _data_for
+
+    assert _data_for("digits", (1, 16, 16), Path("p")).shape == (1, 16, 16)
+    assert "made at size 16" in capfd.readouterr().err
+    assert _data_for("digits,test_fraction=0.2", (1, 8, 8), Path("p")).shape == (1, 8, 8)
+    for spec, words in (("digits,size=8", "1×8×8 images"), ("digits,oops", "not key=value"), ("digits,foo=1", "unknown key"),
+                        ("shapes", "3×16×16"), ("moons", "2-D point set"), ("nosuch", "unknown data set"),
+                        ("mnist", "--data mnist,key=value")):
+        with pytest.raises(SandboxError, match=words):
+            _data_for(spec, (1, 16, 16), Path("p"))
