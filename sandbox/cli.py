@@ -588,19 +588,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             folder = Path("sweeps") / "-".join([w for w in what if w] + [time.strftime("%Y%m%d-%H%M%S")])
         else:
             folder = Path(args.out)
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            hint = f"; to finish that sweep use --resume {folder}" if (folder / sweep.SWEEP_FILE).exists() else ""
-            raise SandboxError(f"--out {folder} already exists and is not empty; choose a new folder{hint}.")
-        from sandbox.files import check_output_folder
-
-        check_output_folder(folder, "--out")
-        if args.cpus is not None and args.cpus <= 0:
-            raise SandboxError(f"--cpus {args.cpus} must be a positive number of CPUs.")
-        if not 0 <= args.seed < 2**32:
-            raise SandboxError(f"--seed {args.seed} is out of range; seeds are whole numbers from 0 to {2**32 - 1}.")
-        spec = sweep.make_spec(source, words, search=args.search, trials=args.trials, metric=args.metric, mode=args.mode,
-                               scheduler=args.scheduler, parallel=args.parallel, cpus_per_trial=args.cpus_per_trial,
-                               gpus_per_trial=args.gpus_per_trial, name=folder.name, seed=args.seed)
+        spec = sweep.new_spec(folder, source, words, search=args.search, trials=args.trials, metric=args.metric, mode=args.mode,
+                              scheduler=args.scheduler, parallel=args.parallel, cpus_per_trial=args.cpus_per_trial,
+                              gpus_per_trial=args.gpus_per_trial, cpus=args.cpus, seed=args.seed)
     return sweep.run_sweep(folder, spec, address=args.address, cpus=args.cpus, progress=not args.no_progress)
 
 

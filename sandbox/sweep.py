@@ -320,6 +320,47 @@ def make_spec(source: str | None, overrides: list[str], *, search: str | None, t
 
 
 # -- the sweep folder -----------------------------------------------------------------------------------
+def new_spec(folder: Path, source: str | None, overrides: list[str], *, search: str | None = None, trials: int | None = None,
+             metric: str | None = None, mode: str | None = None, scheduler: str = "none", parallel: int | None = None,
+             cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, cpus: float | None = None, seed: int = 0) -> Spec:
+    """The checked spec of a new sweep into ``folder`` (new or empty): one sentence for anything wrong."""
+    from sandbox.files import check_output_folder
+
+    check_output_folder(folder, "--out")
+    if folder.exists() and any(folder.iterdir()):
+        hint = f"; to finish that sweep use --resume {folder}" if (folder / SWEEP_FILE).exists() else ""
+        raise ConfigError(f"--out {folder} already exists and is not empty; choose a new folder{hint}.")
+    if cpus is not None and not cpus > 0:
+        raise ConfigError(f"--cpus {cpus} must be a positive number of CPUs.")
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed {seed} is out of range; seeds are whole numbers from 0 to {2**32 - 1}.")
+    return make_spec(source, overrides, search=search, trials=trials, metric=metric, mode=mode, scheduler=scheduler, parallel=parallel,
+                     cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, name=folder.name, seed=seed)
+
+
+def run(source: str | None, overrides: list[str], out: str | Path, *, search: str | None = None, trials: int | None = None,
+        metric: str | None = None, mode: str | None = None, scheduler: str = "none", parallel: int | None = None,
+        cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, cpus: float | None = None, address: str | None = None,
+        seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """``sandbox sweep`` from Python: run the sweep of ``source`` (a preset or YAML file) over
+    ``overrides`` (``key=a,b,c`` lists, ``key=lo:hi[:log]`` ranges, fixed ``key=value``) into the
+    folder ``out``, and return its ``sweep.json`` (the spec, every trial, the best). A folder that
+    already holds a sweep is finished with its own settings (as ``--resume``), so running a notebook
+    cell again does not train again what has ended. The options are the command's flags::
+
+        doc = sandbox.sweep.run("ppo-cartpole", ["seed=0,1,2"], "sweeps/seeds", cpus=2)
+        sandbox.compare.compare(["sweeps/seeds"], "seeds.png")
+    """
+    folder = Path(out)
+    if (folder / SWEEP_FILE).is_file():
+        spec, _ = read_sweep(folder)
+    else:
+        spec = new_spec(folder, source, list(overrides), search=search, trials=trials, metric=metric, mode=mode, scheduler=scheduler,
+                        parallel=parallel, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, cpus=cpus, seed=seed)
+    run_sweep(folder, spec, address=address, cpus=cpus, progress=progress)
+    return read_sweep(folder)[1]
+
+
 def read_sweep(folder: str | Path) -> tuple[Spec, dict[str, Any]]:
     """The spec and the whole ``sweep.json`` of a sweep folder; one sentence when it is not one."""
     from sandbox.config import read_regular

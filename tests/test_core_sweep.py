@@ -128,6 +128,27 @@ def test_resume_refuses_settings_and_folders_that_are_not_sweeps(tmp_path: Path,
     assert (tmp_path / "t" / "x").read_text() == "keep"
 
 
+def test_the_python_api_checks_like_the_command(tmp_path: Path) -> None:
+    """sandbox.sweep.run: the command's checks, before Ray starts; a folder holding a sweep is
+    finished with its own settings (so a notebook cell run twice trains nothing twice)."""
+    from sandbox import sweep
+    from sandbox.errors import ConfigError, RunDirError
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "x").write_text("keep")
+    with pytest.raises(ConfigError, match="already exists and is not empty"):
+        sweep.run(None, [*PPO, "seed=0,1"], tmp_path / "t")
+    with pytest.raises(ConfigError, match="--cpus 0 must be a positive number"):
+        sweep.run(None, [*PPO, "seed=0,1"], tmp_path / "u", cpus=0)
+    with pytest.raises(ConfigError, match="nothing is varied"):
+        sweep.run(None, PPO, tmp_path / "u")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "sweep.json").write_text('{"spec": [1, 2]}')
+    with pytest.raises(RunDirError, match="is damaged"):
+        sweep.run(None, [*PPO, "seed=0,1"], tmp_path / "d")
+    assert (tmp_path / "t" / "x").read_text() == "keep" and not (tmp_path / "u").exists()
+
+
 def test_a_damaged_trial_name_is_refused_not_followed(tmp_path: Path, capsys) -> None:
     """sweep.json is data: a trial name that would reach outside trials/ is refused."""
     from sandbox.cli import main
