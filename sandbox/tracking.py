@@ -276,7 +276,7 @@ class Tracker:
         self.run_dir = Path(run_dir)
         #: a resume's W&B row: the rows its checkpoint had sent (``wandb_row``), which W&B rewinds to
         self._resume_row = resume_row if isinstance(resume_row, int) and resume_row >= 0 else None
-        self._row = 0  # the W&B row (wandb's ``_step``) of the next row, image or video
+        self._row = 1  # the W&B row (wandb's ``_step``) of the next row, image or video
         self.media_dir = self.run_dir / "media"
         self._file = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
         self._t0 = time.time()
@@ -310,7 +310,9 @@ class Tracker:
         kwargs = {"project": cfg.project, "entity": cfg.entity, "group": cfg.group, "tags": list(cfg.tags) or None,
                   "name": name, "id": run_id, "resume": "allow", "mode": mode, "dir": str(self.run_dir),
                   "config": config, "reinit": "create_new"}
-        self._row = self._rows_so_far()
+        # W&B rows are numbered from 1: a checkpoint written before any row (step 0) is at row 1, and a
+        # resume from it rewinds to row 0, where nothing was logged
+        self._row = max(1, self._rows_so_far())
         if self._resume_row:  # a resume from a checkpoint that recorded its W&B row: the same run, rewound to it
             # wandb's rewind (resume_from, 'run?_step=N': rows up to N kept, later ones archived) keeps the
             # rows the checkpoint had sent and drops the progress the resume throws away, as metrics.jsonl does

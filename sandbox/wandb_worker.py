@@ -22,8 +22,8 @@ Every message is a W&B row of its own: wandb's own counter (``_step``) counts ro
 step is the metric ``step``, the x-axis of every other metric (``define_metric``). Several rows
 at one step (episodes that end in the same env step) are then all kept, none overwrites another.
 
-A resumed run is the same W&B run (one id). Its checkpoint recorded how many rows it had sent
-(``wandb_row``): the resume rewinds the W&B run to the last of them (``resume_from="ID?_step=N"``,
+A resumed run is the same W&B run (one id). Rows are numbered from 1, and each checkpoint records
+the number of the next one (``wandb_row``): the resume rewinds the W&B run to the row before it (``resume_from="ID?_step=N"``,
 which an offline run records and ``wandb sync`` applies), so that the rows of the progress the
 resume threw away leave W&B's history as they leave ``metrics.jsonl``, and the run's ``step``
 never goes backwards there either. A server that cannot rewind gets ``resume="allow"`` instead,

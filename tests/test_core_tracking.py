@@ -198,25 +198,26 @@ def test_wandb_run_has_job_type_versions_and_the_best_checkpoint_as_a_model_arti
                     "config.yaml": f"file://{run.dir.resolve() / 'config.yaml'}"}
 
 
-def test_a_resumed_run_continues_the_same_wandb_run_rewound_to_its_checkpoint(tmp_path):
+@pytest.mark.parametrize("killed_at,checkpoint", [(13, 10), (3, 0)])
+def test_a_resumed_run_continues_the_same_wandb_run_rewound_to_its_checkpoint(tmp_path, killed_at, checkpoint):
     """A real offline W&B run killed after rows it logged past its last checkpoint, then resumed:
     both sessions are the one W&B run (one id); the resume rewinds it to the checkpoint's row
     (wandb's resume_from 'ID?_step=N', recorded in the run record for `wandb sync`), so the rows
     kept from the first session and the second session's rows have strictly increasing W&B rows
     and a run step that never goes backwards, the thrown-away progress not among them, as in
-    metrics.jsonl."""
+    metrics.jsonl. Also from the checkpoint of step 0, written before any row (W&B rows count from 1)."""
     import signal
 
     from conftest import run_cli
 
     d = tmp_path / "r"
     args = [*TINY, "steps=20", "model.checkpoint_every=5", "wandb.mode=offline", f"out={d}", "--no-progress"]
-    # killed while writing the row of step 13: checkpoints at steps 0, 5 and 10; steps 1..12 sent to W&B
-    first = run_cli("train", *args, env={"SANDBOX_FAULT": "metrics.jsonl:half-row@13"})
+    # killed while writing the row of step `killed_at`: the rows of the steps before it sent to W&B
+    first = run_cli("train", *args, env={"SANDBOX_FAULT": f"metrics.jsonl:half-row@{killed_at}"})
     assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
     latest = json.loads((d / "checkpoints" / "latest.json").read_text())
-    assert latest["step"] == 10
-    assert json.loads((d / "checkpoints" / f"{latest['file']}.json").read_text())["wandb_row"] == 10
+    assert latest["step"] == checkpoint
+    assert json.loads((d / "checkpoints" / f"{latest['file']}.json").read_text())["wandb_row"] == checkpoint + 1
     second = run_cli("train", *args)
     assert second.returncode == 0, second.stderr[-2000:]
     run_id = json.loads((d / "run.json").read_text())["id"]
@@ -236,9 +237,9 @@ def test_a_resumed_run_continues_the_same_wandb_run_rewound_to_its_checkpoint(tm
     runs1, rows1 = session(folders[0])
     runs2, rows2 = session(folders[1])
     assert runs1[0].run_id == runs2[0].run_id == run_id, "one W&B run across the resume"
-    assert [s for _, s in rows1] == list(range(1, 13)) and [w for w, _ in rows1] == list(range(12))
+    assert rows1 == [(k, k) for k in range(1, killed_at)], "W&B row k holds step k"
     point = runs2[0].branch_point
-    assert (point.run, point.metric, point.value) == (run_id, "_step", 9), "rewound to the checkpoint's last row"
+    assert (point.run, point.metric, point.value) == (run_id, "_step", checkpoint), "rewound to the checkpoint's last row"
     kept = [(w, s) for w, s in rows1 if w <= point.value] + rows2  # the history once `wandb sync` rewinds
     assert [s for _, s in kept] == list(range(1, 21)), "the run's step: each once, never backwards"
     assert all(a < b for (a, _), (b, _) in zip(kept, kept[1:])), "W&B's rows strictly increase"

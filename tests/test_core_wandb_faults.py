@@ -144,7 +144,7 @@ def test_rows_that_share_a_step_all_reach_wandb(tmp_path):
         tracker.log({"loss": 1.0 / step}, step)
     tracker.close()
     rows = history(tmp_path)
-    assert [r["_step"] for r in rows] == list(range(len(rows))), "one W&B row per logged row"
+    assert [r["_step"] for r in rows] == list(range(1, len(rows) + 1)), "one W&B row per logged row (numbered from 1)"
     ours = [(r["step"], r["episodic_return"]) for r in read_metrics(tmp_path) if "episodic_return" in r]
     theirs = [(r["step"], r["episodic_return"]) for r in rows if "episodic_return" in r]
     assert len(ours) == 60 and theirs == ours
