@@ -326,10 +326,10 @@ def new_spec(folder: Path, source: str | None, overrides: list[str], *, search: 
     """The checked spec of a new sweep into ``folder`` (new or empty): one sentence for anything wrong."""
     from sandbox.files import check_output_folder
 
-    check_output_folder(folder, "--out")
-    if folder.exists() and any(folder.iterdir()):
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         hint = f"; to finish that sweep use --resume {folder}" if (folder / SWEEP_FILE).exists() else ""
         raise ConfigError(f"--out {folder} already exists and is not empty; choose a new folder{hint}.")
+    check_output_folder(folder, "--out")
     if cpus is not None and not cpus > 0:
         raise ConfigError(f"--cpus {cpus} must be a positive number of CPUs.")
     if not 0 <= seed < 2**32:
