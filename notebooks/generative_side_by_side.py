@@ -122,36 +122,44 @@ print(f"{'model':>6} {'steps':>7} {'FID':>8} {'floor':>7} {'precision':>10} {'re
 for name, s in scores.items():
     print(f"{name:>6} {runs[name].step:>7} {s['fid']:>8.2f} {s['fid_floor']:>7.2f} {s['precision']:>10.2f} {s['recall']:>7.2f}")
 
-fig, ax = plt.subplots(figsize=(5, 3))
+fig, ax = plt.subplots(figsize=(5, 3.2))
 names = list(scores)
-ax.bar(names, [scores[n]["fid"] for n in names], color=[f"C{i}" for i in range(len(names))])
+bars = ax.bar(names, [scores[n]["fid"] for n in names], color=[f"C{i}" for i in range(len(names))])
+ax.bar_label(bars, fmt="%.3g", fontsize=8)
 floor = float(np.mean([scores[n]["fid_floor"] for n in names]))
 ax.axhline(floor, color="k", linestyle="--", label=f"floor (real vs real): {floor:.2f}")
-ax.set_ylabel(f"FID at {EVAL_N} samples (lower is better)")
+ax.set_yscale("log")  # the floor and a barely trained model are orders of magnitude apart
+ax.set_ylim(floor / 2, 3 * max(scores[n]["fid"] for n in names))
+ax.set_ylabel(f"FID at {EVAL_N} samples (log; lower is better)")
 ax.set_title(f"same data, same backbone family, {f'{MINUTES} minutes' if MINUTES else f'{STEPS} steps'} each", fontsize=10)
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
 # One number hides how a model fails. Precision and recall (Kynkäänniemi et al. 2019) split it: a
-# model that draws a few digits well has high precision and low recall (the GAN's mode collapse);
-# one that covers every digit blurrily has the opposite (the VAE's mush).
+# model that draws a few kinds of digit well has high precision and low recall (a GAN collapsed onto
+# a few modes); one whose samples spread over every digit and beyond has high recall and low
+# precision. Real digits sit near the top right.
 
 # %%
 fig, ax = plt.subplots(figsize=(4, 4))
 for i, name in enumerate(names):
-    ax.scatter(scores[name]["recall"], scores[name]["precision"], s=60, color=f"C{i}", label=name)
-    ax.annotate(name, (scores[name]["recall"], scores[name]["precision"]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.scatter(scores[name]["recall"], scores[name]["precision"], s=60, color=f"C{i}", label=name, alpha=0.8)
+ax.scatter([1], [1], marker="*", s=150, color="k", label="ideal")
 ax.set_xlim(-0.05, 1.05)
 ax.set_ylim(-0.05, 1.05)
 ax.set_xlabel("recall (real digits covered by the samples)")
 ax.set_ylabel("precision (samples that look real)")
 ax.grid(alpha=0.3)
-ax.legend(fontsize=8, loc="lower left")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 plt.show()
 
 # %% [markdown]
 # A short budget favours the models whose steps are cheap and whose samples need no long chain:
-# rank them again at a longer budget (`MINUTES`) before drawing conclusions. From the command line:
+# rank them again at a longer budget (`MINUTES`) before drawing conclusions. For scale, the
+# sandbox's benchmarks on two quiet CPU cores: 5 minutes bring the GAN to an FID of 1.5 and the VAE
+# to 1.7 against a floor of 1.1, and 15 minutes bring DDPM to 1.5 (benchmarks/results/). On a
+# loaded machine the same minutes buy far fewer steps: the titles above say how many each model
+# took. From the command line:
 # `sandbox sample runs/notebooks/generative_side_by_side/gan --n 64 --out gan.png` and
 # `sandbox eval runs/notebooks/generative_side_by_side/vae --json`.
