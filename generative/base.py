@@ -30,6 +30,7 @@ from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, option
 from sandbox.device import isolated_rng, set_threads
 from sandbox.errors import ConfigError
+from sandbox.memory import available_memory  # read through this module, so a test can replace it here
 from sandbox.plugin import GenerativeModel
 from sandbox.tracking import in_section
 
@@ -110,23 +111,6 @@ def progress_bar(total: int, desc: str, progress: bool | None, unit: str = "step
 
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, mininterval=1.0, file=sys.stderr,
                 delay=0.0 if progress else 2.0)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory this machine can still give (Linux's MemAvailable, else psutil's), or None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # no psutil, or it cannot read this system
-        return None
 
 
 def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:

@@ -24,12 +24,52 @@ class GymnasiumEnv:
     def __call__(self, **kwargs: Any) -> Any:
         import gymnasium
 
+        self.check_kwargs(kwargs)
         try:
             return gymnasium.make(self.env_id, **kwargs)
         except (TypeError, ValueError) as exc:  # a keyword (or value) the env's constructor does not take
             given = ", ".join(f"env.{k}" for k in kwargs if k != "render_mode") or "these settings"
             reason = str(exc).split(" was raised from")[0].splitlines()[0][:160]
             raise ConfigError(f"env={self.env_id} does not take {given} ({reason}); drop or correct them.") from None
+
+
+    def check_kwargs(self, kwargs: dict[str, Any]) -> None:
+        """Refuse, before the env is made, what its constructor would take silently and fail on
+        later: a render_mode the env does not offer, a value of another kind than the keyword's
+        default (``env.g=abc`` for Pendulum's ``g=10.0``, a list for a number)."""
+        import inspect
+
+        import gymnasium
+        from gymnasium.envs.registration import load_env_creator
+
+        from sandbox.config import shown
+
+        try:
+            spec = gymnasium.spec(self.env_id)
+            creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+            params = inspect.signature(creator).parameters
+        except Exception:  # noqa: BLE001 - an env Gymnasium cannot describe: its constructor decides
+            return
+        modes = list((getattr(creator, "metadata", None) or {}).get("render_modes") or [])
+        mode = kwargs.get("render_mode")
+        if mode is not None and modes and mode not in modes:
+            raise ConfigError(f"env.render_mode={shown(mode)} is not a render mode of env={self.env_id}; use one of {', '.join(modes)}.")
+        for key, value in kwargs.items():
+            param = params.get(key)
+            if key == "render_mode" or param is None or param.default is inspect.Parameter.empty or param.default is None:
+                continue
+            default = param.default
+            if isinstance(default, bool):
+                fits = isinstance(value, bool)
+            elif isinstance(default, (int, float)):
+                fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+            elif isinstance(default, str):
+                fits = isinstance(value, str)
+            else:
+                continue
+            if not fits:
+                raise ConfigError(f"env.{key}={shown(value)} does not fit env={self.env_id}, whose {key} is a {type(default).__name__} "
+                                  f"(default {default!r}); give one.")
 
 
 def gymnasium_fallback(name: str) -> Entry | None:
