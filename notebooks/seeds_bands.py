@@ -44,21 +44,21 @@ print(f"{len(SEEDS)} seeds of {STEPS} steps, {CPUS} at a time, sweep in {OUT}")
 # checks the words (`seed=0,1,2,3,4` is a grid axis: one trial per value) and `run_sweep` runs the
 # trials on a local Ray cluster of this machine's cores, which it starts and stops. Each trial is
 # an ordinary run directory under `DIR/trials/`; `DIR/sweep.json` lists them with their last
-# `eval/mean_return`. A sweep folder that has ended is not run again.
+# `eval/mean_return`. Run the cell again and the sweep is resumed from its `sweep.json`, as
+# `sandbox sweep --resume DIR` does: the trials that ended are kept (all of them: nothing is run).
 
 # %%
-import shutil
-
 from sandbox import sweep
 
 folder = OUT / "ppo-cartpole-seeds"
 words = [f"steps={STEPS}", f"agent.eval_every={EVAL_EVERY}", f"agent.eval_episodes={EVAL_EPISODES}", "agent.eval_video=false",
          "wandb.mode=disabled", "seed=" + ",".join(map(str, SEEDS))]
-if not (folder / "sweep.json").is_file():
-    shutil.rmtree(folder, ignore_errors=True)  # a folder left without its sweep.json: start it afresh
+if (folder / "sweep.json").is_file():
+    spec, _ = sweep.read_sweep(folder)
+else:
     spec = sweep.make_spec("ppo-cartpole", words, search=None, trials=None, metric=None, mode=None, scheduler="none",
                            parallel=None, cpus_per_trial=1.0, gpus_per_trial=0.0, name=folder.name)
-    sweep.run_sweep(folder, spec, cpus=CPUS, progress=False)
+sweep.run_sweep(folder, spec, cpus=CPUS, progress=False)
 
 # %% [markdown]
 # ## Every seed, their mean and a band
