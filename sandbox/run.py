@@ -680,7 +680,15 @@ def _train_run(run: Run, plugin: Plugin, resume: bool, notice: tuned_values.Tune
 def load(run_dir: str | Path, which: str = "best") -> Plugin:
     """The trained agent or model of a run, with its ``best`` checkpoint (or the latest when it
     has no best), or of a folder written by ``sandbox export`` (its model.safetensors). Reads only
-    config.yaml, safetensors and JSON."""
+    config.yaml, safetensors and JSON. A diffusers DDPMPipeline or DDIMPipeline folder (model_index.json,
+    no config.yaml) loads as the generative model it is (its JSON and safetensors only)."""
+    folder = Path(run_dir)
+    if folder.is_dir() and (folder / "model_index.json").exists() and not (folder / "config.yaml").exists():
+        from sandbox.registry import generative
+
+        load_pipeline = generative.provided("ddpm", "load_pipeline")
+        if load_pipeline is not None:
+            return load_pipeline(folder)  # type: ignore[no-any-return]
     run_dir = check_contained(check_run_dir(run_dir))
     cfg = load_run_config(run_dir)
     cfg.device = "auto" if cfg.device.startswith(("cuda", "mps")) else cfg.device

@@ -74,9 +74,9 @@ def test_a_ddpm_folder_samples_as_diffusers_ddpm_pipeline_does(folders, cli, tmp
 
 
 def test_the_sandbox_progress_bar(folders, capfd) -> None:
-    from sandbox.generative.pipeline_import import load_pipeline
+    import sandbox
 
-    model = load_pipeline(folders["ddim"])
+    model = sandbox.load(folders["ddim"])  # the Python API reads the folder as the command line does
     capfd.readouterr()
     model.sample(3, seed=0, steps=4, progress=True)
     err = capfd.readouterr().err
