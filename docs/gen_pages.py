@@ -386,8 +386,13 @@ def plot_lines(name: str, title: str, lines: dict[str, list[list[float]]]) -> st
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
+    groups: dict[str, int] = {}  # one colour per row name (the agent), one dash per row within it (the seed)
     for label, points in lines.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], label=label, linewidth=1, alpha=0.85)
+        group = label.split(" ")[0]
+        nth = sum(1 for other in lines if other.split(" ")[0] == group and other < label)
+        colour = f"C{groups.setdefault(group, len(groups)) % 10}"
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=label, linewidth=1, alpha=0.85,
+                color=colour, linestyle=("-", "--", ":", "-.")[nth % 4])
     ax.set_title(title, fontsize=9)
     ax.tick_params(labelsize=7)
     ax.xaxis.set_major_locator(MaxNLocator(5))
@@ -504,7 +509,21 @@ def benchmark_page() -> None:
 
 
 def notebooks() -> None:
-    """The jupytext notebooks, handed to mkdocs-jupyter as pages."""
+    """The jupytext notebooks, handed to mkdocs-jupyter as pages.
+
+    Where the build runs them (``SANDBOX_DOCS_EXECUTE=true``), they write their runs into a fresh
+    folder, removed when the build ends, unless ``SANDBOX_NOTEBOOK_OUT`` names one: in the default
+    ``runs/notebooks`` a second build resumed the first build's runs, and the pages showed "has
+    already spent its budget" in red and the old curves."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    if str(os.environ.get("SANDBOX_DOCS_EXECUTE", "")).lower() in {"true", "1", "yes", "on"} and not os.environ.get("SANDBOX_NOTEBOOK_OUT"):
+        out = tempfile.mkdtemp(prefix="sandbox-docs-notebooks-")
+        os.environ["SANDBOX_NOTEBOOK_OUT"] = out  # the kernels mkdocs-jupyter starts inherit it
+        atexit.register(shutil.rmtree, out, ignore_errors=True)
     for path in sorted((ROOT / "notebooks").glob("*.py")):
         with mkdocs_gen_files.open(f"notebooks/{path.name}", "w") as f:
             f.write(path.read_text())
