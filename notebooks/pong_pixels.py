@@ -130,21 +130,25 @@ policy = sandbox.load(run_dir)
 history = sandbox.metrics(run_dir)
 print(f"playing {run_dir}")
 
-plt.figure(figsize=(5, 3))
-for name, label in (("eval/mean_return", "evaluation (greedy)"), ("rollout/episodic_return", "training games")):
+trained = int(history[-1]["step"]) if history else 0
+fig, ax = plt.subplots(figsize=(5, 3))
+for name, label in (("rollout/episodic_return", "training games"), ("eval/mean_return", "evaluation (greedy)")):
     if name in history.names:  # a run too short to finish a game has neither
         x, y = history.series(name)
-        plt.plot(x, y, marker="o" if name.startswith("eval/") else ".", linestyle="-" if name.startswith("eval/") else "none",
-                 label=label)
+        greedy = name.startswith("eval/")
+        ax.plot(x, y, marker="o" if greedy else ".", linestyle="-" if greedy else "none", alpha=1 if greedy else 0.4, label=label)
     else:
-        print(f"no {label} finished in this run yet: train it for longer")
-plt.axhline(-21, color="C7", linestyle=":", label="loses every point")
-plt.axhline(21, color="C2", linestyle=":", label="wins every point")
-plt.ylim(-22, 22)
-plt.xlabel("environment steps")
-plt.ylabel("return of a game (points won − lost)")
-plt.title(f"PPO on Pong: {run_dir.name}", fontsize=10)
-plt.legend(fontsize=8, loc="center right")
+        print(f"no {label} finished in {trained:,} steps: train for longer, or load a longer run")
+if not ax.lines:
+    ax.text(0.5, 0.5, f"no game finished in {trained:,} steps", transform=ax.transAxes, ha="center", fontsize=9, color="C3")
+ax.axhline(-21, color="C7", linestyle=":", label="loses every point")
+ax.axhline(21, color="C2", linestyle=":", label="wins every point")
+ax.set_xlim(0, max(trained, 1) * 1.02)
+ax.set_ylim(-22, 22)
+ax.set_xlabel("environment steps")
+ax.set_ylabel("return of a game (points won − lost)")
+ax.set_title(f"PPO on Pong: {run_dir.name}, {trained:,} steps", fontsize=10)
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 plt.show()
 
 # %% [markdown]
