@@ -80,6 +80,17 @@ def test_act_takes_the_observation_array_too_and_wins_in_one(c4_run) -> None:
     assert agent.act(obs, deterministic=False) in range(7)
 
 
+def test_sample_observations_are_positions_of_pettingzoo_games_the_agent_acts_on(c4_run) -> None:
+    agent = sandbox.load(c4_run.dir)
+    seen = agent.sample_observations(60, seed=2)
+    assert len(seen) == 60 and all(set(o) == {"observation", "action_mask"} for o in seen)
+    assert all(o["observation"].shape == (6, 7, 2) and o["action_mask"].shape == (7,) and o["action_mask"].any() for o in seen)
+    assert len({o["observation"].tobytes() for o in seen}) > 30  # several games, not one position again and again
+    actions = [agent.act(o["observation"], action_mask=o["action_mask"]) for o in seen]
+    assert all(o["action_mask"][a] for o, a in zip(seen, actions))
+    assert [o["observation"].tobytes() for o in agent.sample_observations(60, seed=2)] == [o["observation"].tobytes() for o in seen]
+
+
 def test_resume_continues_from_the_checkpoint(c4_run, tmp_path) -> None:
     import shutil
 

@@ -553,6 +553,28 @@ class AlphaZero(Agent):
         per_game = (int(cfg.simulations) + 1) * game.num_actions * 16 + planes * 5 + 4 * game.num_actions
         check_fits(int(cfg.games) * per_game, f"agent.games={cfg.games:,} in lockstep", "choose fewer games (agent.games).")
 
+    def sample_observations(self, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+        """``n`` observations of the player to move (PettingZoo's ``observation`` and ``action_mask``),
+        met by random legal play in the game's env, game after game."""
+        from sandbox.env import make_env
+
+        env = make_env(self.config.env.name)
+        rng = np.random.default_rng(seed)
+        seen: list[dict[str, np.ndarray]] = []
+        game = 0
+        while len(seen) < n:
+            env.reset(seed=seed + game)
+            game += 1
+            for _ in env.agent_iter():
+                obs, _, terminated, truncated, _ = env.last()
+                if terminated or truncated:
+                    env.step(None)
+                    continue
+                seen.append({k: np.array(v) for k, v in obs.items()})
+                env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
+        env.close()
+        return seen[:n]
+
     def evaluate(self, games: int | None = None, opponent: str = "random", episodes: int | None = None, **options: Any) -> dict[str, Any]:
         """Win, draw and loss counts of ``games`` against ``opponent`` (random, mcts:N, perfect), first move alternating."""
         from sandbox.agents.alphazero.opponents import opponent as make_opponent
