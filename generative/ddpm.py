@@ -48,6 +48,9 @@ SAMPLERS = ("ddpm", "ddim", "dpm")
 #: benchmarks/results/generative_ddpm_unet_digits.json) DPM-Solver++ in 20 steps scored FID 1.71
 #: where ancestral DDPM in all 1000 steps scored 1.53, in 4.3 s instead of 199 s.
 FAST_STEPS = 20
+#: the largest difference between the DiT's noise and its diffusers export's that ``--format diffusers``
+#: accepts (float rounding is about 1e-6: the two sum the same terms in other orders)
+DIT_EXPORT_TOLERANCE = 1e-4
 
 
 def default_steps(sampler: str, timesteps: int) -> int:
@@ -368,17 +371,17 @@ class DDPM(DataModel):
         """``sandbox export --format diffusers``: the pipeline folder of :meth:`export_pipeline`
         (from the checkpoint the export reads) in the existing, empty ``folder``; README lines back.
 
-        Only the UNet exports this way. The DiT of ``backbone=transformer`` is not a model diffusers
-        has: its time embedding (a ``d_model``-wide sinusoid shared by every block) and learned
-        position embeddings differ from diffusers' ``DiTTransformer2DModel`` (a 256-wide shifted
-        sinusoid embedded again in every block, fixed 2-D positions), whose ``DiTPipeline`` also
-        needs a VAE and class labels."""
+        The DiT of ``backbone=transformer`` is written by :meth:`export_dit` instead. The MLP of
+        ``backbone=mlp`` is no diffusers model and is refused in one sentence."""
+        from sandbox.backbones.transformer import DiT
+
         backbone = self.config.backbone.name if self.config.backbone is not None else "none"
+        if isinstance(self.denoise_fn(), DiT):
+            return self.export_dit(folder)
         if not hasattr(self.denoise_fn(), "unet"):
-            what = {"transformer": "the sandbox's DiT, whose time and position embeddings no diffusers model has",
-                    "mlp": "an MLP, which no diffusers model is"}.get(backbone, f"the {backbone} backbone's, which no diffusers model is")
-            raise ConfigError(f"--format diffusers writes diffusers' UNet2DModel, so it exports ddpm runs on backbone=cnn only; this run's "
-                              f"denoiser ({backbone}) is {what}: use --format hub.")
+            what = {"mlp": "an MLP, which no diffusers model is"}.get(backbone, f"the {backbone} backbone's, which no diffusers model is")
+            raise ConfigError(f"--format diffusers writes diffusers' UNet2DModel or, for the DiT, SD3Transformer2DModel, so it exports ddpm "
+                              f"runs on backbone=cnn or transformer only; this run's denoiser ({backbone}) is {what}: use --format hub.")
         pipe = self.diffusers_pipeline()
         pipe.save_pretrained(str(folder), safe_serialization=True)
         c, h, w = self.data.shape
@@ -396,4 +399,74 @@ class DDPM(DataModel):
                 f"With the same seed and steps, `sandbox sample RUN --sampler ddpm --steps {steps}` draws the same images as this pipeline."
                 if not self.conditional else
                 "`sandbox sample RUN` draws a label for each image first (or takes --label); this pipeline samples with the \"no label\" "
+                "class: the unconditional model the run learned beside the conditional one."]
+
+    def export_dit(self, folder: Path) -> list[str]:
+        """``--format diffusers`` for the DiT: ``transformer/``, the EMA DiT as diffusers'
+        ``SD3Transformer2DModel`` computing the same noise (see
+        :func:`sandbox.backbones.transformer.dit_to_diffusers`; checked here on random inputs), and
+        ``scheduler/``, the training ``DDPMScheduler``; README lines back.
+
+        No diffusers pipeline samples it: ``DDPMPipeline`` calls ``unet(x, t)``, which SD3 reads as
+        ``(x, encoder_hidden_states)``, and ``DiTPipeline`` wants ``DiTTransformer2DModel`` (whose
+        256-wide time sinusoid with shift 1 and fixed 2-D sine positions no weights of ours can
+        reproduce), decodes through a VAE and calls the scheduler without the generator. The README
+        shows the denoising loop instead: ``DDPMPipeline.__call__``'s own, step for step."""
+        from diffusers import DDPMScheduler
+
+        from sandbox.backbones.transformer import diffusers_refusal, dit_to_diffusers
+
+        dit = self.denoise_fn()
+        reason = diffusers_refusal(dit)  # type: ignore[arg-type]
+        if reason is not None:
+            raise ConfigError(f"--format diffusers writes the DiT as diffusers' SD3Transformer2DModel, which cannot compute this one exactly "
+                              f"({reason}): use --format hub.")
+        model = dit_to_diffusers(dit)  # type: ignore[arg-type]
+        # the same noise as ours on random inputs, or nothing is written
+        g = torch.Generator().manual_seed(0)
+        c, h, w = self.data.shape
+        x = torch.randn(8, c, h, w, generator=g)
+        t = torch.randint(0, self.cfg.timesteps, (8,), generator=g)
+        was_training = dit.training
+        dit.eval()
+        try:
+            with torch.no_grad():
+                ours = dit(x.to(self.device), t.to(self.device)).float().cpu()
+                theirs = model(x, encoder_hidden_states=torch.zeros(8, 0, 1), pooled_projections=torch.zeros(8, 1), timestep=t).sample
+        finally:
+            dit.train(was_training)
+        diff = float((ours - theirs).abs().max())
+        if not diff <= DIT_EXPORT_TOLERANCE:
+            raise ConfigError(f"the DiT written as SD3Transformer2DModel gives noise up to {diff:.3g} away from the run's (more than "
+                              f"{DIT_EXPORT_TOLERANCE}); nothing is written: use --format hub.")
+        model.save_pretrained(str(folder / "transformer"), safe_serialization=True)
+        DDPMScheduler.from_config(self.scheduler.config).save_pretrained(str(folder / "scheduler"))
+        steps = self.cfg.timesteps
+        return ["## Files", "",
+                f"- `transformer/`: the run's DiT (the EMA weights; {c}×{h}×{w} images in [-1, 1]) as diffusers' `SD3Transformer2DModel`, "
+                "config.json and safetensors: SD3's blocks are DiT blocks (adaLN-Zero) beside a stream of text tokens, which is "
+                "given none (its weights are zero); it computes the run's noise to float rounding "
+                f"(at most {diff:.1e} apart on random inputs at export)"
+                + (", with the \"no label\" class embedding folded into the time embedding (SD3 takes no class labels)" if self.conditional else ""),
+                f"- `scheduler/`: the training schedule, a `DDPMScheduler` ({steps} steps, {self.cfg.beta_schedule})", "",
+                "No diffusers pipeline takes this model (`DDPMPipeline` passes a UNet's arguments, `DiTPipeline` wants a VAE and "
+                "diffusers' `DiTTransformer2DModel`, whose time and position embeddings differ from the run's), so the loop below "
+                "is `DDPMPipeline`'s own, with the model called as SD3 is.", "",
+                "## Use it", "", "```python", "import torch", "from diffusers import DDPMScheduler, SD3Transformer2DModel", "",
+                'model = SD3Transformer2DModel.from_pretrained("THIS_FOLDER", subfolder="transformer").eval()',
+                'scheduler = DDPMScheduler.from_pretrained("THIS_FOLDER", subfolder="scheduler")',
+                f"n, steps, g = 16, {steps}, torch.Generator().manual_seed(0)",
+                f"x = torch.randn(n, {c}, {h}, {w}, generator=g)",
+                "no_text, no_pooled = torch.zeros(n, 0, 1), torch.zeros(n, 1)  # no text tokens: the DiT's blocks alone",
+                "scheduler.set_timesteps(steps)",
+                "with torch.no_grad():",
+                "    for t in scheduler.timesteps:",
+                "        eps = model(x, encoder_hidden_states=no_text, pooled_projections=no_pooled, timestep=t.expand(n)).sample",
+                "        x = scheduler.step(eps, t, x, generator=g).prev_sample",
+                "images = ((x + 1) / 2).clamp(0, 1)",
+                f"# images: n×{c}×{h}×{w} in [0, 1]; fewer steps sample faster (ancestral DDPM on a subset of the schedule)",
+                "```", "",
+                f"With the same seed and steps, `sandbox sample RUN --sampler ddpm --steps {steps}` draws the same images as this loop."
+                if not self.conditional else
+                "`sandbox sample RUN` draws a label for each image first (or takes --label); this model samples with the \"no label\" "
                 "class: the unconditional model the run learned beside the conditional one."]

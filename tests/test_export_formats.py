@@ -8,7 +8,10 @@
   stable-baselines3 loads in a process where the sandbox cannot be imported, acting as the run on
   300 observations; the backbones SB3's policies cannot express refused in one sentence.
 - diffusers: a UNet DDPM folder that diffusers' own DDPMPipeline.from_pretrained loads and samples
-  (the same images as the run for the same seed and steps); a DiT run refused in one sentence.
+  (the same images as the run for the same seed and steps); a DiT DDPM folder whose
+  SD3Transformer2DModel diffusers' own from_pretrained loads, computing the run's noise (max abs
+  difference < 1e-4, printed) and sampling, in the README's loop, the run's images; a DiT that
+  SD3Transformer2DModel cannot compute exactly, and the MLP, refused in one sentence.
 - the command line: --help lists the formats, an unknown one is one sentence naming them.
 """
 
@@ -295,13 +298,88 @@ def test_diffusers_folder_samples_with_ddpm_pipeline(tmp_path: Path) -> None:
     assert 'DDPMPipeline.from_pretrained("pipe")' in (out / "README.md").read_text()
 
 
-def test_diffusers_refuses_the_dit(tmp_path: Path, cli) -> None:
-    run = sandbox.train(None, [*DDPM, "backbone=transformer", "backbone.d_model=16", "backbone.layers=1", "backbone.heads=2",
+DIT = ["backbone=transformer", "backbone.d_model=16", "backbone.layers=1", "backbone.heads=2"]
+
+
+@pytest.mark.parametrize("conditional", ["no", "yes"])
+def test_diffusers_dit_folder_computes_and_samples_as_the_run(tmp_path: Path, conditional: str) -> None:
+    from diffusers import DDPMScheduler, SD3Transformer2DModel
+
+    # no EMA, no warm-up and a large step: six updates move the zero-initialised gates and output layer
+    # away from zero, so that the noise compared below is not zero
+    run = sandbox.train(None, [*DDPM, *DIT, "model.ema=0", "model.warmup=0", "model.lr=0.01", f"model.conditional={conditional}",
                                f"out={tmp_path / 'dit'}"], progress=False)
-    r = cli("export", str(run.dir), "--to", str(tmp_path / "pipe"), "--format", "diffusers")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert "backbone=cnn only" in r.stderr and "DiT" in r.stderr and "--format hub" in r.stderr
-    assert not (tmp_path / "pipe").exists() and not list(tmp_path.glob(".*tmp-*"))
+    out = sandbox.export(run.dir, tmp_path / "dit-diffusers", format="diffusers")
+    assert {p.name for p in out.iterdir()} == {"transformer", "scheduler", "README.md"}
+    weights = sorted(p.name for p in out.rglob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".pkl"))
+    assert weights == ["diffusion_pytorch_model.safetensors"]
+    model = SD3Transformer2DModel.from_pretrained(str(out), subfolder="transformer").eval()
+    scheduler = DDPMScheduler.from_pretrained(str(out), subfolder="scheduler")
+    plugin = sandbox.load(run.dir)
+    assert scheduler.config.num_train_timesteps == 20 and scheduler.config.beta_schedule == plugin.scheduler.config.beta_schedule
+    # 1. the same noise on random inputs (a class-conditional run: its "no label" prediction)
+    net = plugin.denoise_fn().eval()
+    assert type(net).__name__ == "DiT"
+    g = torch.Generator().manual_seed(3)
+    x, t = torch.randn(64, 1, 8, 8, generator=g), torch.randint(0, 20, (64,), generator=g)
+    with torch.no_grad():
+        ours = net(x, t)
+        theirs = model(x, encoder_hidden_states=torch.zeros(64, 0, 1), pooled_projections=torch.zeros(64, 1), timestep=t).sample
+    diff = float((ours - theirs).abs().max())
+    print(f"DiT (conditional={conditional}) vs SD3Transformer2DModel: max abs difference {diff:.2e} (outputs up to {float(ours.abs().max()):.2f})")
+    assert diff < 1e-4 and float(ours.abs().max()) > 0.05
+    # 2. the README's loop, run as written, draws the run's images for the same seed and steps
+    readme = (out / "README.md").read_text()
+    code = readme.split("```python\n")[1].split("```")[0].replace("n, steps, g = 16, 20,", "n, steps, g = 3, 4,")
+    code = code.replace("manual_seed(0)", "manual_seed(5)")
+    assert 'SD3Transformer2DModel.from_pretrained("dit-diffusers", subfolder="transformer")' in code
+    scope: dict[str, Any] = {}
+    exec(code.replace('"dit-diffusers"', repr(str(out))), scope)
+    images = scope["images"]
+    assert images.shape == (3, 1, 8, 8) and torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+    if conditional == "no":
+        ours = plugin.sample(3, seed=5, sampler="ddpm", steps=4)
+        print(f"DiT samples, README loop vs sandbox: max abs difference {float((images - ours).abs().max()):.2e}")
+        torch.testing.assert_close(images, ours, rtol=0, atol=1e-5)
+        assert "draws the same images as this loop" in readme
+    else:
+        assert '"no label"' in readme
+
+
+@pytest.mark.parametrize("shape, d_model, heads, layers, classes, patch", [
+    ((1, 8, 8), 16, 2, 1, None, 0), ((1, 8, 8), 16, 2, 2, 10, 0), ((3, 16, 12), 64, 4, 3, 5, 2),
+    ((3, 12, 16), 32, 4, 2, None, 2), ((3, 16, 16), 256, 8, 2, None, 4), ((1, 8, 8), 4, 1, 1, 3, 0)])
+def test_dit_to_diffusers_computes_the_same_noise(shape, d_model: int, heads: int, layers: int, classes: int | None, patch: int) -> None:
+    """Every weight random (none left at its zero initialisation), square and oblong images,
+    patches of 1 to 4 pixels, widths 4 to 256, with and without labels."""
+    from sandbox.backbones.base import InputSpec
+    from sandbox.backbones.transformer import DiT, TransformerConfig, dit_to_diffusers
+
+    torch.manual_seed(0)
+    dit = DiT(TransformerConfig(d_model=d_model, heads=heads, layers=layers, patch=patch), InputSpec("image", shape), classes).eval()
+    with torch.no_grad():
+        for p in dit.parameters():
+            p.normal_(0, 0.1)
+    model = dit_to_diffusers(dit)
+    x, t = torch.randn(16, *shape), torch.randint(0, 1000, (16,))
+    with torch.no_grad():
+        ours = dit(x, t)
+        theirs = model(x, encoder_hidden_states=torch.zeros(16, 0, 1), pooled_projections=torch.zeros(16, 1), timestep=t).sample
+    diff = float((ours - theirs).abs().max())
+    print(f"DiT {shape} d={d_model} layers={layers} classes={classes}: max abs difference {diff:.2e} (outputs up to {float(ours.abs().max()):.2f})")
+    assert diff < 1e-4 and float(ours.abs().max()) > 0.1
+
+
+def test_diffusers_refuses_what_no_diffusers_model_computes(tmp_path: Path, cli) -> None:
+    cases = {"dit-ff": ([*DIT, "backbone.ff_mult=2"], "backbone.ff_mult=2"),
+             "dit-d24": (["backbone=transformer", "backbone.d_model=24", "backbone.layers=1", "backbone.heads=2"], "power of two"),
+             "mlp": (["backbone=mlp"], "an MLP")}
+    for name, (overrides, words) in cases.items():
+        run = sandbox.train(None, [*DDPM, *overrides, f"out={tmp_path / name}"], progress=False)
+        r = cli("export", str(run.dir), "--to", str(tmp_path / f"{name}-out"), "--format", "diffusers")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert words in r.stderr and "--format hub" in r.stderr, r.stderr
+        assert not (tmp_path / f"{name}-out").exists() and not list(tmp_path.glob(".*tmp-*"))
 
 
 # -- the command line -----------------------------------------------------------------------------------

@@ -222,3 +222,96 @@ class DiT(nn.Module):
         shift, scale = self.ada(cond)[:, None].chunk(2, dim=-1)
         tok = self.out(self.norm(tok) * (1 + scale) + shift)
         return unpatchify(tok, *self.shape, self.p)
+
+
+#: the width of the timestep sinusoid inside diffusers' ``SD3Transformer2DModel`` (its ``Timesteps(256,
+#: flip_sin_to_cos=True, downscale_freq_shift=0)``): frequencies 10000^(-j/128), j < 128, cos then sin
+SD3_TIME_CHANNELS = 256
+
+
+def diffusers_refusal(dit: DiT) -> str | None:
+    """Why :func:`dit_to_diffusers` cannot write ``dit`` exactly, in a phrase; None when it can."""
+    d = dit.d
+    if not 4 <= d <= SD3_TIME_CHANNELS or SD3_TIME_CHANNELS % d:  # (4: SD3 builds 2-D sinusoid positions first)
+        return (f"backbone.d_model={d}: its time sinusoid's frequencies are among the {SD3_TIME_CHANNELS}-wide one of diffusers' "
+                "SD3Transformer2DModel only when d_model is a power of two from 4 to 256")
+    ff = dit.blocks[0].mlp[0].out_features // d
+    if ff != 4:
+        return f"backbone.ff_mult={ff}: diffusers' SD3Transformer2DModel's feed-forward is 4 × its width"
+    return None
+
+
+@torch.no_grad()
+def dit_to_diffusers(dit: DiT) -> nn.Module:
+    """The :class:`DiT` as diffusers' ``SD3Transformer2DModel`` (fp32, CPU, eval) computing the same
+    noise: ``model(x, encoder_hidden_states=torch.zeros(B, 0, 1), pooled_projections=torch.zeros(B, 1),
+    timestep=t).sample == dit(x, t)`` up to float rounding (about 1e-6).
+
+    SD3's MMDiT block (Esser et al. 2024) is a DiT block (adaLN-Zero: shift, scale, gate of the
+    attention and of the 4× tanh-GELU feed-forward from one shared condition, LayerNorms without
+    affine at eps 1e-6) beside a second stream of text tokens; with no text tokens (a context of
+    length 0) the text stream does nothing and its weights stay zero. The pieces map as follows:
+
+    1. patches: ``embed`` is ``pos_embed.proj``; the learned positions fill the ``pos_embed`` buffer, which
+       SD3 loads from its weights (``pos_embed_max_size`` = the patch grid's longer side; a grid that is
+       not square sits at the centre, where SD3 crops it from);
+    2. time: our ``d_model``-wide sinusoid (frequencies 10000^(-2i/d), cos then sin) is a subset of
+       the columns of SD3's 256-wide one (frequencies 10000^(-j/128)) when d divides 256: column i
+       is column 256·i/d, computed bit for bit alike, so ``time.0`` is ``linear_1`` with zeros in the
+       other columns, ``time.2`` is ``linear_2``;
+    3. labels: SD3 takes none, so a class-conditional DiT is written as the unconditional model it
+       also learned: the "no label" embedding added into ``linear_2``'s bias (the pooled-text
+       projection, given zeros, is zero);
+    4. blocks: ``attn.in_proj`` splits into ``to_q``, ``to_k``, ``to_v``; ``ada`` is ``norm1.linear``
+       (the same shift, scale, gate order); ``mlp`` is ``ff``;
+    5. the final layer: ``ada`` is ``norm_out.linear`` with its halves swapped (SD3 reads scale, then
+       shift), ``out`` is ``proj_out``; SD3 unpatchifies as :func:`unpatchify` does.
+    """
+    from diffusers import SD3Transformer2DModel
+
+    reason = diffusers_refusal(dit)
+    if reason is not None:
+        raise ConfigError(f"this DiT has no exact diffusers model ({reason}).")
+    c, h, w = dit.shape
+    p, d = dit.p, dit.d
+    blocks = list(dit.blocks)
+    heads = blocks[0].attn.num_heads
+    gh, gw = h // p, w // p
+    side = max(gh, gw)
+    model = SD3Transformer2DModel(
+        sample_size=max(h, w), patch_size=p, in_channels=c, out_channels=c, num_layers=len(blocks),
+        attention_head_dim=d // heads, num_attention_heads=heads, joint_attention_dim=1, caption_projection_dim=d,
+        pooled_projection_dim=1, pos_embed_max_size=side,
+    )
+    src = {k: v.detach().float().cpu() for k, v in dit.state_dict().items()}
+    dst = {k: torch.zeros_like(v) for k, v in model.state_dict().items()}  # the text stream stays zero
+    # 1. patches and positions
+    dst["pos_embed.proj.weight"], dst["pos_embed.proj.bias"] = src["embed.weight"], src["embed.bias"]
+    pos = torch.zeros(side, side, d)
+    top, left = (side - gh) // 2, (side - gw) // 2
+    pos[top:top + gh, left:left + gw] = src["pos"].view(gh, gw, d)
+    dst["pos_embed.pos_embed"] = pos.view(1, side * side, d)
+    # 2. time (and 3. the "no label" embedding)
+    half, every = d // 2, SD3_TIME_CHANNELS // d
+    w1 = torch.zeros(d, SD3_TIME_CHANNELS)
+    w1[:, 0:SD3_TIME_CHANNELS // 2:every] = src["time.0.weight"][:, :half]  # cos columns
+    w1[:, SD3_TIME_CHANNELS // 2::every] = src["time.0.weight"][:, half:]  # sin columns
+    emb = "time_text_embed.timestep_embedder."
+    dst[emb + "linear_1.weight"], dst[emb + "linear_1.bias"] = w1, src["time.0.bias"]
+    dst[emb + "linear_2.weight"], dst[emb + "linear_2.bias"] = src["time.2.weight"], src["time.2.bias"]
+    if dit.num_classes:
+        dst[emb + "linear_2.bias"] = src["time.2.bias"] + src["label.weight"][int(dit.num_classes)]
+    # 4. blocks
+    for i in range(len(blocks)):
+        s, t = f"blocks.{i}.", f"transformer_blocks.{i}."
+        for name, weight, bias in zip(("to_q", "to_k", "to_v"), src[s + "attn.in_proj_weight"].chunk(3), src[s + "attn.in_proj_bias"].chunk(3)):
+            dst[t + f"attn.{name}.weight"], dst[t + f"attn.{name}.bias"] = weight, bias
+        for ours, theirs in (("attn.out_proj", "attn.to_out.0"), ("ada.1", "norm1.linear"), ("mlp.0", "ff.net.0.proj"), ("mlp.2", "ff.net.2")):
+            dst[t + theirs + ".weight"], dst[t + theirs + ".bias"] = src[s + ours + ".weight"], src[s + ours + ".bias"]
+    # 5. final layer
+    shift_w, scale_w = src["ada.1.weight"].chunk(2)
+    shift_b, scale_b = src["ada.1.bias"].chunk(2)
+    dst["norm_out.linear.weight"], dst["norm_out.linear.bias"] = torch.cat([scale_w, shift_w]), torch.cat([scale_b, shift_b])
+    dst["proj_out.weight"], dst["proj_out.bias"] = src["out.weight"], src["out.bias"]
+    model.load_state_dict(dst)
+    return model.eval()
