@@ -511,19 +511,20 @@ def benchmark_page() -> None:
 def notebooks() -> None:
     """The jupytext notebooks, handed to mkdocs-jupyter as pages.
 
-    Where the build runs them (``SANDBOX_DOCS_EXECUTE=true``), they write their runs into a fresh
-    folder, removed when the build ends, unless ``SANDBOX_NOTEBOOK_OUT`` names one: in the default
-    ``runs/notebooks`` a second build resumed the first build's runs, and the pages showed "has
-    already spent its budget" in red and the old curves."""
-    import atexit
+    Where the build runs them (``SANDBOX_DOCS_EXECUTE=true``), they write their runs into
+    ``runs/docs-notebooks``, emptied first, unless ``SANDBOX_NOTEBOOK_OUT`` names a folder: in the
+    notebooks' own ``runs/notebooks`` a second build resumed the first build's runs, and the pages
+    showed "has already spent its budget" in red and the old curves."""
     import os
     import shutil
-    import tempfile
 
     if str(os.environ.get("SANDBOX_DOCS_EXECUTE", "")).lower() in {"true", "1", "yes", "on"} and not os.environ.get("SANDBOX_NOTEBOOK_OUT"):
-        out = tempfile.mkdtemp(prefix="sandbox-docs-notebooks-")
-        os.environ["SANDBOX_NOTEBOOK_OUT"] = out  # the kernels mkdocs-jupyter starts inherit it
-        atexit.register(shutil.rmtree, out, ignore_errors=True)
+        out = ROOT / "runs" / "docs-notebooks"
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)
+        # the kernels mkdocs-jupyter starts inherit it; relative where they start in the repository,
+        # so that the pages print runs/docs-notebooks/..., not a machine's path
+        os.environ["SANDBOX_NOTEBOOK_OUT"] = os.path.relpath(out) if Path.cwd() == ROOT else str(out)
     for path in sorted((ROOT / "notebooks").glob("*.py")):
         with mkdocs_gen_files.open(f"notebooks/{path.name}", "w") as f:
             f.write(path.read_text())
