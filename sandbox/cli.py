@@ -357,13 +357,17 @@ def _eval_zip(args: argparse.Namespace) -> int:
     eval_zip = agents.provided("ppo", "eval_zip")
     if eval_zip is None:
         raise SandboxError("evaluating a stable-baselines3 zip needs the sandbox's agents plugins, which are not installed.")
-    result = eval_zip(Path(args.run_dir), args.env, episodes=args.episodes or 10)
-    if args.json:
+    print_result(eval_zip(Path(args.run_dir), args.env, episodes=args.episodes or 10), args.json)
+    return 0
+
+
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    """An evaluation's result: one JSON object with ``--json``, else a ``name: value`` line each."""
+    if as_json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
             print(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}")
-    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -398,12 +402,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             plugin.check_fits(options["n"])
     if args.no_progress and is_model:
         plugin.progress = False  # read by the sandbox's own models; harmless on others
-    result = plugin.evaluate(**options)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}")
+    print_result(plugin.evaluate(**options), args.json)
     return 0
 
 
