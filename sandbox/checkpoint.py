@@ -99,6 +99,8 @@ def decode(plugin: Checkpointable, tensors: dict[str, torch.Tensor], doc: dict[s
         module.load_state_dict(groups["modules"].get(name, {}))
     for name, opt in saved.optimizers.items():
         state = doc.get("optimizers", {}).get(name)
+        if state is None and groups["optimizers"].get(name):  # its tensors are there, what they belong to is not
+            raise ValueError(f"the optimiser {name!r} has tensors but no entry under 'optimizers' in the checkpoint's JSON")
         if state is not None:
             load_optimizer(opt, groups["optimizers"].get(name, {}), state)
     plugin.restore(groups["buffers"], doc.get("state", {}))  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -560,6 +561,7 @@ def train(
         raise ConfigError(f"out={out} is a folder written by 'sandbox export', which holds weights to use, not a run to resume; choose a new out=.")
     if resume:
         check_contained(str(out))
+        check_run_info(Path(str(out)))
         if (pid := processes.decide(lambda: _trained_now(Path(str(out))))) is not None:
             raise RunDirError(f"out={out} is being trained right now by process {pid}; wait for it to end, or stop it "
                               f"(Ctrl-C there, or 'kill {pid}': it checkpoints) and run this again to resume.")
@@ -614,6 +616,32 @@ def process_start(pid: int) -> str | None:
         return None
     fields = stat[stat.rfind(")") + 2:].split()  # after the command's name, which may hold spaces
     return fields[19] if len(fields) > 19 else None
+
+
+#: a W&B run id as the sandbox makes them (12 hex digits) or W&B does (letters and digits)
+RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_run_info(run_dir: Path) -> None:
+    """Refuse, in one sentence, a run.json that is not what the sandbox writes (a JSON object whose
+    ``id``, the W&B run's, is a short word); a missing one is written anew by the resume."""
+    from sandbox.config import read_regular
+
+    path = run_dir / "run.json"
+    if not os.path.lexists(path):
+        return
+    try:
+        info = json.loads(read_regular(path, 1 << 20, RunDirError).decode("utf-8"))
+    except (ValueError, RecursionError, OSError) as exc:  # not JSON, not UTF-8 (a ValueError too), too deep, unreadable
+        problem = (exc.strerror or str(exc)) if isinstance(exc, OSError) else f"not JSON: {str(exc).splitlines()[0][:80]}"
+    else:
+        if not isinstance(info, dict):
+            problem = f"a JSON {type(info).__name__}, not an object"
+        elif "id" in info and not (isinstance(info["id"], str) and RUN_ID.match(info["id"])):
+            problem = "its 'id' is not a W&B run id"
+        else:
+            return
+    raise RunDirError(f"{path} is damaged ({problem}); restore it, or delete it to resume the run under a new W&B id.")
 
 
 def _writer(run_dir: Path) -> tuple[bool, int | None]:

@@ -370,7 +370,8 @@ RESUME_ONLY = {
     "run.json a directory": _replace("run.json", "dir"),
 }
 for name, damage in DAMAGES.items():
-    case("damaged run", f"resume: {name}", ["train", "out={run}", "steps=1000", "--no-progress"], "", damage=damage, of="model")
+    if name != "checkpoints folder missing":  # a run killed before its first checkpoint looks so, and starts afresh (issue 11.5)
+        case("damaged run", f"resume: {name}", ["train", "out={run}", "steps=1000", "--no-progress"], "", damage=damage, of="model")
     case("damaged run", f"eval: {name}", ["eval", "{run}"], "", damage=damage, of="model")
     if name.startswith(("checkpoint", "tensors", "a tensor", "safetensors", "pointers", "config.yaml a")):
         case("damaged run", f"sample: {name}", ["sample", "{run}", "--n", "4", "--out", "{tmp}/g.png"], "", damage=damage, of="model")
@@ -379,8 +380,10 @@ for name, damage in RESUME_ONLY.items():
 for name in ("checkpoint step a string", "tensors of the wrong shape", "checkpoint json a FIFO", "pointers a FIFO",
              "config.yaml garbage bytes", "a tensor missing"):
     case("damaged run", f"play ppo: {name}", ["play", "{run}", "--record", "{tmp}/g.gif"], "", damage=DAMAGES[name], of="ppo")
-for name in ("checkpoint state a list", "tensors of the wrong shape", "checkpoint rng a string"):
+for name in ("checkpoint state a list", "checkpoint rng a string"):
     case("damaged run", f"eval agent: {name}", ["eval", "{run}"], "", damage=DAMAGES[name], of="agent")
+# the test bandit keeps no module (its one tensor is a buffer, any shape): a real agent's network
+case("damaged run", "eval agent: tensors of the wrong shape", ["eval", "{run}"], "", damage=DAMAGES["tensors of the wrong shape"], of="ppo")
 
 # -- output paths that cannot be written ----------------------------------------------------------
 for cmd, argv in {
@@ -443,12 +446,11 @@ case("flags", "compare a missing run", ["compare", "{tmp}/nope", "--out", "{tmp}
 case("flags", "compare --out .jpg", ["compare", "{model}", "--out", "{tmp}/c.jpg"], ".png")
 
 
-# Cases not yet clean (issue 11, item 1, left to do): skipped so that CI stays fast (a case that is
-# not refused may run until the clock stops it); SANDBOX_BAD_INPUTS_ALL=1 runs them all.
+# Cases not yet clean, by family or "family: name" (none today: every case runs): skipped so that CI
+# stays fast (a case that is not refused may run until the clock stops it); SANDBOX_BAD_INPUTS_ALL=1
+# runs them all.
 NOT_YET: set[str] = set()
-NOT_YET_CASES = {*(f"damaged run: {c}: checkpoint optimizers missing" for c in ("resume", "eval", "sample")),
-                 "damaged run: resume: checkpoints folder missing", "damaged run: eval agent: tensors of the wrong shape",
-                 *(f"damaged run: resume: run.json {d}" for d in ("a list", "a string", "not JSON", "id a number"))}
+NOT_YET_CASES: set[str] = set()
 if not os.environ.get("SANDBOX_BAD_INPUTS_ALL"):
     for c in CASES:
         if c.family in NOT_YET or f"{c.family}: {c.name}" in NOT_YET_CASES:
