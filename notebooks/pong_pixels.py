@@ -112,7 +112,7 @@ overrides = [f"steps={STEPS}", f"max_minutes={MINUTES if MINUTES else 'null'}", 
              f"agent.eval_episodes={EVAL_EPISODES}", "agent.eval_video=false", "wandb.mode=disabled", "seed=0",
              f"out={OUT / 'short'}"]
 if TINY:  # two envs, short rollouts, and games cut at 400 emulator frames (100 agent steps)
-    overrides += ["agent.n_envs=2", "agent.n_steps=32", "agent.batch_size=64", "env.max_episode_frames=400"]
+    overrides += ["agent.n_envs=2", "agent.n_steps=32", "agent.batch_size=64", "agent.torch_threads=1", "env.max_episode_frames=400"]
 run = sandbox.train("ppo-pong", overrides, progress=False)
 print(run.dir)
 
