@@ -347,12 +347,11 @@ class Flow(DataModel):
         return [write_png(Path(run.media_dir) / "demo-samples.png", image_grid(torch.cat(rows), ncols=8))]
 
     # -- diffusers pipeline ----------------------------------------------------------------------------
-    def export_pipeline(self, folder: Path) -> Path:
-        """Write a ``DDPMPipeline`` folder (EMA UNet + ``FlowMatchEulerDiscreteScheduler``, safetensors)
-        at ``folder``; ``DDPMPipeline.from_pretrained(folder)(num_inference_steps=K)`` samples with
-        Euler in K steps."""
+    def diffusers_pipeline(self) -> Any:
+        """The EMA UNet and a ``FlowMatchEulerDiscreteScheduler`` as diffusers' ``DDPMPipeline``:
+        its loop (``scheduler.step`` on the UNet's output) is Euler on the velocity the UNet predicts,
+        so ``pipe(num_inference_steps=K)`` samples as ``sandbox sample --sampler euler --steps K``."""
         import copy
-        import shutil
 
         from diffusers import DDPMPipeline, FlowMatchEulerDiscreteScheduler, UNet2DModel
 
@@ -367,12 +366,43 @@ class Flow(DataModel):
             state["time_embedding.linear_2.bias"] = state["time_embedding.linear_2.bias"] + null
             plain.load_state_dict(state)
             unet = plain
-        scheduler = FlowMatchEulerDiscreteScheduler.from_config(self.scheduler.config)
+        return DDPMPipeline(unet=unet, scheduler=FlowMatchEulerDiscreteScheduler.from_config(self.scheduler.config))
+
+    def export_pipeline(self, folder: Path) -> Path:
+        """Write the :meth:`diffusers_pipeline` folder (safetensors) at ``folder``, replacing it whole;
+        ``DDPMPipeline.from_pretrained(folder)(num_inference_steps=K)`` samples with Euler in K steps."""
+        import shutil
+
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(str(tmp), safe_serialization=True)
+        self.diffusers_pipeline().save_pretrained(str(tmp), safe_serialization=True)
         fault_point("pipeline:written")
         shutil.rmtree(folder, ignore_errors=True)
         fault_point("pipeline:removed")
         tmp.rename(folder)
         return folder
+
+    def export_diffusers(self, folder: Path) -> list[str]:
+        """``sandbox export --format diffusers``: the :meth:`diffusers_pipeline` folder (from the
+        checkpoint the export reads) in the existing, empty ``folder``; README lines back. Only the
+        UNet of ``backbone=cnn`` exports this way; the others are refused in one sentence."""
+        backbone = self.config.backbone.name if self.config.backbone is not None else "none"
+        if not hasattr(self.denoise_fn(), "unet"):
+            raise ConfigError(f"--format diffusers writes a flow-matching run as diffusers' DDPMPipeline, whose UNet2DModel is "
+                              f"backbone=cnn's denoiser; this run's is the {backbone} backbone's: use --format hub.")
+        self.diffusers_pipeline().save_pretrained(str(folder), safe_serialization=True)
+        c, h, w = self.data.shape
+        return ["## Files", "",
+                "- `model_index.json`: the pipeline (diffusers' `DDPMPipeline`)",
+                f"- `unet/`: diffusers' `UNet2DModel` ({c}×{h}×{w} images in [-1, 1], the EMA weights): the velocity of the flow"
+                + (", its \"no label\" class embedding folded into the time embedding (DDPMPipeline passes no labels)" if self.conditional else ""),
+                "- `scheduler/`: `FlowMatchEulerDiscreteScheduler`, so that the pipeline's loop is Euler along the flow", "",
+                "## Use it", "", "```python", "import torch", "from diffusers import DDPMPipeline", "",
+                'pipe = DDPMPipeline.from_pretrained("THIS_FOLDER")',
+                "images = pipe(batch_size=16, num_inference_steps=10, generator=torch.Generator().manual_seed(0), output_type=\"np\").images",
+                f"# images: 16×{h}×{w}×{c} in [0, 1]; Euler in 10 steps (more steps follow the flow more closely)",
+                "```", "",
+                "With the same seed and steps, `sandbox sample RUN --sampler euler --steps 10` draws the same images as this pipeline."
+                if not self.conditional else
+                "`sandbox sample RUN` draws a label for each image first (or takes --label); this pipeline samples with the \"no label\" "
+                "class: the unconditional model the run learned beside the conditional one."]

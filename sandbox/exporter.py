@@ -11,8 +11,8 @@ read by other libraries, without the sandbox:
   over its network as an :class:`OnnxGraph` (``export_onnx``), and :func:`write_onnx` writes it.
 - ``sb3`` (PPO, DQN, A2C on the backbones SB3's own policies can express): a zip that plain
   stable-baselines3 loads with ``PPO.load`` / ``DQN.load`` / ``A2C.load``.
-- ``diffusers`` (DDPM on the UNet or the DiT): for the UNet, a folder that
-  ``diffusers.DDPMPipeline.from_pretrained`` loads; for the DiT, its ``SD3Transformer2DModel`` (the
+- ``diffusers`` (DDPM on the UNet or the DiT, flow matching on the UNet): for the UNet, a folder that
+  ``diffusers.DDPMPipeline.from_pretrained`` loads (flow matching with its Euler scheduler); for the DiT, its ``SD3Transformer2DModel`` (the
   same noise) and ``DDPMScheduler``, which diffusers' ``from_pretrained`` loads and its README's
   loop samples (no diffusers pipeline takes that model).
 
@@ -68,14 +68,14 @@ FORMAT_HELP = {
             "with policy.json describing its inputs, outputs and preprocessing",
     "sb3": "ppo, dqn, a2c on the mlp backbone (or the Nature cnn on frames): a zip that stable-baselines3's own "
            "PPO.load / DQN.load / A2C.load reads without the sandbox",
-    "diffusers": "ddpm on the cnn backbone (a UNet): a folder that diffusers' DDPMPipeline.from_pretrained loads; "
-                 "on the transformer backbone (a DiT): diffusers' SD3Transformer2DModel and DDPMScheduler",
+    "diffusers": "ddpm and flow on the cnn backbone (a UNet): a folder that diffusers' DDPMPipeline.from_pretrained loads; "
+                 "ddpm on the transformer backbone (a DiT): diffusers' SD3Transformer2DModel and DDPMScheduler",
 }
 #: which runs write each format other than hub, for the sentence that refuses the others
 FORMAT_FOR = {
     "onnx": "agents (ppo, dqn, a2c, reinforce, alphazero)",
     "sb3": "ppo, dqn and a2c agents",
-    "diffusers": "ddpm models on the cnn or transformer backbone (a UNet or DiT denoiser)",
+    "diffusers": "ddpm models on the cnn or transformer backbone (a UNet or DiT denoiser) and flow models on the cnn backbone",
 }
 #: keys of a plugin's checkpoint state that describe the buffers an export leaves out (DQN's replay
 #: buffer, AlphaZero's replay buffer and Elo snapshots): dropped with them

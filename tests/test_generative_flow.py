@@ -167,6 +167,21 @@ def test_unet_exports_a_diffusers_pipeline_that_samples_as_the_run(tmp_path):
         torch.testing.assert_close(pipe.unet(x, t).sample, m.denoise_fn()(x, t, None), rtol=1e-4, atol=1e-5)
 
 
+def test_export_format_diffusers_writes_the_pipeline_and_refuses_the_dit(tmp_path, cli):
+    from diffusers import DDPMPipeline
+
+    run = train(tmp_path, "cnn", "model.conditional=no", "model.export_pipeline=false")
+    out = sandbox.export(run.dir, tmp_path / "pipe", format="diffusers")
+    assert {p.name for p in out.iterdir()} == {"model_index.json", "unet", "scheduler", "README.md"} and not list(out.rglob("*.bin"))
+    pipe = DDPMPipeline.from_pretrained(str(out))
+    images = pipe(batch_size=2, num_inference_steps=3, output_type="pt", generator=torch.Generator().manual_seed(4)).images
+    torch.testing.assert_close(images, sandbox.load(run.dir).sample(2, seed=4, sampler="euler", steps=3), rtol=0, atol=1e-5)
+    assert "--sampler euler --steps 10" in (out / "README.md").read_text()
+    dit = train(tmp_path / "d", "transformer", "model.export_pipeline=false")
+    r = cli("export", str(dit.dir), "--to", str(tmp_path / "dit"), "--format", "diffusers")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "backbone=cnn" in r.stderr and not (tmp_path / "dit").exists()
+
+
 def test_demo_media_is_one_row_per_class(tmp_path):
     run = train(tmp_path, "mlp")
     (path,) = sandbox.load(run.dir).demo_media(run)
