@@ -124,7 +124,7 @@ def check_diffusers(folder: Path, model: Any) -> str:
         x, t = torch.randn(64, c, h, w, generator=torch.Generator().manual_seed(0)), torch.linspace(0, 999, 64)
         with torch.no_grad():
             theirs = net(x, encoder_hidden_states=torch.zeros(64, 0, 1), pooled_projections=torch.zeros(64, 1), timestep=t).sample
-            ours = model.denoise_fn()(x, t, None)
+            ours = model.denoise_fn().eval()(x, t, None)
         return f"SD3Transformer2DModel vs the run's DiT, 64 inputs, max |diff| {float((theirs - ours).abs().max()):.2g}"
 
     pipe = DDPMPipeline.from_pretrained(str(folder))
