@@ -77,7 +77,7 @@ CASES = {
     "zero episodes": (["eval", "{agent}", "--episodes", "0"], "positive"),
     "sampler for an agent": (["eval", "{agent}", "--sampler", "ddim"], "is for generative models"),
     "wrong flag type": (["sample", "{model}", "--n", "many", "--out", "{base}/y.png"], "invalid int value"),
-    "unknown metric": (["compare", "{model}", "--out", "{base}/c.png", "--metric", "los"], "did you mean 'loss'"),
+    "unknown metric": (["compare", "{model}", "--out", "{base}/c.png", "--metric", "los"], "did you mean 'train/loss'"),
     "compare a foreign dir": (["compare", "{foreign}", "--out", "{base}/c.png"], "no metrics.jsonl"),
     "smoothing of 1 or more": (["compare", "{model}", "--out", "{base}/c.png", "--smooth", "1"], "below 1"),
     "play an env without --human": (["play", "CartPole-v1"], "--human"),
