@@ -85,15 +85,22 @@ def area_resize(img: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tupl
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
+def register_ale() -> None:
+    """Register ale-py's ``ALE/...`` envs with Gymnasium, its logger set to errors only (ALE prints a
+    banner on every emulator it makes: on stderr in a terminal, a red box in a notebook)."""
+    import ale_py
+
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    gymnasium.register_envs(ale_py)
+
+
 class AtariPreprocessed(gymnasium.Env):
     """One Atari game with the standard preprocessing; observations are K×S×S uint8 frame stacks."""
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 15}
 
     def __init__(self, game: str, config: AtariConfig | None = None, render_mode: str | None = None) -> None:
-        import ale_py
-
-        gymnasium.register_envs(ale_py)
+        register_ale()
         check_render_mode(render_mode, f"ALE/{game}-v5")
         self.cfg = config or AtariConfig()
         self.game = game
@@ -216,10 +223,9 @@ def play_human(game: str, episodes: int = 1, record: Path | None = None, scale: 
     score is drawn on screen, and the result says what was scored. With ``record``, the frames are
     also written to that .mp4 or .gif.
     """
-    import ale_py
     import pygame
 
-    gymnasium.register_envs(ale_py)
+    register_ale()
     env = gymnasium.make(f"ALE/{game}-v5", frameskip=1, render_mode="rgb_array").unwrapped
     keys_to_action = {tuple(sorted(k)): a for k, a in env.get_keys_to_action().items()}  # ('a', ' ') -> LEFTFIRE
     pygame.display.init()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-from sandbox.envs.atari import rom_name
+from sandbox.envs.atari import register_ale, rom_name
 
 
 class AtariVecEnv(VecEnv):
@@ -27,6 +27,8 @@ class AtariVecEnv(VecEnv):
     def __init__(self, game: str, num_envs: int, cfg: Any, seed: int = 0, clip_rewards: bool = True, threads: int = 0) -> None:
         from ale_py.vector_env import AtariVectorEnv
         from gymnasium.vector import AutoresetMode
+
+        register_ale()  # quiet: no banner from each of its emulators
 
         self.venv = AtariVectorEnv(
             rom_name(game), num_envs, num_threads=threads or min(num_envs, os.cpu_count() or 1),

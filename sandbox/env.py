@@ -82,6 +82,7 @@ def gymnasium_fallback(name: str) -> Entry | None:
         try:
             import ale_py
 
+            ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every emulator made
             gymnasium.register_envs(ale_py)
         except ImportError:
             return None
