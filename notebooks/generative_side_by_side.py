@@ -140,7 +140,9 @@ plt.show()
 # One number hides how a model fails. Precision and recall (Kynkäänniemi et al. 2019) split it: a
 # model that draws a few kinds of digit well has high precision and low recall (a GAN collapsed onto
 # a few modes); one whose samples spread over every digit and beyond has high recall and low
-# precision. Real digits sit near the top right.
+# precision. Real digits sit near the top right. A model that draws the same image for every input
+# (a VAE early in training, before its decoder uses z, draws one blurred mean digit) can even score
+# a high precision with a recall of zero.
 
 # %%
 fig, ax = plt.subplots(figsize=(4, 4))

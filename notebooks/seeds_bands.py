@@ -40,11 +40,11 @@ print(f"{len(SEEDS)} seeds of {STEPS} steps, {CPUS} at a time, sweep in {OUT}")
 # %% [markdown]
 # ## The sweep
 #
-# `sandbox.sweep` is what `sandbox sweep ppo-cartpole seed=0,1,2,3,4 --out DIR` runs: `make_spec`
-# checks the words (`seed=0,1,2,3,4` is a grid axis: one trial per value) and `run_sweep` runs the
-# trials on a local Ray cluster of this machine's cores, which it starts and stops. Each trial is
-# an ordinary run directory under `DIR/trials/`; `DIR/sweep.json` lists them with their last
-# `eval/mean_return`. Run the cell again and the sweep is resumed from its `sweep.json`, as
+# `sandbox.sweep.run` is `sandbox sweep ppo-cartpole seed=0,1,2,3,4 --out DIR` from Python:
+# `seed=0,1,2,3,4` is a grid axis (one trial per value), and the trials run on a local Ray cluster
+# of this machine's cores, which it starts and stops. Each trial is an ordinary run directory under
+# `DIR/trials/`; `DIR/sweep.json` (which `run` returns) lists them with their last
+# `eval/mean_return`. Run the cell again and the sweep is finished from its `sweep.json`, as
 # `sandbox sweep --resume DIR` does: the trials that ended are kept (all of them: nothing is run).
 
 # %%
@@ -53,12 +53,8 @@ from sandbox import sweep
 folder = OUT / "ppo-cartpole-seeds"
 words = [f"steps={STEPS}", f"agent.eval_every={EVAL_EVERY}", f"agent.eval_episodes={EVAL_EPISODES}", "agent.eval_video=false",
          "wandb.mode=disabled", "seed=" + ",".join(map(str, SEEDS))]
-if (folder / "sweep.json").is_file():
-    spec, _ = sweep.read_sweep(folder)
-else:
-    spec = sweep.make_spec("ppo-cartpole", words, search=None, trials=None, metric=None, mode=None, scheduler="none",
-                           parallel=None, cpus_per_trial=1.0, gpus_per_trial=0.0, name=folder.name)
-sweep.run_sweep(folder, spec, cpus=CPUS, progress=False)
+doc = sweep.run("ppo-cartpole", words, folder, cpus=CPUS, progress=False)
+print(f"{doc['status']}: {len(doc['trials'])} trials, best {doc['best']}")
 
 # %% [markdown]
 # ## Every seed, their mean and a band
