@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -103,7 +104,7 @@ def one(case: str, steps: int, where: Path) -> dict:
     logged = rows(run_dir)
     missed = next((line for line in stderr.splitlines() if line.startswith("W&B missed ")), "")
     return {"case": case, "train_s": logged[-1]["time"], "wall_s": round(wall, 2), "rows": len(logged),
-            "wandb_missed": int(missed.split()[2]) if missed else 0,
+            "wandb_missed": int(re.search(r"missed (?:at least )?(\d+)", missed).group(1)) if missed else 0,  # type: ignore[union-attr]
             "traceback": "Traceback" in stderr,
             "wandb_lines": [line for line in stderr.splitlines() if "W&B" in line]}
 
