@@ -110,6 +110,9 @@ def _parser() -> ArgumentParser:
     s.add_argument("--env", help="a stable-baselines3 zip's env (default: from the zip's name, as RL Zoo names them)")
     s.add_argument("--data", metavar="NAME[,key=value...]",
                    help="a diffusers pipeline folder: the data set its FID compares with (e.g. digits, or mnist,path=DIR)")
+    s.add_argument("--wandb", action="store_true",
+                   help="also log the evaluation to W&B as a run of job_type eval in the trained run's group (files under RUN_DIR/wandb; "
+                        "offline unless the run's wandb.mode is online)")
 
     s = sub.add_parser("play", help="watch a trained agent play, record it, or play an env yourself")
     s.add_argument("target", metavar="RUN_DIR|ENV_ID")
@@ -372,6 +375,8 @@ def print_result(result: dict[str, Any], as_json: bool) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     target = Path(args.run_dir)
+    if args.wandb and not (target / "config.yaml").is_file():
+        raise SandboxError(f"--wandb logs the evaluation of a run that 'sandbox train' made, beside its own W&B run; {args.run_dir} is not one.")
     if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
         return _eval_zip(args)
     if args.env is not None:
@@ -402,7 +407,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
             plugin.check_fits(options["n"])
     if args.no_progress and is_model:
         plugin.progress = False  # read by the sandbox's own models; harmless on others
-    print_result(plugin.evaluate(**options), args.json)
+    result = plugin.evaluate(**options)
+    print_result(result, args.json)
+    if args.wandb:
+        from sandbox.wandb_worker import log_evaluation
+
+        try:
+            print(log_evaluation(args.run_dir, plugin.config, result, options), file=sys.stderr)
+        except Exception as exc:  # W&B is an extra: the evaluation is printed already
+            why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            print(f"warning: W&B logging of the evaluation failed ({why}); the result above stands.", file=sys.stderr)
     return 0
 
 

@@ -244,3 +244,26 @@ def test_a_resumed_run_continues_the_same_wandb_run_rewound_to_its_checkpoint(tm
     assert [s for _, s in kept] == list(range(1, 21)), "the run's step: each once, never backwards"
     assert all(a < b for (a, _), (b, _) in zip(kept, kept[1:])), "W&B's rows strictly increase"
     assert [r["step"] for r in read_metrics(d)] == list(range(1, 21))
+
+
+def test_eval_with_wandb_is_a_run_of_job_type_eval_in_the_trained_runs_group(tmp_path, cli):
+    run = sandbox.train(None, [*TINY, "steps=12", "model.checkpoint_every=6", "wandb.mode=offline", "wandb.group=g7",
+                               f"out={tmp_path / 'r'}"], progress=False)
+    before = set((run.dir / "wandb").glob("offline-run-*"))
+    r = cli("eval", str(run.dir), "--wandb", "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert "W&B (offline, job_type eval, group g7)" in r.stderr and "Traceback" not in r.stderr
+    (new,) = set((run.dir / "wandb").glob("offline-run-*")) - before
+    records = wandb_records(next(new.glob("run-*.wandb")))
+    info = [r.run for r in records if r.WhichOneof("record_type") == "run"][0]
+    assert info.job_type == "eval" and info.run_group == "g7" and "eval" in list(info.tags)
+    config = {item.key: json.loads(item.value_json) for item in info.config.update}
+    assert config["model"]["name"] == "tiny/regress" and config["evaluation"] == {}
+    history = [{(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in h.history.item}
+               for h in records if h.WhichOneof("record_type") == "history"]
+    assert [h["eval/loss"] for h in history if "eval/loss" in h] == [pytest.approx(result["loss"])]
+    assert [h["step"] for h in history if "eval/loss" in h] == [json.loads((run.dir / "checkpoints" / "best.json").read_text())["step"]]
+    # --wandb is for runs that sandbox train made
+    r = cli("eval", str(tmp_path / "nothing.zip"), "--wandb")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--wandb logs the evaluation of a run" in r.stderr
