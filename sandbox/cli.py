@@ -410,10 +410,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = plugin.evaluate(**options)
     print_result(result, args.json)
     if args.wandb:
+        from sandbox.run import read_pointer
+        from sandbox.tracking import logged_in_to_wandb
         from sandbox.wandb_worker import log_evaluation
 
+        pointer = read_pointer(Path(args.run_dir), "best") or read_pointer(Path(args.run_dir), "latest")  # what sandbox.load read
+        step = pointer.get("step") if pointer else None
         try:
-            print(log_evaluation(args.run_dir, plugin.config, result, options), file=sys.stderr)
+            wanted = plugin.config.wandb.mode  # offline unless the run's mode says online (auto: online with a login)
+            mode = "online" if wanted == "online" or (wanted == "auto" and logged_in_to_wandb()) else "offline"
+            print(log_evaluation(args.run_dir, plugin.config, result, options, step if isinstance(step, int) else None, mode),
+                  file=sys.stderr)
         except Exception as exc:  # W&B is an extra: the evaluation is printed already
             why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             print(f"warning: W&B logging of the evaluation failed ({why}); the result above stands.", file=sys.stderr)

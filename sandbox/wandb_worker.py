@@ -140,18 +140,13 @@ def _start(message: dict[str, Any]) -> Any:
     return run
 
 
-def log_evaluation(run_dir: str, config: Any, result: dict[str, Any], options: dict[str, Any]) -> str:
+def log_evaluation(run_dir: str, config: Any, result: dict[str, Any], options: dict[str, Any], step: int | None = None,
+                   mode: str = "offline") -> str:
     """``sandbox eval RUN --wandb``: the evaluation as a W&B run of its own, ``job_type`` ``eval``, in
     the trained run's group (its name when it has none), with the run's config, the options of the
-    evaluation and its numbers under ``eval/`` (a row at the checkpoint's step and the summary); its
-    files under the run's ``wandb/``, offline unless the run's W&B mode says online and a login exists.
-    Returns the line that says where it went."""
-    import wandb
-
-    from sandbox.tracking import logged_in_to_wandb
-
+    evaluation and its numbers under ``eval/`` (a row at ``step``, the checkpoint's, and the summary); its
+    files under the run's ``wandb/``; ``mode`` online or offline. Returns the line that says where it went."""
     cfg = config.wandb
-    mode = cfg.mode if cfg.mode in ("online", "offline") else ("online" if cfg.mode == "auto" and logged_in_to_wandb() else "offline")
     name = os.path.basename(os.path.abspath(run_dir))
     kwargs = {"project": cfg.project, "entity": cfg.entity, "group": cfg.group or name, "tags": [*cfg.tags, "eval"],
               "name": f"{name}-eval", "mode": mode, "dir": str(run_dir), "job_type": "eval", "reinit": "create_new",
@@ -159,11 +154,7 @@ def log_evaluation(run_dir: str, config: Any, result: dict[str, Any], options: d
     numbers = {f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     run = _start({"kwargs": kwargs})
     try:
-        from sandbox.run import read_pointer
-
-        pointer = read_pointer(run_dir, "best") or read_pointer(run_dir, "latest")  # the checkpoint sandbox.load read
-        step = {"step": int(pointer["step"])} if pointer and isinstance(pointer.get("step"), int) else {}
-        run.log({**numbers, **step})
+        run.log({**numbers, **({"step": int(step)} if step is not None else {})})
         run.summary.update(numbers)
         where = f"{run.dir}" if mode == "offline" else getattr(run, "url", "") or run.id
     finally:
