@@ -350,6 +350,20 @@ def numeric_rows(value: Any) -> list[list[float]] | None:
     return None
 
 
+def write_svg(fig: Any, name: str) -> str:
+    """The figure as ``assets/bench/<name>.svg`` in the site (closed after); returns that path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    target = f"assets/bench/{name}.svg"
+    with mkdocs_gen_files.open(target, "w") as f:
+        f.write(buf.getvalue())
+    return target
+
+
 def plot(name: str, xs: list[float], series: dict[str, list[float]], xlabel: str) -> str:
     """An SVG line plot written into the site; returns its path."""
     import matplotlib
@@ -367,14 +381,7 @@ def plot(name: str, xs: list[float], series: dict[str, list[float]], xlabel: str
         ax.tick_params(labelsize=7)
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
-    target = f"assets/bench/{name}.svg"
-    with mkdocs_gen_files.open(target, "w") as f:
-        f.write(buf.getvalue())
-    return target
+    return write_svg(fig, name)
 
 
 def plot_lines(name: str, title: str, lines: dict[str, list[list[float]]]) -> str:
@@ -398,14 +405,7 @@ def plot_lines(name: str, title: str, lines: dict[str, list[list[float]]]) -> st
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, ncol=2 if len(lines) > 6 else 1, loc="best")
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    plt.close(fig)
-    target = f"assets/bench/{name}.svg"
-    with mkdocs_gen_files.open(target, "w") as f:
-        f.write(buf.getvalue())
-    return target
+    return write_svg(fig, name)
 
 
 def render_value(stem: str, key: str, value: Any) -> str:
