@@ -212,25 +212,29 @@ class Reference:
     info: dict[str, Any]
 
 
-_REFS: dict[tuple[str, str, int], Reference] = {}
+_REFS: dict[tuple[str, str, int, int], Reference] = {}
+#: the seed of split 0 of the data set into the real halves A and B; split k uses SPLIT_SEED + k
+SPLIT_SEED = 12345
 
 
-def reference(ds: Dataset, n: int, progress: bool = True) -> Reference:
-    """The real reference of size ``n`` (at most half the data set) and the floor F for it."""
+def reference(ds: Dataset, n: int, progress: bool = True, split: int = 0) -> Reference:
+    """The real reference of size ``n`` (at most half the data set) and the floor F for it, from
+    split ``split`` of the data set into two disjoint halves (each split a different draw)."""
     x = ds.all_x
     n = int(min(n, len(x) // 2))
-    key = (str(cache_dir()), ds.key(), n)
+    key = (str(cache_dir()), ds.key(), n, int(split))
     if key not in _REFS:
         net, info = feature_net(ds, progress)
-        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(12345))
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(SPLIT_SEED + int(split)))
         fa, fb = features(net, x[perm[:n]]), features(net, x[perm[n: 2 * n]])
         _REFS[key] = Reference(n, fa, fb, frechet_distance(fb, fa), info)
     return _REFS[key]
 
 
-def image_metrics(ds: Dataset, samples: torch.Tensor, progress: bool = True) -> dict[str, float]:
-    """fid, fid_floor, precision, recall (and the classifier's accuracy) of ``samples`` (n images in [0, 1])."""
-    ref = reference(ds, len(samples), progress)
+def image_metrics(ds: Dataset, samples: torch.Tensor, progress: bool = True, split: int = 0) -> dict[str, float]:
+    """fid, fid_floor, precision, recall (and the classifier's accuracy) of ``samples`` (n images in
+    [0, 1]) against the real half A of split ``split``; the floor is that split's B against A."""
+    ref = reference(ds, len(samples), progress, split)
     net, _ = feature_net(ds, progress)
     f = features(net, samples[: ref.n])
     p, r = precision_recall(ref.feats_a, f)
@@ -261,13 +265,38 @@ def mmd_rbf(a: np.ndarray, b: np.ndarray, bandwidths: tuple[float, ...] = (0.05,
     return float((kaa.sum() - np.trace(kaa)) / (m * (m - 1)) + (kbb.sum() - np.trace(kbb)) / (n * (n - 1)) - 2 * kab.mean())
 
 
-def point_metrics(ds: Dataset, samples: torch.Tensor) -> dict[str, float]:
+def point_metrics(ds: Dataset, samples: torch.Tensor, split: int = 0) -> dict[str, float]:
     """Sliced Wasserstein and MMD² of 2-D samples against held-out points, each with its floor
-    (the same distance between two real sets of the same size)."""
+    (the same distance between two real sets of the same size, from split ``split``)."""
     x = ds.all_x.numpy().astype(np.float64)
     n = int(min(len(samples), len(x) // 2, 2000))
-    perm = np.random.default_rng(12345).permutation(len(x))
+    perm = np.random.default_rng(SPLIT_SEED + int(split)).permutation(len(x))
     a, b = x[perm[:n]], x[perm[n: 2 * n]]
     s = samples.detach().cpu().double().numpy()[:n]
     return {"sliced_wasserstein": sliced_wasserstein(s, a), "sliced_wasserstein_floor": sliced_wasserstein(b, a),
             "mmd": mmd_rbf(s, a), "mmd_floor": mmd_rbf(b, a), "n": n}
+
+
+#: the measures averaged over draws that also get their spread (``<name>_std``)
+SPREAD = ("fid", "fid_floor", "sliced_wasserstein", "sliced_wasserstein_floor", "mmd", "mmd_floor")
+#: at most this many draws: each one samples the model anew
+MAX_DRAWS = 20
+
+
+def average_draws(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from the results of several draws: the mean of every number, the standard
+    deviation of the distances and floors (``fid_std``, ...), and ``draws``."""
+    if len(results) == 1:
+        return dict(results[0])
+    out: dict[str, Any] = {}
+    for key, value in results[0].items():
+        values = [r.get(key) for r in results]
+        if key not in ("n", "fid_n") and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = float(np.mean(values))
+            if key in SPREAD:
+                out[f"{key}_std"] = float(np.std(values, ddof=1))
+        else:
+            out[key] = value
+    out["draws"] = len(results)
+    return out
+

@@ -103,6 +103,9 @@ def _parser() -> ArgumentParser:
     s.add_argument("--games", type=int, help="games to play (board games)")
     s.add_argument("--opponent", help="board games: random, mcts:N or perfect")
     s.add_argument("--n", type=int, help="generative models: samples to measure")
+    s.add_argument("--draws", type=int, metavar="K",
+                   help="generative models: measure K times, each with new samples against new real halves, and give the "
+                        "means with their spread (fid_std); one draw of a few hundred digits is noisy (default 1)")
     s.add_argument("--sampler", help="diffusion models: dpm, ddim or ddpm; flow matching: euler or heun (default: the run's model.sampler)")
     s.add_argument("--steps", type=int, help="diffusion models: sampling steps (default: the run's model.steps; for ddpm 20 with dpm or ddim, all with ddpm; for flow 10 with euler, 5 with heun)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -382,17 +385,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.env is not None:
         raise SandboxError(f"--env is for a stable-baselines3 zip (sandbox eval PATH.zip --env ID); {args.run_dir} evaluates on its own env.")
     plugin = _load(args.run_dir, data=args.data)
-    options = {k: v for k in ("episodes", "games", "opponent", "n", "sampler", "steps") if (v := getattr(args, k)) is not None}
+    model_flags = ("n", "draws", "sampler", "steps")
+    options = {k: v for k in ("episodes", "games", "opponent", *model_flags) if (v := getattr(args, k)) is not None}
     from sandbox.plugin import GenerativeModel
 
     is_model = isinstance(plugin, GenerativeModel)
     for flag in options:
-        if (flag in ("n", "sampler", "steps")) != is_model:
-            kind = "generative models" if flag in ("n", "sampler", "steps") else "agents"
+        if (flag in model_flags) != is_model:
+            kind = "generative models" if flag in model_flags else "agents"
             raise SandboxError(f"--{flag} is for {kind}, and {args.run_dir} is {'a generative model' if is_model else 'an agent'} run.")
-    for k in ("episodes", "games", "n", "steps"):
+    for k in ("episodes", "games", "n", "draws", "steps"):
         if k in options and options[k] <= 0:
             raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
+    from sandbox.generative.base import DataModel
+
+    if "draws" in options and not isinstance(plugin, DataModel):
+        raise SandboxError(f"--draws is for the sandbox's own generative models; {type(plugin).__name__} measures one draw.")
     if not is_model:  # board games take --games and --opponent, the other envs --episodes
         board = hasattr(plugin, "game")
         for flag in ("opponent", "games") if not board else ("episodes",):

@@ -147,6 +147,23 @@ def test_evaluate_keys_and_cached_classifier(tmp_path):
     assert list((__import__("pathlib").Path(cache) / "fid").glob("*.safetensors"))
 
 
+def test_evaluate_over_draws_averages_draws_of_new_samples_against_new_real_halves(tmp_path):
+    from sandbox.generative import metrics
+
+    run = train(tmp_path, "vae", "mlp")
+    m = sandbox.load(run.dir)
+    out = m.evaluate(n=40, draws=3)
+    singles = [metrics.image_metrics(m.data, m.sample(40, seed=1 + i), progress=False, split=i) for i in range(3)]
+    assert out["draws"] == 3 and out["fid_n"] == 40
+    assert out["fid"] == pytest.approx(np.mean([r["fid"] for r in singles]))
+    assert out["fid_floor"] == pytest.approx(np.mean([r["fid_floor"] for r in singles]))
+    assert out["fid_std"] == pytest.approx(np.std([r["fid"] for r in singles], ddof=1))
+    assert len({r["fid_floor"] for r in singles}) == 3  # each draw its own split of the real data
+    assert m.evaluate(n=40)["fid"] == pytest.approx(singles[0]["fid"])  # one draw is draw 0
+    with pytest.raises(ConfigError, match="--draws"):
+        m.evaluate(n=40, draws=10**6)
+
+
 def test_bad_combinations_fail_before_anything_is_written(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(ConfigError, match="2-D point set"):

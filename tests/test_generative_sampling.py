@@ -179,6 +179,10 @@ def test_cli_sample_and_eval_default_fast_quiet_and_refuse_a_huge_n(unet_run, tm
     import json
 
     assert {"fid", "fid_floor", "precision", "recall"} <= set(json.loads(r.stdout))
+    r = cli("eval", str(unet_run), "--n", "6", "--draws", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    two = json.loads(r.stdout)
+    assert two["draws"] == 2 and two["fid_std"] >= 0 and two["fid_floor_std"] > 0
 
 
 @pytest.mark.parametrize("steps", [50, 49, 20])
