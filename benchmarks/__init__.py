@@ -7,3 +7,22 @@ import os
 #: work, and two OpenMP threads on one free core spin-wait for each other (10x slower here).
 #: BENCH_THREADS=2 on an idle machine.
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+
+#: FID draws of the digits benchmarks: each draw samples anew (seed 1 + i) and compares with split i
+#: of the real digits into halves, whose own FID is that draw's floor. One draw of 500 digits moves
+#: the FID by a third of the floor either way, so every figure is the mean of DRAWS draws.
+DRAWS = 5
+
+
+def fid_row(model, n: int, draws: int = DRAWS, **options) -> dict:
+    """The FID of ``model`` (sampled with ``options``) over ``draws`` draws of ``n`` samples: means,
+    spreads, and the seconds one draw took (sampling and features)."""
+    import time
+
+    t0 = time.time()
+    m = model.evaluate(n=n, draws=draws, **options)
+    keys = ("fid", "fid_std", "fid_floor", "fid_floor_std", "precision", "recall", "fid_n", "fid_classifier_accuracy", "draws")
+    row = {key: m[key] for key in keys if key in m}
+    row.setdefault("draws", 1)
+    row["seconds"] = round((time.time() - t0) / draws, 2)
+    return row
