@@ -40,6 +40,8 @@ env = make_vec_env("CartPole-v1", n_envs=8, seed=0)
 model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, n_epochs=20, gamma=0.98, gae_lambda=0.8,
             learning_rate=lin(1e-3), clip_range=lin(0.2), ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5,
             policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.ReLU), seed=0, device="cpu")
+from stable_baselines3.common.logger import Logger
+model.set_logger(Logger(None, []))  # no SB3-<date> folder in the temporary folder
 model.learn(total_timesteps=100_000)
 from safetensors.torch import save_file
 save_file({k: v.contiguous() for k, v in model.policy.state_dict().items()}, sys.argv[1])

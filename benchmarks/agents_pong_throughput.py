@@ -68,6 +68,8 @@ env = make_atari_env("ALE/Pong-v5", n_envs=8, seed=0, env_kwargs={"frameskip": 1
 env = VecFrameStack(env, n_stack=4)
 model = PPO("CnnPolicy", env, n_steps=128, batch_size=256, n_epochs=4, gamma=0.99, gae_lambda=0.95,
             learning_rate=lin(2.5e-4), clip_range=lin(0.1), ent_coef=0.01, vf_coef=0.5, seed=0, device="cpu")
+from stable_baselines3.common.logger import Logger
+model.set_logger(Logger(None, []))  # no SB3-<date> folder in the temporary folder
 model.learn(total_timesteps=steps)
 report()
 '''

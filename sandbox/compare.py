@@ -28,9 +28,13 @@ from sandbox.registry import did_you_mean
 from sandbox.tracking import read_metrics, section_name
 
 #: metrics drawn when none are asked for, in this order, if the runs have them
-PREFERRED = ("rollout/episodic_return", "eval/mean_return", "eval/win_rate/random", "eval/elo", "eval/fid",
+PREFERRED = ("rollout/episodic_return", "eval/mean_return", "eval/win_rate/random", "eval/loss_rate/perfect", "eval/elo", "eval/fid",
              "eval/sliced_wasserstein", "train/loss")
 LOWER_IS_BETTER = ("loss", "fid", "distance", "wasserstein", "mmd", "elbo_nats", "bits_per_dim", "error")
+
+
+#: values set by a schedule, not measured: drawn as they are, never smoothed (a smoothed learning rate lags its own schedule)
+SCHEDULES = ("learning_rate", "exploration_rate", "epsilon", "clip_range")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -163,7 +167,9 @@ def label(key: Key, n: int) -> str:
     return f"{key[1]} (mean of {n}, band min–max)" if n > 1 else f"{key[1]} (a group of 1 run)"
 
 
-#: at most this many points on a line get a marker each (sparse curves such as evaluations show where they were taken)
+#: at most this many points on a line get a marker each (sparse curves such as evaluations show where
+#: they were taken), and a metric with no more points than this in any run is drawn unsmoothed: a
+#: moving average over three evaluations drew 483 where CartPole's last two had scored 500
 MARK_UP_TO = 20
 
 
@@ -278,10 +284,13 @@ def _figure(chosen: list[str], curves: dict[str, list[Curve]], order: list[Key],
     for i, m in enumerate(chosen):
         for j, use_time in enumerate((False, True)):
             ax = axes[i][j]
-            notes |= draw(ax, curves[m], use_time, smoothing, colours)
+            scheduled = any(word in m for word in SCHEDULES)
+            sparse = max((len(c.values) for c in curves[m]), default=0) <= MARK_UP_TO
+            notes |= draw(ax, curves[m], use_time, 0.0 if scheduled or sparse else smoothing, colours)
             ax.set_xlabel("wall time (s)" if use_time else "step")
             ax.set_ylabel(m)
-            ax.set_title(f"{m} against {'wall time' if use_time else 'steps'}")
+            why = " (a schedule: not smoothed)" if scheduled else " (few points: not smoothed)" if sparse else ""
+            ax.set_title(f"{m} against {'wall time' if use_time else 'steps'}" + (why if smoothing > 0 else ""))
             ax.grid(alpha=0.3)
     smoothed = f"smoothed (moving average, weight {smoothing:g}; raw points faint)" if smoothing > 0 else "raw values"
     fig.suptitle(f"{n_runs} run{'s' * (n_runs != 1)}, {smoothed}", fontsize=10)

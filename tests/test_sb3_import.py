@@ -35,13 +35,16 @@ def cartpole_observations(n: int = 200) -> np.ndarray:
 @pytest.fixture(scope="module")
 def zips(tmp_path_factory) -> dict[str, Path]:
     from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.logger import Logger
 
     root = tmp_path_factory.mktemp("sb3")
     ppo = PPO("MlpPolicy", "CartPole-v1", n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu")
+    ppo.set_logger(Logger(None, []))  # learn() would otherwise make an empty SB3-<date> folder in /tmp
     ppo.learn(384)
     ppo.save(root / "ppo-CartPole-v1.zip")
     dqn = DQN("MlpPolicy", "CartPole-v1", learning_starts=50, train_freq=4, buffer_size=1000, seed=0, device="cpu",
               policy_kwargs={"net_arch": [32, 32]})
+    dqn.set_logger(Logger(None, []))
     dqn.learn(300)
     dqn.save(root / "dqn-CartPole-v1.zip")
     return {"ppo": root / "ppo-CartPole-v1.zip", "dqn": root / "dqn-CartPole-v1.zip"}
