@@ -671,6 +671,11 @@ def cmd_completion(args: argparse.Namespace) -> int:
     words += [f"{k}=" for k in TOP_KEYS if k not in SECTIONS] + ["wandb.mode=", "wandb.project=", "wandb.group="]
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices  # noqa: SLF001
     commands["train"].add_argument("words", nargs="*", choices=words)
+    from sandbox.exporter import FORMATS
+    from sandbox.sweep import SCHEDULERS, SEARCHES
+
+    value_words = {"format": list(FORMATS), "search": list(SEARCHES), "scheduler": list(SCHEDULERS), "mode": ["max", "min"],
+                   "sampler": ["ddpm", "ddim", "dpm", "euler", "heun"]}
     for name, sub in commands.items():
         for action in sub._actions:  # noqa: SLF001
             if action.dest in ("run_dir", "run_dirs", "target", "resume", "to") or (action.dest == "out" and name in ("sweep", "demo")):
@@ -679,6 +684,8 @@ def cmd_completion(args: argparse.Namespace) -> int:
                 action.complete = shtab.FILE  # type: ignore[attr-defined]
             elif action.dest == "words":
                 action.choices = words
+            elif action.dest in value_words and action.choices is None:  # flags whose values are a few words
+                action.choices = value_words[action.dest]
     print(shtab.complete(parser, shell=args.shell))
     return 0
 

@@ -23,10 +23,12 @@ comp sandbox train ppo-c
 comp sandbox train agent=p
 comp sandbox sweep --sch
 comp sandbox sample runs --sa
+comp sandbox export runs --format d
+comp sandbox sweep --scheduler a
 '''
     out = subprocess.run(["bash", "-c", probe, "probe", str(tmp_path / "sandbox.bash")], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["train", "ppo-cartpole", "agent=ppo", "--scheduler", "--sampler"]
+    assert out.stdout.splitlines() == ["train", "ppo-cartpole", "agent=ppo", "--scheduler", "--sampler", "diffusers", "asha"]
 
 
 def test_an_unknown_shell_is_one_sentence(capsys) -> None:
