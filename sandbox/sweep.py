@@ -889,6 +889,7 @@ def _finish(folder: Path, spec: Spec, known: list[dict[str, Any]], *, interrupte
     status = "interrupted" if (interrupted or unfinished) else ("finished with errors" if errors else "finished")
     doc = write_sweep(folder, spec, known, status)
     drawn = [r for r in rows if (folder / TRIALS / r["name"] / "metrics.jsonl").is_file()]
+    curves = False
     if drawn:
         try:
             from sandbox.compare import compare
@@ -896,10 +897,12 @@ def _finish(folder: Path, spec: Spec, known: list[dict[str, Any]], *, interrupte
             dirs, groups = compare_groups(folder)
             metrics = [spec.metric] if any(r[spec.metric] is not None for r in rows) else None
             compare(dirs, folder / "curves.png", metrics, groups=groups)
+            curves = True
         except SandboxError as exc:
             print(f"no curves drawn: {exc}", file=sys.stderr)
     print(format_trials(doc))
-    print(f"sweep: {folder}  ({len(rows) - len(unfinished)} of {len(rows)} trials ended; {status}; curves in {folder / 'curves.png'})")
+    where = f"curves in {folder / 'curves.png'}" if curves else "no trial has logged yet, so no curves"
+    print(f"sweep: {folder}  ({len(rows) - len(unfinished)} of {len(rows)} trials ended; {status}; {where})")
     if unfinished or interrupted:
         print(f"resume it with: sandbox sweep --resume {folder}", file=sys.stderr)
         return 130
