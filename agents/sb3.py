@@ -54,6 +54,9 @@ class SB3Config(RLConfig):
     lr_schedule: Literal["constant", "linear"] = option("constant", "linear: decay the learning rate to 0 over the run")
     gamma: float = option(0.99, "discount factor", low=0, high=1)
     net_arch: list[int] = option([], "hidden layers of the heads after the backbone (e.g. [64])", low=1)
+    bf16: bool = option(False, "learn with the backbone in bfloat16 (autocast: its convolutions and matrix products; weights, optimiser, "
+                               "heads and acting stay float32): about 4x faster updates of Pong's CNN on CPUs with AMX or AVX512-BF16, "
+                               "and on GPUs; slower on CPUs without them")
 
 
 def fused_adam(**kwargs: Any) -> dict[str, Any]:
@@ -79,9 +82,14 @@ class BackboneExtractor(BaseFeaturesExtractor):
     into its first convolution (the same network without a pass over the batch). Convolutions run
     in channels-last memory layout, which oneDNN computes faster on CPUs (the same network and
     numbers, laid out differently in memory).
+
+    With ``bf16`` the backbone runs under bfloat16 autocast while gradients are on (the learning
+    update) and hands back float32 features, so the heads, the action probabilities and the
+    losses stay float32; acting (no gradients) is float32 throughout.
     """
 
-    def __init__(self, observation_space: Any, backbone: Section, frame_stack: bool = False, fold_pixel_scale: bool = False) -> None:
+    def __init__(self, observation_space: Any, backbone: Section, frame_stack: bool = False, fold_pixel_scale: bool = False,
+                 bf16: bool = False) -> None:
         spec = InputSpec.from_shape(tuple(observation_space.shape), frame_stack=frame_stack)
         net = build(backbone, spec)
         super().__init__(observation_space, net.out_dim)
@@ -90,6 +98,7 @@ class BackboneExtractor(BaseFeaturesExtractor):
             net.input_scale = 1.0 / 255.0
         self.channels_last = spec.kind == "image" and backbone.name == "cnn"
         self._laid_out = False
+        self.bf16 = bool(bf16)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -97,6 +106,10 @@ class BackboneExtractor(BaseFeaturesExtractor):
                 self.net.to(memory_format=torch.channels_last)
                 self._laid_out = True
             observations = observations.contiguous(memory_format=torch.channels_last)
+        if self.bf16 and torch.is_grad_enabled():
+            with torch.autocast(device_type=observations.device.type, dtype=torch.bfloat16):
+                features = self.net(observations)
+            return features.float()
         return self.net(observations)
 
 
@@ -203,7 +216,8 @@ class SB3Agent(RLAgent):
         fold = self.folds_pixel_scale()
         kwargs = {
             "features_extractor_class": BackboneExtractor,
-            "features_extractor_kwargs": {"backbone": self.config.backbone, "frame_stack": frame_stacked(self.config), "fold_pixel_scale": fold},
+            "features_extractor_kwargs": {"backbone": self.config.backbone, "frame_stack": frame_stacked(self.config), "fold_pixel_scale": fold,
+                                          "bf16": self.cfg.bf16},
             "net_arch": list(self.cfg.net_arch),
         }
         if fold:

@@ -167,6 +167,34 @@ def test_cnn_on_frames_scales_pixels_in_its_first_convolution(tmp_path: Path) ->
         torch.testing.assert_close(BasePolicy.extract_features(policy, obs, extractor), reference(obs.float() / 255), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("agent", ["ppo", "dqn"])
+def test_bf16_learns_in_bfloat16_and_acts_in_float32(tmp_path: Path, agent: str) -> None:
+    """agent.bf16: the backbone's convolutions run in bfloat16 while learning, the features it hands
+    the heads are float32, and acting is float32 throughout (the same actions as without it)."""
+    run = sandbox.train(None, overrides(agent, "Catch-v0", "cnn", tmp_path, 64) + ["agent.bf16=true"], progress=False)
+    assert run.step == 64
+    trained = sandbox.load(run.dir)
+    policy = trained.model.policy
+    extractor = policy.pi_features_extractor if agent == "ppo" else policy.q_net.features_extractor
+    assert extractor.bf16
+    seen: list[torch.dtype] = []
+    conv = [m for m in extractor.net.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # the first is called through its folded weights
+    conv.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    obs = torch.as_tensor(trained.env.reset()).float()
+    with torch.enable_grad():
+        learning = extractor(obs)
+    with torch.no_grad():
+        acting = extractor(obs)
+    assert seen == [torch.bfloat16, torch.float32]
+    assert learning.dtype == acting.dtype == torch.float32
+    torch.testing.assert_close(learning, acting, rtol=0.05, atol=0.05)  # the same features, to bfloat16's precision
+    plain = sandbox.load(run.dir)
+    plain_extractor = plain.model.policy.pi_features_extractor if agent == "ppo" else plain.model.policy.q_net.features_extractor
+    plain_extractor.bf16 = False
+    frames = trained.env.reset()
+    np.testing.assert_array_equal(trained.act_batch(frames), plain.act_batch(frames))
+
+
 def test_frame_rollout_buffer_hands_out_sb3s_minibatches_channels_last() -> None:
     from gymnasium import spaces
     from stable_baselines3.common.buffers import RolloutBuffer
