@@ -164,6 +164,20 @@ def test_evaluate_over_draws_averages_draws_of_new_samples_against_new_real_halv
         m.evaluate(n=40, draws=10**6)
 
 
+def test_the_last_checkpoint_is_scored_by_a_closing_evaluation_of_several_draws(tmp_path):
+    run = train(tmp_path, "vae", "mlp", "steps=7", "model.eval_every=3", "model.eval_n=20", "model.eval_draws=2")
+    evals = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "eval/fid" in r]
+    assert [r["step"] for r in evals] == [3, 6, 7]  # the scheduled ones, then the closing one
+    assert all(r["eval/draws"] == 2 and r["eval/fid_std"] >= 0 for r in evals)
+    latest = json.loads((run.dir / "checkpoints" / "latest.json").read_text())
+    doc = json.loads((run.dir / "checkpoints" / f"{latest['file']}.json").read_text())
+    assert latest["step"] == 7 and doc["best_score"] == pytest.approx(-min(r["eval/fid"] for r in evals))
+    best = json.loads((run.dir / "checkpoints" / "best.json").read_text())
+    assert best["score"] == pytest.approx(-min(r["eval/fid"] for r in evals))
+    short = train(tmp_path / "short", "vae", "mlp", "steps=2", "model.eval_every=3", "model.eval_n=20")
+    assert not any("eval/fid" in r for r in map(json.loads, (short.dir / "metrics.jsonl").read_text().splitlines()))
+
+
 def test_bad_combinations_fail_before_anything_is_written(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(ConfigError, match="2-D point set"):
