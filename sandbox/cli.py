@@ -470,7 +470,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     if record is not None:
         from sandbox.files import check_output_file
 
-        check_output_file(record, "--record")
+        check_output_file(record, "--record", ".mp4")
     target = Path(args.target)
     if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
         from sandbox.registry import agents
@@ -530,7 +530,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise SandboxError(f"--seed {args.seed} is out of range; seeds are whole numbers from 0 to {2**32 - 1}.")
     from sandbox.files import check_output_file, writing
 
-    check_output_file(out, "--out")
+    check_output_file(out, "--out", ".png")
     plugin = _load(args.run_dir, "generative")
     options = {k: v for k in ("sampler", "steps", "label") if (v := getattr(args, k)) is not None}
     import numpy as np
@@ -571,7 +571,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sandbox.files import check_output_file, writing
     from sandbox.sweep import SWEEP_FILE, compare_groups
 
-    check_output_file(args.out, "--out")
+    check_output_file(args.out, "--out", ".png")
 
     dirs: list[Path] = []
     groups: dict[Path, str | None] = {}

@@ -72,13 +72,14 @@ def _check_place(path: Path, flag: str) -> None:
                            "choose a folder you can write to.")
 
 
-def check_output_file(path: str | Path, flag: str) -> Path:
+def check_output_file(path: str | Path, flag: str, suffix: str = "") -> Path:
     """``path`` if a file can be written there (its folders made as needed), checked before any
     work, else one sentence: an existing folder or other non-file, a regular file on the way, /proc
-    or /sys, a folder that cannot be written (see :func:`_check_place`)."""
+    or /sys, a folder that cannot be written (see :func:`_check_place`). ``suffix`` is the ending
+    the example file name gets when ``path`` has none (``.png`` for a picture)."""
     p = Path(path)
     if p.is_dir():
-        raise SandboxError(f"{_named(flag, p)} is a folder; give the name of a file to write (e.g. {p / ('out' + p.suffix)}).")
+        raise SandboxError(f"{_named(flag, p)} is a folder; give the name of a file to write (e.g. {p / ('out' + (p.suffix or suffix))}).")
     if os.path.lexists(p) and not p.is_file():
         raise SandboxError(f"{_named(flag, p)} exists and is not a regular file; give the name of a new file.")
     _check_place(p, flag)
