@@ -9,6 +9,24 @@ from pathlib import Path
 from sandbox.errors import SandboxError
 
 
+#: a step budget at least this large means "no step budget": the preset trains for its max_minutes
+UNBOUNDED_STEPS = 10**8
+
+
+def cut_short(run) -> str | None:
+    """A note when a demo run meant to spend its step budget was stopped by its ``max_minutes``
+    guard well before (a busy machine): its pictures then show a model that learned little."""
+    steps, minutes = run.config.steps, run.config.max_minutes
+    if run.stop_reason != "time" or steps >= UNBOUNDED_STEPS or run.step >= 0.9 * steps:
+        return None
+    import os
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"note: {run.dir.name} stopped at step {run.step:,} of {steps:,} when its max_minutes ({minutes:g}) ran out "
+            f"(load average {load:.1f} on {os.cpu_count()} cores: other work shares this machine), so its pictures show a model "
+            f"that learned little; run 'sandbox demo --only {run.dir.name.removeprefix('demo-')}' again when the machine is quieter.")
+
+
 def run_demo(out: Path, only: list[str] | None = None) -> int:
     from sandbox.config import presets
     from sandbox.registry import list_plugins
@@ -36,13 +54,16 @@ def run_demo(out: Path, only: list[str] | None = None) -> int:
         runs.append(run.dir)
         if (line := wandb_sync_line(run.dir)) is not None:
             print(f"  {line}")
+        short = cut_short(run)
+        if short:
+            print(f"  {short}")
         from sandbox.run import load
 
         plugin = load(run.dir)
         media = plugin.demo_media(run)
         made.extend(media)
         for m in media:
-            print(f"  wrote {m}")
+            print(f"  wrote {m}" + ("  (cut short: see the note above)" if short else ""))
     from sandbox.compare import compare
 
     for run_dir in runs:  # each run's own curves: agents and models log different things
