@@ -384,9 +384,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_zip(args)
     if args.env is not None:
         raise SandboxError(f"--env is for a stable-baselines3 zip (sandbox eval PATH.zip --env ID); {args.run_dir} evaluates on its own env.")
-    plugin = _load(args.run_dir, data=args.data)
     model_flags = ("n", "draws", "sampler", "steps")
     options = {k: v for k in ("episodes", "games", "opponent", *model_flags) if (v := getattr(args, k)) is not None}
+    for k in ("episodes", "games", "n", "draws", "steps"):  # before the run is loaded: a wrong number answers at once
+        if k in options and options[k] <= 0:
+            raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
+    plugin = _load(args.run_dir, data=args.data)
     from sandbox.plugin import GenerativeModel
 
     is_model = isinstance(plugin, GenerativeModel)
@@ -394,9 +397,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if (flag in model_flags) != is_model:
             kind = "generative models" if flag in model_flags else "agents"
             raise SandboxError(f"--{flag} is for {kind}, and {args.run_dir} is {'a generative model' if is_model else 'an agent'} run.")
-    for k in ("episodes", "games", "n", "draws", "steps"):
-        if k in options and options[k] <= 0:
-            raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
     from sandbox.generative.base import DataModel
 
     if "draws" in options and not isinstance(plugin, DataModel):
@@ -496,8 +496,11 @@ def cmd_play(args: argparse.Namespace) -> int:
     if envs.find(args.target) is None:
         from sandbox.registry import did_you_mean
 
-        raise SandboxError(f"{args.target} is neither a run directory nor an env id; give a folder made by 'sandbox train' "
-                           f"or an env to play with --human ({did_you_mean(args.target, envs.names() + ['CartPole-v1', 'ALE/Pong-v5'])})")
+        hint = did_you_mean(args.target, envs.names() + ["CartPole-v1", "ALE/Pong-v5"])
+        if not hint.startswith("did you mean"):  # no close name: say what an env id looks like rather than count names
+            hint = "any Gymnasium id plays, e.g. CartPole-v1 or ALE/Pong-v5 ('sandbox list' shows the sandbox's own envs)."
+        raise SandboxError(f"{args.target} is neither a run directory nor an env id; give a folder made by 'sandbox train', "
+                           f"or an env to play with --human: {hint}")
     if not args.human:
         raise SandboxError(f"{args.target!r} is an env, not a run directory; to play it yourself add --human (sandbox play {args.target} --human).")
     factory = envs.get(args.target).load()

@@ -294,7 +294,7 @@ def _figure(chosen: list[str], curves: dict[str, list[Curve]], order: list[Key],
             ax.grid(alpha=0.3)
     smoothed = f"smoothed (moving average, weight {smoothing:g}; raw points faint)" if smoothing > 0 else "raw values"
     fig.suptitle(f"{n_runs} run{'s' * (n_runs != 1)}, {smoothed}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # a band at the top for the title, above the panels' own
     _legend(fig, curves, colours, notes)
     return fig
 
