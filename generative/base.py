@@ -274,10 +274,16 @@ class DataModel(GenerativeModel):
         """The scheduled evaluation (``eval_draws`` draws of ``eval_n`` samples), logged under
         ``eval/``, then a checkpoint scored by it (the best when its FID, or 2-D distance, is the lowest yet)."""
         was = {k: m.training for k, m in self.modules().items()}
+        t = time.time()
         with isolated_rng():  # the metrics' feature network is trained (seeded) on first use
             metrics = self.evaluate(n=self.cfg.eval_n, during_training=True, draws=self.cfg.eval_draws)
         for k, m in self.modules().items():
             m.train(was[k])
+        if self.seconds_per_sample is not None and run.config.max_minutes is not None:
+            # samples in batches cost far less each than the few timed at the start: keep for the
+            # closing evaluation and grid what this evaluation took, not that first guess
+            self.seconds_per_sample = (time.time() - t) / self.eval_samples()
+            run.reserve_for_closing(1.2 * self.seconds_per_sample * (self.grid_size() + self.eval_samples()))
         run.log(in_section("eval", metrics))
         key = "fid" if "fid" in metrics else "sliced_wasserstein"
         run.checkpoint(self, score=-float(metrics[key]))
