@@ -292,6 +292,9 @@ class SB3Agent(RLAgent):
 
         n = self._discrete_actions("onnx")
         policy = copy.deepcopy(self.model.policy).cpu().eval()
+        for module in policy.modules():  # the exporter traces with gradients on: keep agent.bf16's autocast out of the graph
+            if isinstance(module, BackboneExtractor):
+                module.bf16 = False
         example = torch.as_tensor(self.sample_observations(16))
         if self.is_q_learner:
             module: torch.nn.Module = QValuesGraph(policy)

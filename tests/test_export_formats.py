@@ -64,9 +64,11 @@ RUNS: dict[str, list[str]] = {
     # the Nature CNN on 40×40 frames: SB3's CnnPolicy
     "ppo-cnn-nature": [*PPO, *NATURE],
     "dqn-cnn-nature": [*DQN, *NATURE],
+    # a run that learned under agent.bf16: its exports are float32 graphs all the same
+    "ppo-cnn-nature-bf16": [*PPO, *NATURE, "agent.bf16=true"],
 }
 ONNX_CASES = list(RUNS)
-SB3_CASES = ["ppo-mlp", "dqn-mlp", "a2c-mlp", "ppo-cnn-nature", "dqn-cnn-nature"]
+SB3_CASES = ["ppo-mlp", "dqn-mlp", "a2c-mlp", "ppo-cnn-nature", "dqn-cnn-nature", "ppo-cnn-nature-bf16"]
 SB3_REFUSED = {"ppo-rnn": "rnn backbone", "ppo-transformer": "transformer backbone", "a2c-cnn-small": "small arch",
                "reinforce-mlp": "is for ppo, dqn and a2c", "alphazero-cnn": "is for ppo, dqn and a2c"}
 
