@@ -127,6 +127,8 @@ def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.Optimizer:
 class DataModel(GenerativeModel):
     """A generative model of a data set from ``generative.data``."""
 
+    evaluates_draws = True  # evaluate(n, draws=K)
+
     default_backbone = "cnn"
     #: several processes train one run under ``accelerate launch`` (each its own batches of
     #: ``model.batch``, gradients averaged: an effective batch of ``model.batch`` × processes)

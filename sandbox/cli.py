@@ -397,9 +397,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if (flag in model_flags) != is_model:
             kind = "generative models" if flag in model_flags else "agents"
             raise SandboxError(f"--{flag} is for {kind}, and {args.run_dir} is {'a generative model' if is_model else 'an agent'} run.")
-    from sandbox.generative.base import DataModel
-
-    if "draws" in options and not isinstance(plugin, DataModel):
+    if "draws" in options and not getattr(plugin, "evaluates_draws", False):
         raise SandboxError(f"--draws is for the sandbox's own generative models; {type(plugin).__name__} measures one draw.")
     if not is_model:  # board games take --games and --opponent, the other envs --episodes
         board = hasattr(plugin, "game")

@@ -98,5 +98,8 @@ class Agent(Plugin):
 class GenerativeModel(Plugin):
     """A model of a data set: ``sample(n, seed=...)`` gives N×C×H×W images in [0, 1]."""
 
+    #: whether ``evaluate`` takes ``draws`` (``sandbox eval --draws K``: K draws of new samples, averaged)
+    evaluates_draws: ClassVar[bool] = False
+
     def sample(self, n: int, seed: int = 0, **options: Any) -> np.ndarray | torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not implement sample()")
