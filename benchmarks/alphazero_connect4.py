@@ -12,7 +12,7 @@
    than the position's. The ask: at most 2% mistakes.
 
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_connect4.py [--minutes 60]
-    python benchmarks/alphazero_connect4.py --run runs/NAME [--games 100] [--positions 500] [--out FILE.json]
+    python benchmarks/alphazero_connect4.py --run runs/NAME [--games 100] [--positions 500] [--simulations N] [--out FILE.json]
 
 Prints a table last and writes ``benchmarks/results/alphazero_connect4.json`` (or ``--out``).
 """
@@ -160,6 +160,7 @@ def main() -> None:
     ap.add_argument("--extra-games", type=int, default=100, help="games of each round that gathers more end-game positions")
     ap.add_argument("--run", help="evaluate this finished run instead of training one")
     ap.add_argument("--which", default="latest", choices=["latest", "best"], help="the run's checkpoint to evaluate")
+    ap.add_argument("--simulations", type=int, help="the agent's search a move in the match and the end games (default: the run's agent.eval_simulations)")
     ap.add_argument("--out", default="benchmarks/results/alphazero_connect4.json")
     args = ap.parse_args()
     t0 = time.time()
@@ -170,6 +171,8 @@ def main() -> None:
         run_dir = sandbox.train("alphazero-connect4", [f"max_minutes={args.minutes}", f"out={out}", "wandb.mode=disabled"], progress=False).dir
     train_s = time.time() - t0
     agent = sandbox.load(run_dir, which=args.which)
+    if args.simulations:
+        agent.set_eval_simulations(args.simulations)
 
     # (a) the match
     t1 = time.time()

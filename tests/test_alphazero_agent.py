@@ -80,6 +80,33 @@ def test_act_takes_the_observation_array_too_and_wins_in_one(c4_run) -> None:
     assert agent.act(obs, deterministic=False) in range(7)
 
 
+def test_a_loaded_agent_searches_as_many_simulations_as_it_is_told(c4_run) -> None:
+    """set_eval_simulations (benchmarks/alphazero_connect4.py --simulations): the match and act()
+    search N a move; training's self-play search is left alone; a bad N is refused in one sentence."""
+    from sandbox.errors import ConfigError
+
+    agent = sandbox.load(c4_run.dir)
+    agent.set_eval_simulations(64)
+    assert agent.eval_sims == 64 and agent.eval_cfg.simulations == 64 and agent.search_cfg.simulations == 8
+    g = agent.game
+    s = g.initial(1)
+    for m in [0, 6, 1, 6, 2, 5]:
+        s, _, _ = g.step(s, np.array([m]))
+    agent.think(s[0])
+    small = agent._solo
+    agent.set_eval_simulations(256)
+    assert agent._solo is None  # the one-position tree is made anew, sized for 256
+    move, _ = agent.think(s[0])
+    assert move == 3 and agent._solo is not small and agent._solo.cfg.simulations == 256
+    agent.set_eval_simulations(64)
+    r = agent.evaluate(games=2)
+    assert r["simulations"] == 64 and r["games"] == 2
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ConfigError, match="whole number of simulations"):
+            agent.set_eval_simulations(bad)
+    assert agent.eval_sims == 64
+
+
 def test_sample_observations_are_positions_of_pettingzoo_games_the_agent_acts_on(c4_run) -> None:
     agent = sandbox.load(c4_run.dir)
     seen = agent.sample_observations(60, seed=2)

@@ -230,6 +230,15 @@ class AlphaZero(Agent):
 
         return evaluate
 
+    def set_eval_simulations(self, n: int) -> None:
+        """Search ``n`` simulations a move when playing (matches, ``act``), in place of the run's
+        ``agent.eval_simulations``; training's self-play search is left as it is."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"the evaluation search needs a whole number of simulations of at least 1, not {n!r}.")
+        self.eval_sims = n
+        self.eval_cfg = SearchConfig(**{**vars(self.eval_cfg), "simulations": n})
+        self._solo = None  # the one-position tree is sized for the search: made anew at the next move
+
     def player(self, name: str = "agent", net: PolicyValueNet | None = None, random_opening: int = 0, seed: int = 0) -> SearchPlayer:
         """The network with its evaluation search, as a match player."""
         return SearchPlayer(self.game, self.evaluator(net), self.eval_cfg, name, seed, random_opening)
@@ -491,6 +500,7 @@ class AlphaZero(Agent):
         if deadline is not None:
             deadline -= run.checkpoint_seconds  # the evaluation's own checkpoint comes after
         t, planned, played, games = time.time(), self.rating_games(), 0, 0
+        planned_games = len(cfg.eval_opponents) * cfg.eval_games + min(2, len(self.snapshots)) * max(2, cfg.eval_games // 2)
         name = f"net@{run.step}"
         me = self.player(name, seed=run.step)
         # the progress bar shows a row's first numbers: each opponent's telling one comes first (the
@@ -530,8 +540,8 @@ class AlphaZero(Agent):
                 metrics[f"eval/elo/{spec}"] = ratings.get(spec, 0.0)
         if cut:
             metrics["eval/games"] = games
-            print(f"{'closing ' if closing else ''}evaluation cut to {metrics['eval/games']} of {len(cfg.eval_opponents) * cfg.eval_games} "
-                  f"games against {', '.join(cfg.eval_opponents)} (and earlier networks) to end within max_minutes", file=sys.stderr)
+            print(f"{'closing ' if closing else ''}evaluation cut to {games} of {planned_games} games against "
+                  f"{', '.join(cfg.eval_opponents)}{' and earlier networks' if self.snapshots else ''} to end within max_minutes", file=sys.stderr)
         run.log(metrics)
         if elo is not None:
             self.snapshots[name] = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
