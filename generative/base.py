@@ -409,8 +409,8 @@ class DataModel(GenerativeModel):
         third of the floor either way."""
         from sandbox.generative.metrics import MAX_DRAWS, average_draws, image_metrics, point_metrics
 
-        if not 1 <= int(draws) <= MAX_DRAWS:
-            raise ConfigError(f"--draws must be a number from 1 to {MAX_DRAWS}, not {draws}.")
+        if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or not 1 <= draws <= MAX_DRAWS:
+            raise ConfigError(f"the number of draws (draws=, or --draws of sandbox eval) must be a whole number from 1 to {MAX_DRAWS}, not {draws}.")
         # the metrics compare with at most half the data set (2000 points for 2-D sets): more samples
         # than that would be drawn only to be dropped
         half = len(self.data.all_x) // 2

@@ -160,8 +160,9 @@ def test_evaluate_over_draws_averages_draws_of_new_samples_against_new_real_halv
     assert out["fid_std"] == pytest.approx(np.std([r["fid"] for r in singles], ddof=1))
     assert len({r["fid_floor"] for r in singles}) == 3  # each draw its own split of the real data
     assert m.evaluate(n=40)["fid"] == pytest.approx(singles[0]["fid"])  # one draw is draw 0
-    with pytest.raises(ConfigError, match="--draws"):
-        m.evaluate(n=40, draws=10**6)
+    for bad in (10**6, 0, 2.5, "3"):
+        with pytest.raises(ConfigError, match="--draws of sandbox eval"):
+            m.evaluate(n=40, draws=bad)
 
 
 def test_the_last_checkpoint_is_scored_by_a_closing_evaluation_of_several_draws(tmp_path):
