@@ -54,6 +54,9 @@ class SB3Config(RLConfig):
     lr_schedule: Literal["constant", "linear"] = option("constant", "linear: decay the learning rate to 0 over the run")
     gamma: float = option(0.99, "discount factor", low=0, high=1)
     net_arch: list[int] = option([], "hidden layers of the heads after the backbone (e.g. [64])", low=1)
+    anneal_over: Literal["steps", "budget"] = option(
+        "steps", "what linear schedules (learning rate, PPO's clip range, DQN's exploration) run down over: steps (the run's steps, "
+                 "as RL Zoo), or budget (steps or max_minutes, whichever ends first: a max_minutes run anneals to its end)")
     bf16: bool = option(False, "learn with the backbone in bfloat16 (autocast: its convolutions and matrix products; weights, optimiser, "
                                "heads and acting stay float32): about 4x faster updates of Pong's CNN on CPUs with AMX or AVX512-BF16, "
                                "and on GPUs; slower on CPUs without them")
@@ -248,6 +251,8 @@ class SB3Agent(RLAgent):
             # torch checks every distribution's arguments by default: a third of the cost of a small
             # policy's Categorical, and SB3 makes one per env step and one per minibatch. Off while
             # learning; a network gone to NaN still shows in the logged losses.
+            if self.cfg.anneal_over == "budget" and self.config.max_minutes is not None:
+                self._anneal_over_budget(run)
             validate = torch.distributions.Distribution._validate_args
             torch.distributions.Distribution.set_default_validate_args(False)
             try:
@@ -257,6 +262,19 @@ class SB3Agent(RLAgent):
                 torch.distributions.Distribution.set_default_validate_args(validate)
         run.step = self.model.num_timesteps
         self.evaluate_at_end(run)
+
+    def _anneal_over_budget(self, run: Run) -> None:
+        """SB3 sets a schedule's progress from steps alone (1 - steps done / steps); with
+        ``anneal_over=budget`` it is what is left of the run's budget, steps or ``max_minutes``,
+        whichever runs out first (:meth:`Run.progress`, which counts a resumed run's earlier time)."""
+        model = self.model
+        by_steps = model._update_current_progress_remaining
+
+        def by_budget(num_timesteps: int, total_timesteps: int) -> None:
+            by_steps(num_timesteps, total_timesteps)
+            model._current_progress_remaining = min(model._current_progress_remaining, 1.0 - run.progress())
+
+        model._update_current_progress_remaining = by_budget
 
     def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self.model.predict(obs, deterministic=deterministic)[0]

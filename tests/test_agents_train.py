@@ -124,6 +124,32 @@ def test_max_minutes_stops_cleanly(tmp_path: Path) -> None:
     assert sandbox.load(run.dir) is not None
 
 
+@pytest.mark.parametrize("over", ["steps", "budget"])
+def test_linear_schedules_anneal_over_steps_or_the_time_budget(tmp_path: Path, over: str) -> None:
+    """agent.anneal_over: with max_minutes and far more steps than the minutes hold, "steps" (SB3's
+    way) leaves the learning rate and clip range where they started; "budget" runs them down with
+    the time, to what is left of it when each update starts."""
+    run = sandbox.train(None, overrides("ppo", "CartPole-v1", "mlp", tmp_path / over, 10_000_000, "max_minutes=0.1",
+                                        "agent.learning_rate=0.001", f"agent.anneal_over={over}"), progress=False)
+    rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "train/learning_rate" in r]
+    assert len(rows) >= 3 and run.stop_reason == "time"
+    last = rows[-1]
+    if over == "steps":
+        assert last["train/learning_rate"] > 0.99 * 0.001  # 10M steps: a few thousand done are a fraction of a percent
+    else:
+        assert last["train/learning_rate"] < 0.8 * 0.001  # the last update comes well into the budget
+        assert last["train/clip_range"] < 0.8 * 0.2
+        assert all(a["train/learning_rate"] >= b["train/learning_rate"] for a, b in zip(rows, rows[1:]))
+        assert last["train/learning_rate"] / 0.001 == pytest.approx(last["train/clip_range"] / 0.2, rel=1e-6)
+
+
+def test_anneal_over_takes_steps_or_budget(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "agent=ppo", "env=CartPole-v1", "agent.anneal_over=time", f"out={tmp_path / 'x'}", "wandb.mode=disabled"]) == 2
+    err = capsys.readouterr().err
+    assert "agent.anneal_over" in err and "steps" in err and "budget" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
 def test_backbone_that_cannot_read_vectors_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(["train", "agent=ppo", "env=CartPole-v1", "backbone=cnn", f"out={tmp_path / 'x'}", "wandb.mode=disabled"])
     assert code == 2
