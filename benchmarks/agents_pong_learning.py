@@ -4,9 +4,14 @@
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/agents_pong_learning.py --minutes 60 [--out runs/pong-ppo]
 
 An existing ``--out`` run is resumed until its training time reaches ``--minutes`` in all.
+After training, ``sandbox eval RUN --episodes 10`` measures the run's best checkpoint as the issue
+asks (the mean true score over 10 episodes; the in-training evaluations play 4).
+
 Writes the run to ``--out``, the curve to benchmarks/results/agents_pong_curve.png, the video to
 ``<out>/pong.mp4`` (``sandbox play RUN --record``), and the figures to
-benchmarks/results/agents_pong_learning.json; prints a table last.
+benchmarks/results/agents_pong_learning.json; prints a table last. A run with overrides (a lever
+measured on its own, e.g. ``agent.bf16=true``) writes to ``agents_pong_learning_<key>-<value>.json``
+and ``agents_pong_curve_<key>-<value>.png`` instead (``_bf16-true``), so that each lever keeps its own figures.
 """
 
 from __future__ import annotations
@@ -20,8 +25,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "agents_pong_learning.json"
-CURVE = ROOT / "benchmarks" / "results" / "agents_pong_curve.png"
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+
+
+def lever_suffix(overrides: list[str]) -> str:
+    """``agent.bf16=true`` -> ``_bf16-true``: the results' file name part for a run's overrides."""
+    parts = [o.split("=", 1)[0].split(".")[-1] + "_" + o.split("=", 1)[1] if "=" in o else o for o in overrides]
+    return "".join("_" + "".join(c if c.isalnum() or c in "-." else "-" for c in p) for p in parts)
 
 
 def main() -> None:
@@ -32,6 +42,8 @@ def main() -> None:
     p.add_argument("--skip-train", action="store_true", help="only evaluate, record and plot an existing run")
     p.add_argument("overrides", nargs="*", help="extra key=value settings for the run (e.g. agent.torch_threads=1)")
     args = p.parse_args()
+    suffix = lever_suffix(args.overrides)
+    results, curve = RESULTS_DIR / f"agents_pong_learning{suffix}.json", RESULTS_DIR / f"agents_pong_curve{suffix}.png"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "WANDB_SILENT": "true"}
     out = Path(args.out)
     t0 = time.time()
@@ -48,11 +60,18 @@ def main() -> None:
     evals = [(r["step"], r["eval/mean_return"], r["time"]) for r in rows if "eval/mean_return" in r]
     sps = [r["time/steps_per_second"] for r in rows if "time/steps_per_second" in r]
     steps = max(r["step"] for r in rows)
+    if args.skip_train:  # the training time the run logged
+        train_s = max((r.get("time", 0.0) for r in rows), default=0.0)
 
     def window(k: int, at: int) -> float | None:
         vals = [e[1] for e in episodes[max(0, at - k) : at]] if episodes else []
         return sum(vals) / len(vals) if vals else None
 
+    t_eval = time.time()
+    ev = subprocess.run([sys.executable, "-m", "sandbox", "eval", str(out), "--episodes", "10", "--json"],
+                        cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    final_eval = json.loads(ev.stdout.strip().splitlines()[-1])
+    eval_s = time.time() - t_eval
     video = out / "pong.mp4"
     t1 = time.time()
     subprocess.run([sys.executable, "-m", "sandbox", "play", str(out), "--record", str(video)], cwd=ROOT, env=env, check=True)
@@ -62,19 +81,21 @@ def main() -> None:
 
     frames = iio.imread(video, index=None)
     iio.imwrite(frame_png, frames[len(frames) // 2])
-    subprocess.run([sys.executable, "-m", "sandbox", "compare", str(out), "--out", str(CURVE),
+    subprocess.run([sys.executable, "-m", "sandbox", "compare", str(out), "--out", str(curve),
                     "--metric", "rollout/episodic_return", "--metric", "eval/mean_return"], cwd=ROOT, env=env, check=True)
     result = {
         "preset": "ppo-pong", "overrides": args.overrides, "minutes_asked": args.minutes, "train_wall_seconds": round(train_s, 1), "env_steps": steps,
         "mean_steps_per_second": sum(sps) / len(sps) if sps else None, "episodes": len(episodes),
         "first_10_episodes_mean": (sum(e[1] for e in episodes[:10]) / min(10, len(episodes))) if episodes else None,
         "last_10_episodes_mean": window(10, len(episodes)), "evaluations": evals,
-        "best_eval": max((e[1] for e in evals), default=None), "video": str(video), "video_frames": int(len(frames)),
-        "record_seconds": round(record_s, 1), "curve": str(CURVE.relative_to(ROOT)), "frame_png": str(frame_png),
+        "best_eval": max((e[1] for e in evals), default=None),
+        "final_eval_10_episodes": final_eval, "final_eval_seconds": round(eval_s, 1), "target": 18.0,
+        "passed": final_eval.get("mean_return", -99) >= 18.0, "video": str(video), "video_frames": int(len(frames)),
+        "record_seconds": round(record_s, 1), "curve": str(curve.relative_to(ROOT)), "frame_png": str(frame_png),
         "curve_points": [(s, r) for s, r, _ in episodes[:: max(1, len(episodes) // 200)]],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=1))
     print(f"\nPPO on Pong (CPU, {os.cpu_count()} cores), max_minutes={args.minutes:g}")
     print(f"{'env steps':<28} {steps}")
     print(f"{'training wall time (s)':<28} {train_s:.0f}")
@@ -84,6 +105,8 @@ def main() -> None:
     print(f"{'last 10 episodes mean':<28} {result['last_10_episodes_mean']}")
     print(f"{'evaluations (step, mean)':<28} {[(s, round(m, 1)) for s, m, _ in evals]}")
     print(f"{'recorded episode':<28} {video} ({len(frames)} frames)")
+    mean = final_eval.get("mean_return")
+    print(f"{'best checkpoint, 10 episodes':<28} {mean} (target >= 18: {'PASS' if result['passed'] else 'MISS'})")
 
 
 if __name__ == "__main__":
