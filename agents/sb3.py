@@ -57,9 +57,10 @@ class SB3Config(RLConfig):
     anneal_over: Literal["steps", "budget"] = option(
         "steps", "what linear schedules (learning rate, PPO's clip range, DQN's exploration) run down over: steps (the run's steps, "
                  "as RL Zoo), or budget (steps or max_minutes, whichever ends first: a max_minutes run anneals to its end)")
-    bf16: bool = option(False, "learn with the backbone in bfloat16 (autocast: its convolutions and matrix products; weights, optimiser, "
-                               "heads and acting stay float32): about 4x faster updates of Pong's CNN on CPUs with AMX or AVX512-BF16, "
-                               "and on GPUs; slower on CPUs without them")
+    bf16: bool | Literal["auto"] = option(
+        False, "learn with the backbone in bfloat16 (autocast: its convolutions and matrix products; weights, optimiser, heads and acting "
+               "stay float32): about 4x faster updates of Pong's CNN on CPUs with AMX or AVX512-BF16, and on GPUs; slower on CPUs "
+               "without them. auto: on where it is fast (such a CPU, or a GPU with bfloat16), off elsewhere")
 
 
 def fused_adam(**kwargs: Any) -> dict[str, Any]:
@@ -220,12 +221,20 @@ class SB3Agent(RLAgent):
         kwargs = {
             "features_extractor_class": BackboneExtractor,
             "features_extractor_kwargs": {"backbone": self.config.backbone, "frame_stack": frame_stacked(self.config), "fold_pixel_scale": fold,
-                                          "bf16": self.cfg.bf16},
+                                          "bf16": self.learns_in_bf16()},
             "net_arch": list(self.cfg.net_arch),
         }
         if fold:
             kwargs["normalize_images"] = False  # the CNN scales by 1/255 in its first convolution
         return kwargs
+
+    def learns_in_bf16(self) -> bool:
+        """``agent.bf16``, with ``auto`` decided by the run's device (:func:`sandbox.device.bf16_is_fast`)."""
+        from sandbox.device import bf16_is_fast
+
+        if self.cfg.bf16 == "auto":
+            return bf16_is_fast(self.device)
+        return bool(self.cfg.bf16)
 
     def folds_pixel_scale(self) -> bool:
         """Whether the CNN, not SB3, scales this env's uint8 frames to [0, 1] (see BackboneExtractor)."""

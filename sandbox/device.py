@@ -31,6 +31,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products and convolutions beat float32 on ``device``: a CUDA GPU
+    that has them (Ampere and later), or a CPU with AMX or AVX512-BF16 (oneDNN's bf16 kernels;
+    elsewhere they are emulated and slower than float32)."""
+    import torch
+
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+        try:
+            return any(bool(check()) for check in checks if check is not None)
+        except RuntimeError:  # torch's CPU probe unavailable on this build: assume the slow path
+            return False
+    return False
+
+
 #: torch's CPU thread count when the first run of this process started (see default_threads)
 _default_threads: int | None = None
 

@@ -221,6 +221,39 @@ def test_bf16_learns_in_bfloat16_and_acts_in_float32(tmp_path: Path, agent: str)
     np.testing.assert_array_equal(trained.act_batch(frames), plain.act_batch(frames))
 
 
+def test_bf16_auto_is_on_where_this_machine_computes_bfloat16_fast(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """agent.bf16=auto (the Atari tuned value of ppo): bfloat16 on a CPU whose flags list AMX or
+    AVX512-BF16, float32 on other CPUs; a value other than a bool or auto is one sentence."""
+    from sandbox.device import bf16_is_fast
+
+    flags = set()
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags |= set(line.split(":", 1)[1].split())
+        assert bf16_is_fast(torch.device("cpu")) == bool(flags & {"amx_tile", "avx512_bf16"})
+    assert bf16_is_fast(torch.device("meta")) is False
+    run = sandbox.train(None, overrides("ppo", "Catch-v0", "cnn", tmp_path / "auto", 64) + ["agent.bf16=auto"], progress=False)
+    assert run.config.agent.config.bf16 == "auto"
+    assert sandbox.load(run.dir).model.policy.pi_features_extractor.bf16 == bf16_is_fast(torch.device("cpu"))
+    assert main(["train", "agent=ppo", "env=Catch-v0", "agent.bf16=sometimes", f"out={tmp_path / 'bad'}", "wandb.mode=disabled"]) == 2
+    err = capsys.readouterr().err
+    assert "agent.bf16='sometimes' is not valid" in err and "'auto'" in err and "Traceback" not in err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_ppo_on_atari_takes_bf16_auto_from_its_tuned_values() -> None:
+    from sandbox import tuned
+    from sandbox.config import from_raw, raw_config
+
+    def agent_of(*overrides: str) -> object:
+        raw, _ = tuned.apply(raw_config("ppo-pong", list(overrides)))
+        return from_raw(raw).agent.config
+
+    assert agent_of().bf16 == "auto"
+    assert agent_of("agent.bf16=false").bf16 is False
+
+
 def test_frame_rollout_buffer_hands_out_sb3s_minibatches_channels_last() -> None:
     from gymnasium import spaces
     from stable_baselines3.common.buffers import RolloutBuffer
