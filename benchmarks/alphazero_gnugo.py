@@ -2,6 +2,8 @@
 
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_gnugo.py RUN [RUN ...] [--games 40] [--levels 1 10]
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_gnugo.py --train 15 30 60 [--set KEY=VALUE ...]
+    python benchmarks/alphazero_gnugo.py --train 60 --run-dir runs/go-curve              # a first sitting
+    python benchmarks/alphazero_gnugo.py --train 120 --run-dir runs/go-curve --append     # a later one: resumed to 120 min
 
 Each point (a RUN as given: a go9 run directory or a folder 'sandbox export' wrote; or, with
 ``--train``, the preset alphazero-go9 trained in segments, each resuming the run up to that many
@@ -89,6 +91,11 @@ def main() -> None:
     ap.add_argument("--train", type=float, nargs="+", metavar="MINUTES",
                     help="train the preset alphazero-go9 up to these max_minutes in turn, a point after each")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of the preset (with --train)")
+    ap.add_argument("--run-dir", type=Path, metavar="DIR",
+                    help="with --train: train this run folder, resuming it when it exists (a curve built over several sittings), "
+                         "instead of a new runs/bench-alphazero-gnugo-<time>")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the points already in --out (from earlier sittings) and add this sitting's after them")
     ap.add_argument("--levels", type=int, nargs="+", default=[1, 10], help="GNU Go levels, 0 to 10 (default 1 10)")
     ap.add_argument("--games", type=int, default=40, help="games a level and point, colours alternating (default 40)")
     ap.add_argument("--simulations", type=int, help="the agent's search simulations a move (default: the run's evaluation search)")
@@ -105,9 +112,18 @@ def main() -> None:
     with GTPClient([args.gnugo, "--mode", "gtp"], "gnugo") as g:
         gnugo_version = g.send("version")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.run_dir is not None and not args.train:
+        ap.error("--run-dir is the folder --train trains; give --train MINUTES ... with it")
+    earlier: list[dict[str, Any]] = []
+    if args.append and args.out.is_file():
+        try:
+            earlier = json.loads(args.out.read_text())["points"]
+        except (ValueError, KeyError, TypeError):
+            sys.exit(f"error: --append keeps the points of {args.out}, which is not a results file of this benchmark; "
+                     "give another --out or leave out --append.")
     result: dict[str, Any] = {"opponent": f"GNU Go {gnugo_version}", "rules": "chinese (area), positional superko", "komi": args.komi,
                               "levels": args.levels, "games_per_cell": args.games, "simulations": args.simulations,
-                              "max_moves": args.max_moves, "points": [], "complete": False}
+                              "max_moves": args.max_moves, "points": list(earlier), "complete": False}
 
     def play_point(run: Path, checkpoint: str, label: str) -> None:
         point = {"label": label, **describe(run, checkpoint), "levels": []}
@@ -120,9 +136,12 @@ def main() -> None:
     for run in args.runs:
         play_point(Path(run), args.checkpoint, Path(run).name)
     if args.train:
-        out = Path("runs") / f"bench-alphazero-gnugo-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = args.run_dir or Path("runs") / f"bench-alphazero-gnugo-{time.strftime('%Y%m%d-%H%M%S')}"
         for minutes in args.train:
-            sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
+            if (out / "run.json").exists():  # an earlier sitting's run: resumed up to max_minutes of training in all
+                sandbox.train(None, [f"out={out}", f"max_minutes={minutes}"], progress=False)
+            else:
+                sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
             play_point(out, "latest", f"{out.name} @ {minutes:g} min")
     result["complete"] = True
     args.out.write_text(json.dumps(result, indent=1))
