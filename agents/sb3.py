@@ -257,11 +257,11 @@ class SB3Agent(RLAgent):
         self.model.num_timesteps = run.step
         remaining = self.config.steps - run.step
         if remaining > 0 and not run.should_stop():
+            if self.cfg.anneal_over == "budget" and self.config.max_minutes is not None:
+                self._anneal_over_budget(run)
             # torch checks every distribution's arguments by default: a third of the cost of a small
             # policy's Categorical, and SB3 makes one per env step and one per minibatch. Off while
             # learning; a network gone to NaN still shows in the logged losses.
-            if self.cfg.anneal_over == "budget" and self.config.max_minutes is not None:
-                self._anneal_over_budget(run)
             validate = torch.distributions.Distribution._validate_args
             torch.distributions.Distribution.set_default_validate_args(False)
             try:
