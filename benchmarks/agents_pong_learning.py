@@ -30,8 +30,12 @@ RESULTS_DIR = ROOT / "benchmarks" / "results"
 
 def lever_suffix(overrides: list[str]) -> str:
     """``agent.bf16=true`` -> ``_bf16-true``: the results' file name part for a run's overrides."""
-    parts = [o.split("=", 1)[0].split(".")[-1] + "_" + o.split("=", 1)[1] if "=" in o else o for o in overrides]
-    return "".join("_" + "".join(c if c.isalnum() or c in "-." else "-" for c in p) for p in parts)
+    suffix = ""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        name = f"{key.split('.')[-1]}-{value}" if value else key
+        suffix += "_" + "".join(c if c.isalnum() or c in "-." else "-" for c in name)
+    return suffix
 
 
 def main() -> None:

@@ -107,13 +107,13 @@ def main() -> None:
     args = ap.parse_args()
     if not args.runs and not args.train:
         ap.error("give RUN directories or --train MINUTES ...")
+    if args.run_dir is not None and not args.train:
+        ap.error("--run-dir is the folder --train trains; give --train MINUTES ... with it")
     if not Path(args.gnugo).exists():
         sys.exit(f"error: GNU Go is not installed at {args.gnugo} (apt-get install gnugo).")
     with GTPClient([args.gnugo, "--mode", "gtp"], "gnugo") as g:
         gnugo_version = g.send("version")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.run_dir is not None and not args.train:
-        ap.error("--run-dir is the folder --train trains; give --train MINUTES ... with it")
     earlier: list[dict[str, Any]] = []
     if args.append and args.out.is_file():
         try:

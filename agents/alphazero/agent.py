@@ -465,10 +465,15 @@ class AlphaZero(Agent):
         return float(policy_loss.detach()), float(value_loss.detach())
 
     # -- evaluation and Elo ---------------------------------------------------------------------
+    def planned_games(self) -> tuple[int, int]:
+        """The games the next evaluation plays against the opponents, and against earlier networks."""
+        cfg = self.cfg
+        return len(cfg.eval_opponents) * cfg.eval_games, min(2, len(self.snapshots)) * max(2, cfg.eval_games // 2)
+
     def rating_games(self) -> float:
         """The games the next evaluation plays, a game between two networks counted twice."""
-        cfg = self.cfg
-        return len(cfg.eval_opponents) * cfg.eval_games + 2 * min(2, len(self.snapshots)) * max(2, cfg.eval_games // 2)
+        against_opponents, against_networks = self.planned_games()
+        return against_opponents + 2 * against_networks
 
     def closing_seconds(self, run: Run) -> float:
         """The time to keep for the closing evaluation and its checkpoint: the last evaluation's
@@ -500,7 +505,7 @@ class AlphaZero(Agent):
         if deadline is not None:
             deadline -= run.checkpoint_seconds  # the evaluation's own checkpoint comes after
         t, planned, played, games = time.time(), self.rating_games(), 0, 0
-        planned_games = len(cfg.eval_opponents) * cfg.eval_games + min(2, len(self.snapshots)) * max(2, cfg.eval_games // 2)
+        planned_games = sum(self.planned_games())
         name = f"net@{run.step}"
         me = self.player(name, seed=run.step)
         # the progress bar shows a row's first numbers: each opponent's telling one comes first (the
