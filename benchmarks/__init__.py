@@ -14,6 +14,16 @@ THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 DRAWS = 5
 
 
+def lever_suffix(overrides: list[str]) -> str:
+    """``agent.bf16=true`` -> ``_bf16-true``: the results' file name part for a run's overrides."""
+    suffix = ""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        name = f"{key.split('.')[-1]}-{value}" if value else key
+        suffix += "_" + "".join(c if c.isalnum() or c in "-." else "-" for c in name)
+    return suffix
+
+
 def fid_row(model, n: int, draws: int = DRAWS, **options) -> dict:
     """The FID of ``model`` (sampled with ``options``) over ``draws`` draws of ``n`` samples: means,
     spreads, and the seconds one draw took (sampling and features)."""

@@ -26,16 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-
-
-def lever_suffix(overrides: list[str]) -> str:
-    """``agent.bf16=true`` -> ``_bf16-true``: the results' file name part for a run's overrides."""
-    suffix = ""
-    for override in overrides:
-        key, _, value = override.partition("=")
-        name = f"{key.split('.')[-1]}-{value}" if value else key
-        suffix += "_" + "".join(c if c.isalnum() or c in "-." else "-" for c in name)
-    return suffix
+sys.path.insert(0, str(ROOT))
+from benchmarks import lever_suffix  # noqa: E402
 
 
 def main() -> None:

@@ -11,10 +11,12 @@
    as a user calls it), and the move is a mistake when its outcome (win, draw, loss) is worse
    than the position's. The ask: at most 2% mistakes.
 
-    flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_connect4.py [--minutes 60]
+    flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_connect4.py [--minutes 60] [KEY=VALUE ...]
     python benchmarks/alphazero_connect4.py --run runs/NAME [--games 100] [--positions 500] [--simulations N] [--out FILE.json]
 
-Prints a table last and writes ``benchmarks/results/alphazero_connect4.json`` (or ``--out``).
+Prints a table last and writes ``benchmarks/results/alphazero_connect4.json`` (or ``--out``). A run with
+overrides of the preset (a lever, e.g. ``agent.actors=2``) writes ``alphazero_connect4_actors-2.json``
+instead, so that each lever keeps its own figures.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sandbox  # noqa: E402
+from benchmarks import lever_suffix  # noqa: E402
 from benchmarks.connect4_solver import Position, Solver  # noqa: E402
 from sandbox.agents.alphazero.opponents import Player, opponent, play_match  # noqa: E402
 from sandbox.tracking import read_metrics  # noqa: E402
@@ -161,14 +164,22 @@ def main() -> None:
     ap.add_argument("--run", help="evaluate this finished run instead of training one")
     ap.add_argument("--which", default="latest", choices=["latest", "best"], help="the run's checkpoint to evaluate")
     ap.add_argument("--simulations", type=int, help="the agent's search a move in the match and the end games (default: the run's agent.eval_simulations)")
-    ap.add_argument("--out", default="benchmarks/results/alphazero_connect4.json")
+    ap.add_argument("--out", help="the JSON written (default: benchmarks/results/alphazero_connect4.json, with the overrides in its name)")
+    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="settings of the run over the preset's (e.g. agent.actors=2)")
     args = ap.parse_args()
+    if args.run and args.overrides:
+        ap.error("overrides set up a new run; --run evaluates a finished one as it was trained")
+    bad = [o for o in args.overrides if "=" not in o]
+    if bad:
+        ap.error(f"{bad[0]!r} is not KEY=VALUE; give settings of the run like agent.actors=2")
+    if args.out is None:
+        args.out = f"benchmarks/results/alphazero_connect4{lever_suffix(args.overrides)}.json"
     t0 = time.time()
     if args.run:
         run_dir = Path(args.run)
     else:
         out = Path("runs") / f"bench-alphazero-connect4-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = sandbox.train("alphazero-connect4", [f"max_minutes={args.minutes}", f"out={out}", "wandb.mode=disabled"], progress=False).dir
+        run_dir = sandbox.train("alphazero-connect4", [f"max_minutes={args.minutes}", f"out={out}", "wandb.mode=disabled", *args.overrides], progress=False).dir
     train_s = time.time() - t0
     agent = sandbox.load(run_dir, which=args.which)
     if args.simulations:
@@ -196,7 +207,7 @@ def main() -> None:
     won_ask = r["win"] >= int(np.ceil(0.99 * r["games"]))
     mistakes_ask = mistakes is not None and mistakes["positions"] >= 500 and mistakes["mistake_rate"] <= 0.02
     result = {"minutes": agent.config.max_minutes if args.run else args.minutes, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
-              "eval_simulations": agent.eval_sims, "checkpoint": args.which, "opponent": f"mcts:{args.mcts}", **r,
+              "overrides": args.overrides, "eval_simulations": agent.eval_sims, "checkpoint": args.which, "opponent": f"mcts:{args.mcts}", **r,
               "mistakes": mistakes, "curve": curve, "run": str(run_dir),
               "ask": "at least 99 of 100 games won against mcts:1000, and at most 2% mistakes on at least 500 end-game positions",
               "passed_match": won_ask, "passed_mistakes": mistakes_ask, "passed": won_ask and mistakes_ask}

@@ -162,6 +162,55 @@ def test_go_ko_suicide_and_passes() -> None:
     assert reward[0] == (1.0 if 15 - 10 - g.komi < 0 else -1.0)  # white (the last passer) wins
 
 
+def test_go_search_moves_keep_eyes_and_pass_only_when_done() -> None:
+    g = Go(5)
+    # an empty board: every point, no pass (the rules allow one, the search leaves it out)
+    empty = g.initial(1)
+    assert g.legal(empty)[0, g.pass_action] and not g.search_moves(empty)[0, g.pass_action]
+    assert g.search_moves(empty)[0, :-1].all()
+    # black's own eyes at (0, 0), (0, 2) and (0, 4) are left out, the open points below are not
+    s = go_state(g, [".X.X.", "XXXXX", "OOOOO", ".....", "....."], to_play=0)
+    moves = g.search_moves(s[None])[0]
+    assert not moves[[0, 2, 4]].any() and moves[15:25].all() and not moves[g.pass_action]
+    assert g.legal(s[None])[0, 0]  # filling it is legal
+    # after the opponent's pass the search may pass too (to end a won game) or play on
+    after_pass, _, _ = g.step(go_state(g, [".X.X.", "XXXXX", "OOOOO", ".....", "....."], to_play=1)[None], np.array([g.pass_action]))
+    assert g.search_moves(after_pass)[0, g.pass_action] and g.search_moves(after_pass)[0, 15]
+    # nothing left but one's own eyes: the pass, and only the pass
+    full = go_state(g, [".X.X.", "XXXXX", "X.X.X", "XXXXX", "X.X.X"], to_play=0)
+    moves = g.search_moves(full[None])[0]
+    assert moves[g.pass_action] and not moves[:-1].any()
+    # the rollouts' moves agree where no pass has been made
+    for st in (empty, s[None], full[None]):
+        assert np.array_equal(g.rollout_legal(st), g.search_moves(st))
+
+
+def test_go_self_play_search_does_not_collapse_to_early_passes() -> None:
+    """Gumbel search on uniform priors and zero values over whole 5x5 games: no game ends by two
+    passes while a move other than filling an eye is left (with the rules' full move list, an
+    early pass hands White the komi and self-play learns to pass)."""
+    from sandbox.agents.alphazero.search import SearchConfig, Trees, capacity_for, pick, uniform_evaluator
+
+    g = Go(5)
+    cfg = SearchConfig(simulations=16, gumbel=True, gumbel_actions=8)
+    trees = Trees(g, 4, capacity_for(16, False), cfg, seed=0)
+    states = g.initial(4)
+    done = np.zeros(4, bool)
+    lengths = np.zeros(4, int)
+    while not done.all():
+        idx = np.flatnonzero(~done)
+        trees.set_roots(idx, states[idx])
+        actions = pick(trees.search(idx, uniform_evaluator(g)), 1.0)
+        for i, a in zip(idx, actions):
+            assert g.search_moves(states[i][None])[0, a]
+            if a == g.pass_action and states[i, g.cells + 2] == 0:
+                assert not g.rollout_legal(states[i][None])[0, :-1].any(), "passed with moves left"
+        states[idx], term, _ = g.step(states[idx], actions)
+        lengths[idx] += 1
+        done[idx[term]] = True
+    assert (lengths >= 10).all(), lengths
+
+
 def test_go_encode_and_observation_round_trip() -> None:
     g = get_game("go9")
     s = g.initial(1)

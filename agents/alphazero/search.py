@@ -295,9 +295,9 @@ class Trees:
 
     def _evaluate(self, g: np.ndarray, m: np.ndarray, evaluate: Evaluator) -> np.ndarray:
         """Expand non-terminal nodes ``m`` of trees ``g``: evaluate them in one batch and store
-        their legal moves, priors and values; returns the values (for the player to move)."""
+        their moves (the game's :meth:`search_moves`), priors and values; returns the values (for the player to move)."""
         states = self.state[g, m]
-        legal = self.game.legal(states)
+        legal = self.game.search_moves(states)
         priors, values = evaluate(states, legal)
         self.legal[g, m] = legal
         self.prior[g, m] = priors

@@ -65,6 +65,12 @@ class Game:
         """(B, num_actions) bool: the legal moves of the player to move."""
         raise NotImplementedError
 
+    def search_moves(self, states: np.ndarray) -> np.ndarray:
+        """(B, num_actions) bool: the moves a search considers for the player to move, never empty
+        for a position that is not over. All the legal ones here; a game may leave out legal moves
+        that no sensible player makes (Go: passing while there is still a move to play)."""
+        return self.legal(states)
+
     def step(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Play ``actions`` (legal ones) on ``states``: (next states, terminal (B,) bool, reward (B,)
         float for the player who moved: +1 won, 0 draw or not over, -1 lost)."""

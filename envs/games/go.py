@@ -252,18 +252,30 @@ class Go(Game):
         out[rows] = _found_in_rows(after, self.history(states[rows], int(depth[rows].max())))
         return out
 
-    def rollout_legal(self, states: np.ndarray) -> np.ndarray:
-        """Legal moves that do not fill one's own eye (points whose neighbours are all one's own
-        stones); pass only when nothing else is left. For random rollouts."""
-        legal = self.legal(states)
+    def _own_eyes(self, states: np.ndarray) -> np.ndarray:
+        """(B, cells) bool: the empty points whose neighbours are all the mover's stones (or the edge)."""
         board = self.boards(states)
         me = (states[:, self.cells] + 1)[:, None, None]
         eye = board == 0
         for c in self._neighbours(self._pad(board, -1)):
             eye &= (c == me) | (c == -1)
-        moves = legal[:, :-1] & ~eye.reshape(len(states), -1)
-        out = np.concatenate([moves, ~moves.any(1, keepdims=True)], 1)
-        return out
+        return eye.reshape(len(states), -1)
+
+    def rollout_legal(self, states: np.ndarray) -> np.ndarray:
+        """Legal moves that do not fill one's own eye (points whose neighbours are all one's own
+        stones); pass only when nothing else is left. For random rollouts."""
+        moves = self.legal(states)[:, :-1] & ~self._own_eyes(states)
+        return np.concatenate([moves, ~moves.any(1, keepdims=True)], 1)
+
+    def search_moves(self, states: np.ndarray) -> np.ndarray:
+        """The search's moves: the legal ones but filling one's own eye, and a pass only when
+        nothing else is left or when the opponent has just passed (so that a player ahead on the
+        board can end the game). The rules allow a pass at any time; a search that may pass early
+        learns in self-play that an early pass hands White the komi, and the games collapse to a
+        few moves and two passes."""
+        moves = self.legal(states)[:, :-1] & ~self._own_eyes(states)
+        may_pass = ~moves.any(1) | (states[:, self._passes] > 0)
+        return np.concatenate([moves, may_pass[:, None]], 1)
 
     def score(self, states: np.ndarray) -> np.ndarray:
         """(B,) Black's area minus White's area minus komi (Tromp-Taylor)."""
