@@ -679,6 +679,16 @@ def _killed_before_closing(run_dir: Path) -> bool:
     return running and pid is None
 
 
+def gone_here(run_dir: Path) -> bool:
+    """Whether the run's run.json says ``running`` for a process of this machine that no longer runs
+    (killed, or Ctrl-C'd before it could close). A run trained on another machine is not judged."""
+    try:
+        host = json.loads((run_dir / "run.json").read_text()).get("host")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return host in (None, socket.gethostname()) and _killed_before_closing(run_dir)
+
+
 def _train_run(run: Run, plugin: Plugin, resume: bool, notice: tuned_values.Tuned | None, progress: bool) -> Run:
     """The rest of :func:`train`: resume or write the config, then train and checkpoint."""
     run_dir, cfg = run.dir, run.config

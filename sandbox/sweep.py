@@ -390,7 +390,8 @@ def read_sweep(folder: str | Path) -> tuple[Spec, dict[str, Any]]:
 
 
 def trial_status(run_dir: Path) -> dict[str, Any]:
-    """A trial's status, steps and time from its run directory (``not started`` when it has none)."""
+    """A trial's status, steps and time from its run directory (``not started`` when it has none;
+    ``interrupted`` when it says ``running`` for a process of this machine that is gone)."""
     if not (run_dir / "config.yaml").is_file():
         return {"status": "not started", "steps": 0, "time_s": 0.0}
     info: dict[str, Any] = {}
@@ -401,6 +402,10 @@ def trial_status(run_dir: Path) -> dict[str, Any]:
         except (ValueError, OSError):
             info = {}
     status = info.get("status") if isinstance(info, dict) else None
+    from sandbox.run import gone_here
+
+    if status == "running" and gone_here(run_dir):  # its process is gone (a Ctrl-C at its start-up, a kill)
+        status = "interrupted"
     return {"status": status if isinstance(status, str) else "started",
             "steps": int(info.get("step", 0)) if isinstance(info.get("step"), (int, float)) else 0,
             "time_s": float(info.get("elapsed_seconds", 0.0)) if isinstance(info.get("elapsed_seconds"), (int, float)) else 0.0}

@@ -271,7 +271,30 @@ def test_ctrl_c_stops_the_sweep_and_leaves_no_ray_process(tmp_path: Path) -> Non
     assert proc.returncode == 130, err[-2000:]
     assert "resume it with: sandbox sweep --resume" in err and "Traceback" not in err
     assert not wait_processes_gone(proc.pid)
-    assert json.loads((folder / "sweep.json").read_text())["status"] == "interrupted"
+    doc = json.loads((folder / "sweep.json").read_text())
+    assert doc["status"] == "interrupted"
+    # no trial is left saying "running": the one cut (at its start-up or later) reads interrupted
+    assert not any(t["status"] == "running" for t in doc["trials"]), doc["trials"]
+
+
+def test_a_trial_whose_process_is_gone_reads_interrupted(tmp_path: Path) -> None:
+    """A trial run killed before it could close (run.json still says running, for a process of
+    this machine that no longer runs) is interrupted in the sweep's table; one trained on another
+    machine, or still running, is left as it says."""
+    from sandbox.sweep import trial_status
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    run = tmp_path / "t"
+    run.mkdir()
+    (run / "config.yaml").write_text("agent: ppo\n")
+
+    def status(**info: object) -> str:
+        (run / "run.json").write_text(json.dumps({"id": "abcdef123456", "status": "running", **info}))
+        return trial_status(run)["status"]
+
+    assert status(pid=int(gone.stdout), host=socket.gethostname()) == "interrupted"
+    assert status(pid=os.getppid(), host=socket.gethostname()) == "running"  # a live process
+    assert status(pid=int(gone.stdout), host="another-machine") == "running"
 
 
 @needs_ray
