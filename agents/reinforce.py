@@ -111,9 +111,10 @@ class REINFORCE(RLAgent):
             obs = next_obs
             run.step += n
             if batch_steps >= cfg.batch_steps:
-                if cfg.lr_schedule == "linear":
+                if cfg.lr_schedule == "linear":  # to 0 over the steps, or over the budget (steps or max_minutes)
+                    done = run.progress() if cfg.anneal_over == "budget" else run.step / self.config.steps
                     for group in self.optimizer.param_groups:
-                        group["lr"] = cfg.learning_rate * max(0.0, 1.0 - run.step / self.config.steps)
+                        group["lr"] = cfg.learning_rate * max(0.0, 1.0 - done)
                 metrics = self.update(batch)
                 metrics["time/steps_per_second"] = (run.step - clock[1]) / max(time.time() - clock[0], 1e-9)
                 clock = (time.time(), run.step)

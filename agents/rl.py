@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
@@ -56,6 +56,9 @@ class RLConfig:
     eval_video_every: int = option(4, "record a video at every Nth evaluation and at the last one", low=1)
     target_return: float | None = option(None, "stop training once an evaluation's mean return reaches this (null: never)")
     video_max_steps: int = option(5_000, "at most this many agent steps in an evaluation video", low=0)
+    anneal_over: Literal["steps", "budget"] = option(
+        "steps", "what linear schedules (learning rate, PPO's clip range, DQN's exploration) run down over: steps (the run's steps, "
+                 "as RL Zoo), or budget (steps or max_minutes, whichever ends first: a max_minutes run anneals to its end)")
     torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one", low=0, high=256)
 
     def validate(self) -> None:

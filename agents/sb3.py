@@ -54,9 +54,6 @@ class SB3Config(RLConfig):
     lr_schedule: Literal["constant", "linear"] = option("constant", "linear: decay the learning rate to 0 over the run")
     gamma: float = option(0.99, "discount factor", low=0, high=1)
     net_arch: list[int] = option([], "hidden layers of the heads after the backbone (e.g. [64])", low=1)
-    anneal_over: Literal["steps", "budget"] = option(
-        "steps", "what linear schedules (learning rate, PPO's clip range, DQN's exploration) run down over: steps (the run's steps, "
-                 "as RL Zoo), or budget (steps or max_minutes, whichever ends first: a max_minutes run anneals to its end)")
     bf16: bool | Literal["auto"] = option(
         False, "learn with the backbone in bfloat16 (autocast: its convolutions and matrix products; weights, optimiser, heads and acting "
                "stay float32): about 4x faster updates of Pong's CNN on CPUs with AMX or AVX512-BF16, and on GPUs; slower on CPUs "

@@ -143,6 +143,16 @@ def test_linear_schedules_anneal_over_steps_or_the_time_budget(tmp_path: Path, o
         assert last["train/learning_rate"] / 0.001 == pytest.approx(last["train/clip_range"] / 0.2, rel=1e-6)
 
 
+def test_reinforce_anneals_its_learning_rate_over_the_time_budget(tmp_path: Path) -> None:
+    """reinforce (our own loop) has agent.anneal_over too: "budget" runs its linear learning rate
+    down with max_minutes where 10M steps would leave it where it started."""
+    run = sandbox.train(None, overrides("reinforce", "CartPole-v1", "mlp", tmp_path / "r", 10_000_000, "max_minutes=0.1",
+                                        "agent.learning_rate=0.01", "agent.batch_steps=500", "agent.anneal_over=budget"), progress=False)
+    lrs = [r["train/learning_rate"] for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "train/learning_rate" in r]
+    assert len(lrs) >= 3 and run.stop_reason == "time"
+    assert lrs[-1] < 0.8 * 0.01 and lrs == sorted(lrs, reverse=True)
+
+
 def test_anneal_over_takes_steps_or_budget(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "agent=ppo", "env=CartPole-v1", "agent.anneal_over=time", f"out={tmp_path / 'x'}", "wandb.mode=disabled"]) == 2
     err = capsys.readouterr().err
