@@ -17,7 +17,8 @@ The agent is ``sandbox gtp RUN`` in a subprocess, GNU Go is ``gnugo --mode gtp -
 passes each move to the other engine until two passes in a row, a resignation or ``--max-moves``,
 and GNU Go's ``final_score`` decides (it judges dead stones; the sandbox's own counts the board as it
 stands). A move one engine refuses voids the game (counted apart). The table comes last; the
-figures go to benchmarks/results/alphazero_gnugo.json (``--out``), rewritten after every level.
+figures go to benchmarks/results/alphazero_gnugo.json (``--out``), rewritten after every level, and
+the win rate against training minutes to alphazero_gnugo_curve.png beside it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,50 @@ def describe(run: Path, checkpoint: str) -> dict[str, Any]:
     seconds = doc.get("elapsed_seconds")
     return {"run": str(run), "checkpoint": which, "step": doc.get("step"),
             "train_minutes": None if seconds is None else round(seconds / 60.0, 2)}
+
+
+def wilson(wins: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a win rate of ``wins`` in ``n`` games."""
+    if n == 0:
+        return 0.0, 1.0
+    p = wins / n
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def draw_curve(result: dict[str, Any], path: Path) -> bool:
+    """The win rate against training minutes, a line a GNU Go level with its 95% intervals, to
+    ``path`` (PNG). False (nothing drawn) when no point has training minutes (exported folders)."""
+    from matplotlib.figure import Figure
+
+    points = sorted((p for p in result["points"] if p.get("train_minutes") is not None), key=lambda p: p["train_minutes"])
+    if not points:
+        return False
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    for level in result["levels"]:
+        xs, ys, lo, hi = [], [], [], []
+        for p in points:
+            for c in p["levels"]:
+                if c["level"] == level and c["games"]:
+                    a, b = wilson(c["win"] + 0.5 * c["draw"], c["games"])
+                    xs.append(p["train_minutes"])
+                    ys.append(c["win_rate"])
+                    lo.append(c["win_rate"] - a)
+                    hi.append(b - c["win_rate"])
+        if xs:
+            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=f"GNU Go level {level}")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("training minutes")
+    ax.set_ylabel(f"win rate ({result['games_per_cell']} games, 95% interval)")
+    ax.set_title(f"AlphaZero Go 9x9 against {result['opponent']}, komi {result['komi']:g}", fontsize=10)
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
 
 
 def main() -> None:
@@ -156,7 +201,11 @@ def main() -> None:
             print(f"{p['label'][:35]:<36}{str(p['step']):>10}{str(p['train_minutes']):>10}{c['level']:>6}{c['win']:>5}{c['loss']:>5}"
                   f"{c['void']:>5}{c['win_rate']:>9.2f}{fmt(c['win_rate_black']):>7}{fmt(c['win_rate_white']):>7}"
                   f"{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
-    print(f"wrote {args.out}")
+    curve = args.out.with_name(args.out.stem + "_curve.png")
+    if draw_curve(result, curve):
+        print(f"wrote {args.out} and {curve}")
+    else:
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
