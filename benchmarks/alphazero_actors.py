@@ -10,7 +10,8 @@ as a run does it) for ``--steps`` self-play moves, with evaluations only at the 
 per second of the run's clock, so Ray's start and the actors' start-up (imports, first weights)
 are left out, as are the two evaluations. The ask: two actors play more games per second than one
 loop (a second self-play process is the lever on two cores; two side by side each kept about 80%
-of one alone). Not a quiet-machine figure when anything else runs.
+of one alone). Not a quiet-machine figure when anything else runs. Writes
+benchmarks/results/alphazero_actors.json (tic-tac-toe) or alphazero_actors_<game>.json.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def main() -> None:
               "ask": f"{args.actors} actors play more self-play games per second than the single loop on two cores",
               "passed": rows[-1]["ratio"] is not None and rows[-1]["ratio"] > 1.0}
     Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
-    Path("benchmarks/results/alphazero_actors.json").write_text(json.dumps(result, indent=1))
+    name = "alphazero_actors.json" if args.game == "tictactoe" else f"alphazero_actors_{args.game}.json"
+    Path("benchmarks/results", name).write_text(json.dumps(result, indent=1))
     print(f"\n{args.game}, {args.steps} self-play moves each way ({rows[0]['simulations']} simulations, "
           f"{rows[0]['games_in_lockstep']} games in lockstep per process, train_ratio {rows[0]['train_ratio']:g})")
     print(f"{'way':<16}{'games/s':>10}{'moves/s':>10}{'games':>8}{'seconds':>9}{'lag max':>9}{'ratio':>7}")
