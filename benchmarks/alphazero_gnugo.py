@@ -16,9 +16,10 @@ The agent is ``sandbox gtp RUN`` in a subprocess, GNU Go is ``gnugo --mode gtp -
 --positional-superko --komi 7.5 --level L``; the referee (:func:`sandbox.agents.alphazero.gtp.play_game`)
 passes each move to the other engine until two passes in a row, a resignation or ``--max-moves``,
 and GNU Go's ``final_score`` decides (it judges dead stones; the sandbox's own counts the board as it
-stands). A move one engine refuses voids the game (counted apart). The table comes last; the
-figures go to benchmarks/results/alphazero_gnugo.json (``--out``), rewritten after every level, and
-the win rate against training minutes to alphazero_gnugo_curve.png beside it.
+stands); the mean margin (the agent's points minus GNU Go's) says how far from a win a point is. A
+move one engine refuses voids the game (counted apart). The table comes last; the figures go to
+benchmarks/results/alphazero_gnugo.json (``--out``), rewritten after every level, and the win rate
+against training minutes to alphazero_gnugo_curve.png beside it.
 """
 
 from __future__ import annotations
@@ -68,8 +69,24 @@ def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> d
     return {"level": level, "games": len(played), "win": win, "loss": loss, "draw": len(played) - win - loss,
             "void": len(games) - len(played), "win_rate": round(win / max(len(played), 1), 3),
             "win_rate_black": rate("B"), "win_rate_white": rate("W"),
-            "moves_per_game": round(sum(g["moves"] for g in played) / max(len(played), 1), 1),
+            "mean_margin": mean_margin(played), "moves_per_game": round(sum(g["moves"] for g in played) / max(len(played), 1), 1),
             "seconds_per_game": round(sum(g["seconds"] for g in games) / max(len(games), 1), 1), "detail": games}
+
+
+def margin(game: dict[str, Any]) -> float | None:
+    """The agent's points minus GNU Go's in a scored game (``B+3.5`` with the agent White: -3.5);
+    None for a resignation or a void game."""
+    try:
+        points = float(game["result"].split("+", 1)[1])
+    except (AttributeError, IndexError, ValueError):
+        return None
+    return points if game["won"] else -points if game["lost"] else 0.0
+
+
+def mean_margin(games: list[dict[str, Any]]) -> float | None:
+    """The mean of :func:`margin` over the scored games: how far from a win, when none is won."""
+    margins = [m for m in map(margin, games) if m is not None]
+    return round(sum(margins) / len(margins), 1) if margins else None
 
 
 def describe(run: Path, checkpoint: str) -> dict[str, Any]:
@@ -105,13 +122,15 @@ def draw_curve(result: dict[str, Any], path: Path) -> bool:
         return False
     fig = Figure(figsize=(7, 4.2))
     ax = fig.add_subplot()
-    for level in result["levels"]:
+    span = max(p["train_minutes"] for p in points) or 1.0
+    for i, level in enumerate(result["levels"]):
+        dodge = (i - (len(result["levels"]) - 1) / 2) * 0.01 * span  # the levels' points side by side, not on top of each other
         xs, ys, lo, hi = [], [], [], []
         for p in points:
             for c in p["levels"]:
                 if c["level"] == level and c["games"]:
                     a, b = wilson(c["win"] + 0.5 * c["draw"], c["games"])
-                    xs.append(p["train_minutes"])
+                    xs.append(p["train_minutes"] + dodge)
                     ys.append(c["win_rate"])
                     lo.append(c["win_rate"] - a)
                     hi.append(b - c["win_rate"])
@@ -194,13 +213,13 @@ def main() -> None:
     print(f"\nAlphaZero Go 9x9 against {result['opponent']} (Chinese rules, komi {args.komi:g}, positional superko), "
           f"{args.games} games a cell, colours alternating, scored by GNU Go")
     print(f"{'point':<36}{'step':>10}{'train min':>10}{'level':>6}{'win':>5}{'loss':>5}{'void':>5}{'win rate':>9}"
-          f"{'black':>7}{'white':>7}{'moves':>7}{'s/game':>8}")
+          f"{'black':>7}{'white':>7}{'margin':>8}{'moves':>7}{'s/game':>8}")
     for p in result["points"]:
         for c in p["levels"]:
             fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
             print(f"{p['label'][:35]:<36}{str(p['step']):>10}{str(p['train_minutes']):>10}{c['level']:>6}{c['win']:>5}{c['loss']:>5}"
                   f"{c['void']:>5}{c['win_rate']:>9.2f}{fmt(c['win_rate_black']):>7}{fmt(c['win_rate_white']):>7}"
-                  f"{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
+                  f"{str(c.get('mean_margin', '-')):>8}{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
     curve = args.out.with_name(args.out.stem + "_curve.png")
     if draw_curve(result, curve):
         print(f"wrote {args.out} and {curve}")

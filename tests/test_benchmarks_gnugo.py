@@ -1,0 +1,49 @@
+"""The Go benchmark's own arithmetic (benchmarks/alphazero_gnugo.py): the agent's margin read from
+GNU Go's results, the Wilson interval of a win rate, and the curve drawn from a results file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.alphazero_gnugo import draw_curve, margin, mean_margin, wilson  # noqa: E402
+
+
+def game(result: str, agent: str) -> dict:
+    winner = result[0] if result[:1] in ("B", "W") else None
+    return {"result": result, "agent": agent, "won": winner == agent, "lost": winner not in (agent, None)}
+
+
+def test_margin_is_the_agents_points_minus_gnugos() -> None:
+    assert margin(game("B+3.5", "B")) == 3.5
+    assert margin(game("B+73.5", "W")) == -73.5
+    assert margin(game("W+Resign", "B")) is None  # a resignation has no score
+    assert margin({"result": "void", "won": False, "lost": False}) is None
+    games = [game("B+3.5", "B"), game("W+10.5", "B"), game("B+Resign", "W")]
+    assert mean_margin(games) == pytest.approx((3.5 - 10.5) / 2)
+    assert mean_margin([game("W+Resign", "B")]) is None
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson(0, 40)
+    assert lo == 0.0 and hi == pytest.approx(0.0876, abs=1e-3)  # none of 40: up to 8.8% is still likely
+    lo, hi = wilson(20, 40)
+    assert lo == pytest.approx(1 - hi) and 0.35 < lo < 0.36
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_the_curve_is_drawn_from_the_points_with_training_minutes(tmp_path: Path) -> None:
+    def cell(level: int, win: int) -> dict:
+        return {"level": level, "games": 40, "win": win, "loss": 40 - win, "draw": 0, "win_rate": win / 40}
+
+    result = {"opponent": "GNU Go 3.8", "komi": 7.5, "levels": [1, 10], "games_per_cell": 40,
+              "points": [{"label": f"run @ {m} min", "train_minutes": m, "levels": [cell(1, w), cell(10, 0)]} for m, w in ((60, 2), (120, 9))]}
+    path = tmp_path / "curve.png"
+    assert draw_curve(result, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    exported = {**result, "points": [{**p, "train_minutes": None} for p in result["points"]]}
+    assert not draw_curve(exported, tmp_path / "none.png") and not (tmp_path / "none.png").exists()
