@@ -268,7 +268,7 @@ class Go(Game):
         return np.concatenate([moves, ~moves.any(1, keepdims=True)], 1)
 
     def search_moves(self, states: np.ndarray) -> np.ndarray:
-        """The search's moves: the legal ones but filling one's own eye, and a pass only when
+        """The search's moves: the legal ones except filling one's own eye, and a pass only when
         nothing else is left or when the opponent has just passed (so that a player ahead on the
         board can end the game). The rules allow a pass at any time; a search that may pass early
         learns in self-play that an early pass hands White the komi, and the games collapse to a
