@@ -176,6 +176,13 @@ def test_go_search_moves_keep_eyes_and_pass_only_when_done() -> None:
     # after the opponent's pass the search may pass too (to end a won game) or play on
     after_pass, _, _ = g.step(go_state(g, [".X.X.", "XXXXX", "OOOOO", ".....", "....."], to_play=1)[None], np.array([g.pass_action]))
     assert g.search_moves(after_pass)[0, g.pass_action] and g.search_moves(after_pass)[0, 15]
+    # false eyes may be filled: (0, 3) and (4, 0) on the edge with a white stone on a diagonal,
+    # (2, 2) in the middle with two; in the middle one white diagonal leaves an eye
+    s = go_state(g, ["XXX.X", "XXXXO", "XX.XX", "XOXOX", ".X..."], to_play=0)
+    moves = g.search_moves(s[None])[0]
+    assert moves[3] and moves[12] and moves[20]
+    s = go_state(g, ["XXXXX", "XXXXX", "XX.XX", "XXXOX", "....."], to_play=0)
+    assert not g.search_moves(s[None])[0, 12]
     # nothing left but one's own eyes: the pass, and only the pass
     full = go_state(g, [".X.X.", "XXXXX", "X.X.X", "XXXXX", "X.X.X"], to_play=0)
     moves = g.search_moves(full[None])[0]

@@ -253,12 +253,20 @@ class Go(Game):
         return out
 
     def _own_eyes(self, states: np.ndarray) -> np.ndarray:
-        """(B, cells) bool: the empty points whose neighbours are all the mover's stones (or the edge)."""
+        """(B, cells) bool: the mover's eyes, empty points whose neighbours are all the mover's
+        stones (or the edge) and whose diagonal points hold at most one opponent stone (none on
+        the edge). A point with more is a false eye: the stones around it may need it to connect."""
         board = self.boards(states)
         me = (states[:, self.cells] + 1)[:, None, None]
+        padded = self._pad(board, -1)
         eye = board == 0
-        for c in self._neighbours(self._pad(board, -1)):
+        for c in self._neighbours(padded):
             eye &= (c == me) | (c == -1)
+        n = self.size
+        diagonals = [padded[:, 0:n, 0:n], padded[:, 0:n, 2:n + 2], padded[:, 2:n + 2, 0:n], padded[:, 2:n + 2, 2:n + 2]]
+        theirs = sum((d == 3 - me).astype(np.int8) for d in diagonals)
+        edge = sum((d == -1).astype(np.int8) for d in diagonals) > 0
+        eye &= theirs < np.where(edge, 1, 2)
         return eye.reshape(len(states), -1)
 
     def rollout_legal(self, states: np.ndarray) -> np.ndarray:
