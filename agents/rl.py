@@ -59,7 +59,8 @@ class RLConfig:
     anneal_over: Literal["steps", "budget"] = option(
         "steps", "what linear schedules (learning rate, PPO's clip range, DQN's exploration) run down over: steps (the run's steps, "
                  "as RL Zoo), or budget (steps or max_minutes, whichever ends first: a max_minutes run anneals to its end)")
-    torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one", low=0, high=256)
+    torch_threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); small networks run fastest on one", low=0, high=256,
+                                resumable=True)
 
     def validate(self) -> None:
         if self.n_envs < 1 or self.frame_stack < 0 or self.eval_every < 0 or self.eval_episodes < 1 or self.torch_threads < 0 or self.eval_video_every < 1:

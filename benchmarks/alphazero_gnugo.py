@@ -4,6 +4,7 @@
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_gnugo.py --train 15 30 60 [--set KEY=VALUE ...]
     python benchmarks/alphazero_gnugo.py --train 60 --run-dir runs/go-curve              # a first sitting
     python benchmarks/alphazero_gnugo.py --train 120 --run-dir runs/go-curve --append     # a later one: resumed to 120 min
+    python benchmarks/alphazero_gnugo.py --train 180 --run-dir runs/go-curve --append --set agent.actors=2   # on both cores
 
 Each point (a RUN as given: a go9 run directory or a folder 'sandbox export' wrote; or, with
 ``--train``, the preset alphazero-go9 trained in segments, each resuming the run up to that many
@@ -34,6 +35,7 @@ from typing import Any
 
 import sandbox
 from sandbox.agents.alphazero.gtp import GTPClient, GTPError, gnugo_command, play_game, sandbox_gtp_command
+from sandbox.errors import SandboxError
 
 def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> dict[str, Any]:
     """``args.games`` games of the agent of ``run`` against GNU Go at ``level``, colours alternating."""
@@ -189,8 +191,8 @@ def main() -> None:
                               "levels": args.levels, "games_per_cell": args.games, "simulations": args.simulations,
                               "max_moves": args.max_moves, "points": list(earlier), "complete": False}
 
-    def play_point(run: Path, checkpoint: str, label: str) -> None:
-        point = {"label": label, **describe(run, checkpoint), "levels": []}
+    def play_point(run: Path, checkpoint: str, label: str, overrides: list[str] | None = None) -> None:
+        point = {"label": label, **describe(run, checkpoint), **({"set": overrides} if overrides else {}), "levels": []}
         result["points"].append(point)
         for level in args.levels:
             print(f"{label}: GNU Go level {level}", flush=True)
@@ -202,11 +204,15 @@ def main() -> None:
     if args.train:
         out = args.run_dir or Path("runs") / f"bench-alphazero-gnugo-{time.strftime('%Y%m%d-%H%M%S')}"
         for minutes in args.train:
-            if (out / "run.json").exists():  # an earlier sitting's run: resumed up to max_minutes of training in all
-                sandbox.train(None, [f"out={out}", f"max_minutes={minutes}"], progress=False)
-            else:
-                sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
-            play_point(out, "latest", f"{out.name} @ {minutes:g} min")
+            try:
+                if (out / "run.json").exists():  # an earlier sitting's run: resumed up to max_minutes of training in all,
+                    # --set only with keys a resume may change (agent.actors=, agent.threads=, ...)
+                    sandbox.train(None, [f"out={out}", f"max_minutes={minutes}", *args.set], progress=False)
+                else:
+                    sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
+            except SandboxError as exc:
+                sys.exit(f"error: {exc}")
+            play_point(out, "latest", f"{out.name} @ {minutes:g} min", args.set)
     result["complete"] = True
     args.out.write_text(json.dumps(result, indent=1))
 

@@ -53,7 +53,8 @@ class TrainConfig:
     eval_draws: int = option(3, "draws of eval_n samples each scheduled evaluation averages, each against its own split of the real "
                              "data (one draw is too noisy to choose the best checkpoint by)", low=1, high=20)
     grid: int = option(64, "images in a logged sample grid", low=1)
-    threads: int = option(0, "torch CPU threads (0: the process's own count before any run set one); CPU results depend on it", low=0)
+    threads: int = option(0, "torch CPU threads (0: the process's own count before any run set one); CPU results depend on it", low=0,
+                          resumable=True)
 
     def validate(self) -> None:
         if self.lr <= 0 or self.batch <= 0 or self.eval_n < 2 or self.grid <= 0 or self.threads < 0:

@@ -34,13 +34,15 @@ PRESET_DIRS: list[Path] = [Path(__file__).parent / "presets"]
 
 
 def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,  # noqa: A002 - reads well at call sites
-           above: float | None = None, below: float | None = None, **kwargs: Any) -> Any:
+           above: float | None = None, below: float | None = None, resumable: bool = False, **kwargs: Any) -> Any:
     """A dataclass field with a default and a one-line ``help`` (shown by ``--help``).
 
     ``low``/``high`` (inclusive) and ``above``/``below`` (exclusive) bound a number (or each number
-    of a list); :func:`build` refuses a value outside them in one sentence."""
+    of a list); :func:`build` refuses a value outside them in one sentence. ``resumable`` marks a
+    key that says where and on how many processes a run trains, not what it learns: a resumed run
+    may change it (``sandbox train out=RUN agent.actors=2``)."""
     bounds = {k: v for k, v in (("low", low), ("high", high), ("above", above), ("below", below)) if v is not None}
-    metadata = {"help": help, **({"bounds": bounds} if bounds else {})}
+    metadata = {"help": help, **({"bounds": bounds} if bounds else {}), **({"resumable": True} if resumable else {})}
     if isinstance(default, (list, dict, set)):
         value = default
         return field(default_factory=lambda: type(value)(value), metadata=metadata, **kwargs)
@@ -492,8 +494,9 @@ def _normalise(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def apply_override(raw: dict[str, Any], text: str) -> None:
-    """Apply one ``key=value`` (dots reach into sections) to the raw config mapping."""
+def apply_override(raw: dict[str, Any], text: str, open_sections: bool = False) -> None:
+    """Apply one ``key=value`` (dots reach into sections) to the raw config mapping. With
+    ``open_sections`` a field may set a section no name has chosen (a resumed run's own plugin's)."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
@@ -513,9 +516,9 @@ def apply_override(raw: dict[str, Any], text: str) -> None:
                 raw[top] = {"name": value}  # a new plugin: fields set for the old one do not carry over
             return
         if section is None:
-            if top != "backbone":
+            if top != "backbone" and not open_sections:
                 raise ConfigError(f"{key}={value} sets a field of the {top}, but no {top} is chosen; add {top}=NAME first.")
-            section = raw["backbone"] = {}  # the plugin's default backbone, named when the config is checked
+            section = raw[top] = {}  # the plugin's default backbone (named when the config is checked), or a resumed run's plugin
         target = section
     elif top == "wandb":
         if len(path) == 1:
@@ -534,8 +537,9 @@ def apply_override(raw: dict[str, Any], text: str) -> None:
     target[path[-1]] = value
 
 
-def raw_config(source: str | Path | dict | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """The unchecked config mapping from a preset name, YAML path or dict, with overrides applied."""
+def raw_config(source: str | Path | dict | None, overrides: list[str] | tuple[str, ...] = (), open_sections: bool = False) -> dict[str, Any]:
+    """The unchecked config mapping from a preset name, YAML path or dict, with overrides applied
+    (``open_sections``: see :func:`apply_override`)."""
     if source is None:
         raw: dict[str, Any] = {}
     elif isinstance(source, dict):
@@ -550,8 +554,19 @@ def raw_config(source: str | Path | dict | None, overrides: list[str] | tuple[st
                 raise ConfigError(f"unknown preset {text!r}; {did_you_mean(text, list(found))} (or give a .yaml file)")
             raw = _normalise(load_yaml(found[text]), f"preset {text}")
     for item in overrides:
-        apply_override(raw, item)
+        apply_override(raw, item, open_sections)
     return raw
+
+
+def resumable_keys(config: RunConfig) -> list[str]:
+    """The dotted keys of a run's plugin sections that a resumed run may change: those declared
+    with ``option(..., resumable=True)`` (the processes and threads it trains on)."""
+    keys: list[str] = []
+    for name in SECTIONS:
+        section = getattr(config, name)
+        if section is not None and dataclasses.is_dataclass(section.config):
+            keys += [f"{name}.{f.name}" for f in dataclasses.fields(section.config) if f.metadata.get("resumable")]
+    return keys
 
 
 def plugin_config_class(section: str, name: str) -> Any:
@@ -582,6 +597,9 @@ def from_raw(raw: dict[str, Any]) -> RunConfig:
             continue
         if key in SECTIONS:
             data = dict(value)
+            if "name" not in data:  # fields given for a section that was never chosen (or a run without one, resumed)
+                raise ConfigError(f"{', '.join(f'{key}.{k}' for k in data) or key} sets a field of the {key}, but the config chooses "
+                                  f"no {key}; add {key}=NAME, or drop the field.")
             name = data.pop("name")
             if not isinstance(name, str) or not name:
                 raise ConfigError(f"{key} must name a plugin, got {name!r}.")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sandbox import checkpoint
 from sandbox import tuned as tuned_values
-from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve
+from sandbox.config import RunConfig, from_raw, load_yaml, raw_config, resolve, resumable_keys
 from sandbox.device import seed_everything
 from sandbox.errors import ConfigError, MachineError, RunDirError, SandboxError
 from sandbox.faults import fault_point
@@ -506,10 +506,31 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / "-".join(parts)
 
 
+def _differences(asked: dict[str, Any], saved: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two nested config mappings."""
+    out: list[str] = []
+    for key in sorted(set(asked) | set(saved)):
+        a, s = asked.get(key), saved.get(key)
+        if isinstance(a, dict) and isinstance(s, dict):
+            out += _differences(a, s, f"{prefix}{key}.")
+        elif a != s:
+            out.append(prefix + key)
+    return out
+
+
+def _names_a_run(config: Any, overrides: list[str] | tuple[str, ...]) -> bool:
+    """Whether the overrides alone name an existing run (``out=RUN``, no preset or file): then a
+    plugin field such as ``agent.actors=2`` is one of that run's own plugins."""
+    outs = [value.strip() for key, _, value in (item.partition("=") for item in overrides) if key.strip() == "out"]
+    return config is None and bool(outs) and is_run_dir(outs[-1])
+
+
 def _resume_config(run_dir: Path, raw: dict[str, Any]) -> RunConfig:
-    """The run's own config, with only the budget keys taken from what the user gave."""
+    """The run's own config, with only the budget keys and its plugins' resumable keys (see
+    :func:`sandbox.config.resumable_keys`) taken from what the user gave."""
     saved_raw = load_yaml(run_dir / "config.yaml")
-    saved = load_run_config(run_dir).to_dict()
+    saved_cfg = load_run_config(run_dir)
+    saved = saved_cfg.to_dict()
     merged = dict(saved_raw)
     for key in RESUMABLE_KEYS:
         if key in raw:
@@ -519,14 +540,20 @@ def _resume_config(run_dir: Path, raw: dict[str, Any]) -> RunConfig:
         asked = from_raw({**tuned_values.merge(saved_raw, raw), "out": str(run_dir)}).to_dict()  # the user's keys over the saved ones
     except ConfigError as exc:
         raise ConfigError(f"out={run_dir} is an existing run, which resumes with its own config, and your keys do not fit it: {exc}") from None
-    resumed = from_raw(merged)
-    changed = sorted(k for k in asked if k not in RESUMABLE_KEYS and asked.get(k) != saved.get(k))
+    plugin_keys = resumable_keys(saved_cfg)
+    changed = [k for k in _differences(asked, saved) if k not in RESUMABLE_KEYS and k not in plugin_keys]
     if changed:
+        may = [f"{k}=" for k in RESUMABLE_KEYS if k != "out"] + [f"{k}=" for k in plugin_keys]
         raise ConfigError(
             f"out={run_dir} is an existing run, which resumes with its own config, but you changed "
-            f"{', '.join(changed)}; drop those keys (only " + ", ".join(f"{k}=" for k in RESUMABLE_KEYS if k != "out") + " may change) or choose a new out=."
+            f"{', '.join(changed)}; drop those keys (only {', '.join(may)} may change) or choose a new out=."
         )
-    return resumed
+    for key in plugin_keys:  # where and on how many processes it trains: the user's value
+        section, name = key.split(".", 1)
+        if asked[section].get(name) != saved[section].get(name):
+            kept = merged.get(section)
+            merged[section] = {**(kept if isinstance(kept, dict) else {"name": kept}), name: asked[section][name]}
+    return from_raw(merged)
 
 
 def train(
@@ -550,7 +577,7 @@ def train(
     notice: tuned_values.Tuned | None = None
     if isinstance(config, RunConfig):
         config = config.to_dict()
-    raw = raw_config(config, overrides)
+    raw = raw_config(config, overrides, open_sections=_names_a_run(config, overrides))
     # under 'accelerate launch', several processes train this run: the main one decides what
     # depends on files or on the moment (see sandbox.processes), and writes alone
     processes = Processes.from_env()

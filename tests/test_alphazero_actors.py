@@ -100,6 +100,29 @@ def test_the_resumed_run_goes_on_where_it_stopped_and_learns_perfect_play(stoppe
     assert r["loss"] == 0, r
 
 
+@needs_ray
+def test_a_run_of_one_process_resumes_with_actors_and_other_keys_stay_its_own(tmp_path: Path) -> None:
+    """agent.actors is where a run trains, not what it learns: a single-loop run resumes with an
+    actor (its games arrive from Ray), while a changed learning rate is refused, naming the key and
+    the keys that may change, with nothing in the run touched."""
+    base = ["agent=alphazero", "env=tictactoe", "backbone=mlp", "agent.games=16", "agent.simulations=4", "agent.eval_every=100000",
+            "agent.log_every=64", "agent.eval_games=2", "agent.elo_snapshots=0", "max_minutes=null", "wandb.mode=disabled", "--no-progress"]
+    code, err = finish(start("train", *base, "steps=256", "out=run", cwd=tmp_path))
+    assert code == 0, err[-3000:]
+    run_dir = tmp_path / "run"
+    before = rows(run_dir)
+    assert before and not any("rollout/actor_lag" in r for r in before)
+    files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    code, err = finish(start("train", "out=run", "steps=1024", "agent.learning_rate=0.5", "--no-progress", cwd=tmp_path))
+    assert code == 2 and "agent.learning_rate" in err and "agent.actors=" in err and "Traceback" not in err, err[-3000:]
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files
+    code, err = finish(start("train", "out=run", "steps=1024", "agent.actors=1", "--no-progress", cwd=tmp_path))
+    assert code == 0, err[-3000:]
+    after = rows(run_dir)[len(before):]
+    assert any("rollout/actor_lag" in r for r in after) and after[-1]["step"] >= 1024
+    assert (run_dir / "config.yaml").read_bytes() == files[run_dir / "config.yaml"]  # the run's own config; actors were this sitting's
+
+
 def test_an_actor_alone_plays_its_games_with_the_weights_it_is_given() -> None:
     """The actor's body without Ray: a call plays moves × games positions and hands back whole games
     labelled with their results; the weights are taken once per version."""

@@ -173,7 +173,11 @@ def test_resume_refuses_a_changed_config_and_keeps_the_run(tmp_path, cli):
     assert cli("train", *TINY, "steps=10", f"out={d}", "--no-progress").returncode == 0
     before = {p: p.read_bytes() for p in d.rglob("*") if p.is_file()}
     out = cli("train", *TINY, "steps=10", "model.lr=0.5", f"out={d}")
-    assert out.returncode == 2 and "model" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "model.lr" in out.stderr and "Traceback" not in out.stderr
+    assert {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} == before
+    out = cli("train", f"out={d}", "steps=10", "agent.actors=2")  # a field of a plugin this run does not have
+    assert out.returncode == 2 and "agent.actors" in out.stderr and "no agent" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} == before
     out = cli("train", f"out={d}", "steps=25", "--no-progress")  # budget keys may change
     assert out.returncode == 0, out.stderr

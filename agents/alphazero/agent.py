@@ -89,16 +89,17 @@ class AlphaZeroConfig:
     log_every: int = option(3_200, "log self-play metrics (losses, game lengths, speed) every this many self-play moves", low=1)
     log_seconds: float | None = option(None, "also log once this many seconds have passed since the last log "
                                              "(null: never; 0: after every move of the games in lockstep)", low=0)
-    threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); 1 is fastest for search's small batches", low=0)
+    threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); 1 is fastest for search's small batches", low=0,
+                          resumable=True)
     actors: int = option(0, "self-play actors on Ray, each playing its own `games` on a CPU while this process trains "
-                            "(0: self-play in this process, as one loop; needs the scale extra)", low=0, high=1024)
+                            "(0: self-play in this process, as one loop; needs the scale extra)", low=0, high=1024, resumable=True)
     actor_moves: int = option(4, "actors: lockstep moves an actor plays per call before it hands its finished games over "
                                  "and takes the newest weights", low=1, high=4096)
     weights_every: int = option(16, "actors: publish the learner's weights to the actors every this many training steps", low=1)
     max_lag: int = option(64, "actors: the most training steps the learner may run ahead of the weights an actor still plays "
                               "with (it waits for that actor's games rather than train further)", low=1)
     ray_address: str | None = option(None, "actors: the Ray cluster to join (HOST:PORT, auto or ray://HOST:PORT; null: "
-                                           "RAY_ADDRESS, else a local Ray of this machine's CPUs)")
+                                           "RAY_ADDRESS, else a local Ray of this machine's CPUs)", resumable=True)
 
     def validate(self) -> None:
         positive = {"simulations": self.simulations, "games": self.games, "buffer_size": self.buffer_size,
