@@ -58,7 +58,9 @@ usage: sandbox train [PRESET | CONFIG.yaml] [key=value ...] [--no-progress]
 Train the agent or generative model a preset, a YAML file and key=value overrides describe.
 'agent=NAME' or 'model=NAME' selects a plugin, 'agent.FIELD=VALUE' sets one of its fields (the same
 for env=, data= and backbone=). With out= naming an existing run, that run resumes from its latest
-checkpoint with its own config and what is left of its budget. Ctrl-C writes a checkpoint and stops.
+checkpoint with its own config and what is left of its budget; besides steps=, max_minutes=,
+checkpoint_minutes= and device=, only keys of where it trains may change (threads, agent.actors=).
+Ctrl-C writes a checkpoint and stops.
 """
 
 
