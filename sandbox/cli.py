@@ -103,7 +103,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("--episodes", type=int, help="episodes to play (agents)")
     s.add_argument("--games", type=int, help="games to play (board games)")
-    s.add_argument("--opponent", help="board games: random, mcts:N or perfect")
+    s.add_argument("--opponent", help="board games: random, mcts:N, perfect (tic-tac-toe) or gnugo:L (Go: GNU Go at level L, 0 to 10)")
     s.add_argument("--n", type=int, help="generative models: samples to measure")
     s.add_argument("--draws", type=int, metavar="K",
                    help="generative models: measure K times, each with new samples against new real halves, and give the "

@@ -205,3 +205,94 @@ def test_the_referee_of_the_benchmark_plays_gnu_go_against_itself() -> None:
     assert game["end"] in ("passes", "resign") and game["winner"] in ("B", "W", None)
     assert game["result"] == "0" or game["result"][:2] in ("B+", "W+")
     assert len(game["moves"]) > 10 and np.all([m == "pass" or vertex_to_action(m, 9) >= 0 for m in game["moves"]])
+
+
+# -- GNU Go as an opponent of the sandbox's matches (gnugo:L) ---------------------------------------
+def gnugo_children() -> list[int]:
+    """Process ids of GNU Go processes this test process started."""
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,comm=", "-e"], capture_output=True, text=True).stdout.split("\n")
+    return [int(p[0]) for p in (line.split() for line in out) if len(p) == 3 and int(p[1]) == __import__("os").getpid() and "gnugo" in p[2]]
+
+
+@needs_gnugo
+def test_gnugo_opponent_beats_random_on_the_sandboxs_rules_and_its_processes_end_with_the_match() -> None:
+    """GNU Go at level 0 against uniformly random moves, colours alternating, scored by the
+    sandbox's Tromp-Taylor count: it captures the random stones before it passes, so it wins
+    every game; its processes are gone when the match is over."""
+    from sandbox.agents.alphazero.opponents import opponent, play_match
+    from sandbox.envs.games import get_game
+
+    game = get_game("go9")
+    gnugo = opponent(game, "gnugo:0")
+    r = play_match(game, opponent(game, "random", seed=3), gnugo, 4)
+    assert r["games"] == 4 and r["loss"] == 4, r
+    assert gnugo.engines == [] and gnugo_children() == []
+
+
+@needs_gnugo
+def test_gnugo_opponent_takes_up_a_position_it_never_saw() -> None:
+    """A slot handed a position its engine did not see played (here: 12 random moves in): the
+    stones are set up on a cleared board and GNU Go answers with a legal move; one move later it
+    follows the game move by move again."""
+    from sandbox.agents.alphazero.opponents import opponent
+    from sandbox.envs.games import get_game
+
+    game = get_game("go9")
+    rng = np.random.default_rng(0)
+    state = game.initial(1)
+    for _ in range(12):
+        state, _, _ = game.step(state, np.array([rng.choice(np.flatnonzero(game.search_moves(state)[0]))]))
+    gnugo = opponent(game, "gnugo:0")
+    gnugo.start(1)
+    try:
+        a = gnugo.moves(state, np.array([0]))
+        assert game.legal(state)[0, a[0]]
+        state, _, _ = game.step(state, a)
+        reply = int(rng.choice(np.flatnonzero(game.search_moves(state)[0])))
+        state, _, _ = game.step(state, np.array([reply]))
+        b = gnugo.moves(state, np.array([0]))
+        assert game.legal(state)[0, b[0]]
+        state, _, _ = game.step(state, b)
+        assert np.array_equal(gnugo.known[0], state[0])  # followed move by move, not set up again
+        ours = ["".join(".XO"[v] for v in row) for row in state[0, :81].reshape(9, 9)]
+        assert board_rows(gnugo.engines[0].send("showboard")) == ours  # stone for stone
+    finally:
+        gnugo.finish()
+
+
+@pytest.mark.parametrize("spec, words", [("gnugo:11", "0 to 10"), ("gnugo:x", "0 to 10"), ("gnugo:", "0 to 10"),
+                                         ("gnu:1", "gnugo:L")])
+def test_bad_gnugo_opponents_are_one_sentence(spec: str, words: str) -> None:
+    from sandbox.agents.alphazero.opponents import opponent
+    from sandbox.envs.games import get_game
+    from sandbox.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=words) as info:
+        opponent(get_game("go9"), spec)
+    assert "\n" not in str(info.value)
+
+
+def test_gnugo_plays_go_only_and_says_how_to_install_it(monkeypatch) -> None:
+    from sandbox.agents.alphazero import opponents
+    from sandbox.envs.games import get_game
+    from sandbox.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="plays Go, not connect_four"):
+        opponents.opponent(get_game("connect_four"), "gnugo:1")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(opponents.os, "access", lambda *a, **k: False)  # as on a machine without Debian's /usr/games/gnugo
+    with pytest.raises(ConfigError, match="apt-get install gnugo"):
+        opponents.opponent(get_game("go9"), "gnugo:1")
+
+
+@needs_gnugo
+def test_a_go_run_evaluates_against_gnugo_during_training_and_from_eval(go_run: Path, tmp_path: Path) -> None:
+    run = sandbox.train(None, [*TINY, "env=go9", "agent.eval_opponents=[gnugo:0]", "agent.eval_games=2", f"out={tmp_path / 'r'}"],
+                        progress=False)
+    rows = [__import__("json").loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert any(r.get("eval/win_rate/gnugo:0") == 0.0 for r in rows), rows[-1]
+    out = subprocess.run([sys.executable, "-m", "sandbox.cli", "eval", str(go_run), "--opponent", "gnugo:0", "--games", "2", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = __import__("json").loads(out.stdout)
+    assert r["games"] == 2 and r["win"] + r["draw"] + r["loss"] == 2 and r["opponent"] == "gnugo:0"

@@ -84,7 +84,7 @@ class AlphaZeroConfig:
     eval_minutes: float | None = option(None, "also evaluate once this many minutes have passed since the last evaluation "
                                               "(null: never; a clock schedule makes a run depend on the machine's speed)", above=0)
     eval_games: int = option(20, "games against each opponent per evaluation", low=1)
-    eval_opponents: list[str] = option(["random", "mcts:100"], "opponents of the evaluations: random, mcts:N, perfect")
+    eval_opponents: list[str] = option(["random", "mcts:100"], "opponents of the evaluations: random, mcts:N, perfect (tic-tac-toe), gnugo:L (Go, GNU Go level L)")
     elo_snapshots: int = option(3, "earlier networks kept as Elo opponents", low=0)
     log_every: int = option(3_200, "log self-play metrics (losses, game lengths, speed) every this many self-play moves", low=1)
     log_seconds: float | None = option(None, "also log once this many seconds have passed since the last log "
@@ -592,7 +592,7 @@ class AlphaZero(Agent):
         return seen[:n]
 
     def evaluate(self, games: int | None = None, opponent: str = "random", episodes: int | None = None, **options: Any) -> dict[str, Any]:
-        """Win, draw and loss counts of ``games`` against ``opponent`` (random, mcts:N, perfect), first move alternating."""
+        """Win, draw and loss counts of ``games`` against ``opponent`` (random, mcts:N, perfect, gnugo:L), first move alternating."""
         from sandbox.agents.alphazero.opponents import opponent as make_opponent
 
         n = int(games or episodes or 100)

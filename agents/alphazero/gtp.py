@@ -331,14 +331,23 @@ class GTPClient:
 
     def send(self, command: str) -> str:
         """Send one command; its answer's text (several lines joined by newlines)."""
+        self.write(command)
+        return self.answer(command)
+
+    def write(self, command: str) -> None:
+        """Send one command without waiting: engines in several processes think side by side, and
+        :meth:`answer` collects each one's answer."""
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(command + "\n")
             self.proc.stdin.flush()
         except BrokenPipeError:
             raise GTPError(f"{self.name} has exited (code {self.proc.poll()})") from None
+
+    def answer(self, command: str) -> str:
+        """The answer to the command :meth:`write` sent last (named in errors)."""
         deadline = time.time() + self.timeout
-        answer: list[str] = []
+        got: list[str] = []
         while True:
             try:
                 line = self._lines.get(timeout=max(0.0, deadline - time.time()))
@@ -347,12 +356,12 @@ class GTPClient:
             if line is None:
                 raise GTPError(f"{self.name} has exited (code {self.proc.poll()}) without answering {command!r}")
             line = line.rstrip("\r\n")
-            if not answer and not line.strip():
+            if not got and not line.strip():
                 continue  # blank lines before an answer
-            if answer and not line.strip():
+            if got and not line.strip():
                 break
-            answer.append(line)
-        head, rest = answer[0], answer[1:]
+            got.append(line)
+        head, rest = got[0], got[1:]
         status, text = head[0], head[1:].lstrip("0123456789").strip()
         text = "\n".join([text, *rest]).strip()
         if status == "?":
@@ -387,10 +396,15 @@ class GTPClient:
         self.close()
 
 
-def gnugo_command(level: int = 1, komi: float = 7.5, binary: str = "/usr/games/gnugo", seed: int | None = None) -> list[str]:
+def gnugo_command(level: int = 1, komi: float = 7.5, binary: str = "/usr/games/gnugo", seed: int | None = None,
+                  tromp_taylor: bool = False) -> list[str]:
     """GNU Go as a GTP engine: Chinese (area) rules, positional superko as the sandbox's core, ``level``
-    0 to 10 (10 its full strength)."""
+    0 to 10 (10 its full strength). With ``tromp_taylor`` it captures every dead stone before it
+    passes and never resigns, for games scored by the board as it stands (the sandbox's own rules)
+    rather than by GNU Go's ``final_score``, which takes dead stones off by judgement."""
     argv = [binary, "--mode", "gtp", "--chinese-rules", "--positional-superko", "--komi", f"{komi:g}", "--level", str(level)]
+    if tromp_taylor:
+        argv += ["--capture-all-dead", "--never-resign"]
     if seed is not None:
         argv += ["--seed", str(seed)]
     return argv

@@ -6,6 +6,8 @@ played in lockstep: every ply, the games where one player is to move are searche
 - ``random``: a uniformly random legal move.
 - ``mcts:N``: pure MCTS (UCT) with N random-rollout simulations a move.
 - ``perfect``: tic-tac-toe only; exhaustive negamax, a random choice among the optimal moves.
+- ``gnugo:L``: Go only; GNU Go 3.8 at level L (0 to 10) over GTP, one process a game of the match,
+  thinking side by side (:class:`GnuGoPlayer`).
 - a network with its search: :class:`SearchPlayer` with the network's evaluator (``AlphaZero.player``).
 
 :func:`play_human` is the board games' human play (``sandbox play tictactoe --human``): a person
@@ -18,6 +20,8 @@ result recorded, with ``random`` anchored at 0.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +43,9 @@ class Player:
 
     def moves(self, states: np.ndarray, slots: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """The match is over (or stopped): let go of what it held."""
 
 
 class RandomPlayer(Player):
@@ -156,8 +163,113 @@ class PerfectPlayer(Player):
         return np.array([self.rng.choice(perfect_moves(s)) for s in states])
 
 
+# -- GNU Go ---------------------------------------------------------------------------------------
+def find_gnugo() -> str:
+    """GNU Go's program: ``gnugo`` on PATH, else Debian's /usr/games/gnugo; ConfigError when neither."""
+    found = shutil.which("gnugo") or ("/usr/games/gnugo" if os.access("/usr/games/gnugo", os.X_OK) else None)
+    if found is None:
+        raise ConfigError("the gnugo:L opponent is GNU Go 3.8, which is not installed here; install it (Debian: apt-get install gnugo) "
+                          "or choose random or mcts:N.")
+    return found
+
+
+class GnuGoPlayer(Player):
+    """GNU Go (3.8) at ``level`` 0 to 10 over GTP, with Chinese rules, positional superko and the
+    game's komi: one process for each game of a match, started with the match and ended with it.
+    The game is scored by the sandbox's rules (Tromp-Taylor: the board as it stands), so GNU Go
+    captures every dead stone before it passes (``--capture-all-dead``) and never resigns.
+
+    A player sees positions, not moves: each slot remembers the position its engine last knew (after
+    its own move), finds the move that leads from there to the position it is given (the other
+    player's, or none when it moves first) and plays it on the engine; then every engine of the
+    call is asked ``genmove`` at once, so that they think side by side on the machine's cores. A
+    move the sandbox's rules refuse (which the shared rules make rare) is played as a pass, and the
+    engine's board is set up again from the position at its next turn."""
+
+    def __init__(self, game: Any, level: int, seed: int = 0) -> None:
+        if not game.name.startswith("go"):
+            raise ConfigError(f"the gnugo:L opponent plays Go, not {game.name}; use random or mcts:N.")
+        self.game, self.level, self.seed, self.name = game, level, seed, f"gnugo:{level}"
+        self.program = find_gnugo()
+        self.engines: list[Any] = []
+        self.known: list[np.ndarray | None] = []
+
+    def start(self, n_games: int) -> None:
+        from sandbox.agents.alphazero.gtp import GTPClient, gnugo_command
+
+        self.finish()
+        for i in range(n_games):
+            engine = GTPClient(gnugo_command(self.level, self.game.komi, self.program, seed=self.seed + i, tromp_taylor=True),
+                               self.name, timeout=120.0)
+            self.engines.append(engine)
+            engine.send(f"boardsize {self.game.size}")
+            engine.send("clear_board")
+        self.known = [self.game.initial(1)[0] for _ in range(n_games)]
+
+    def finish(self) -> None:
+        for engine in self.engines:
+            engine.close()
+        self.engines, self.known = [], []
+
+    def _catch_up(self, slot: int, state: np.ndarray) -> None:
+        """Play on the slot's engine the move that led from the position it knows to ``state``."""
+        from sandbox.agents.alphazero.gtp import GTPError, action_to_vertex
+
+        game, engine, known = self.game, self.engines[slot], self.known[slot]
+        if known is not None and np.array_equal(known, state):
+            return
+        if known is not None:
+            moves = np.flatnonzero(game.legal(known[None])[0])
+            after, _, _ = game.step(np.repeat(known[None], len(moves), 0), moves)
+            found = np.flatnonzero((after == state).all(1))
+            if len(found):
+                colour = "black" if game.to_play(known[None])[0] == 0 else "white"
+                try:
+                    engine.send(f"play {colour} {action_to_vertex(int(moves[found[0]]), game.size)}")
+                    self.known[slot] = state
+                    return
+                except GTPError:
+                    pass
+        self._set_up(slot, state)
+
+    def _set_up(self, slot: int, state: np.ndarray) -> None:
+        """Put the stones of ``state`` on a cleared board (the engine forgets the game's history)."""
+        from sandbox.agents.alphazero.gtp import action_to_vertex
+
+        engine, board = self.engines[slot], state[: self.game.cells]
+        engine.send("clear_board")
+        for colour, value in (("black", 1), ("white", 2)):
+            for point in np.flatnonzero(board == value):
+                engine.send(f"play {colour} {action_to_vertex(int(point), self.game.size)}")
+        self.known[slot] = state
+
+    def moves(self, states: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        from sandbox.agents.alphazero.gtp import GTPError, vertex_to_action
+
+        game = self.game
+        for state, slot in zip(states, slots):
+            self._catch_up(int(slot), state)
+        colours = ["black" if c == 0 else "white" for c in game.to_play(states)]
+        for slot, colour in zip(slots, colours):
+            self.engines[slot].write(f"genmove {colour}")
+        legal = game.legal(states)
+        actions = np.full(len(states), game.pass_action, np.int64)
+        for i, (slot, colour) in enumerate(zip(slots, colours)):
+            vertex = self.engines[slot].answer(f"genmove {colour}").strip().lower()
+            try:
+                action = game.pass_action if vertex == "resign" else vertex_to_action(vertex, game.size)
+            except GTPError:
+                action = -1
+            if 0 <= action < game.num_actions and legal[i, action]:
+                actions[i] = action
+                self.known[slot] = game.step(states[i][None], actions[i][None])[0][0]
+            else:  # resigned (played on as a pass) or a move these rules refuse: set the board up again next turn
+                self.known[slot] = None
+        return actions
+
+
 def opponent(game: Any, spec: str, seed: int = 0) -> Player:
-    """The player an opponent string names: random, perfect or mcts:N."""
+    """The player an opponent string names: random, perfect, mcts:N or gnugo:L."""
     spec = str(spec).strip()
     if spec == "random":
         return RandomPlayer(game, seed)
@@ -167,7 +279,13 @@ def opponent(game: Any, spec: str, seed: int = 0) -> Player:
         n = spec[5:]
         if n.isdigit() and int(n) > 0:
             return mcts_player(game, int(n), seed)
-    raise ConfigError(f"--opponent {spec!r} is not an opponent; use random, mcts:N (N rollout simulations a move, e.g. mcts:1000) or perfect (tic-tac-toe).")
+    if spec.startswith("gnugo:"):
+        level = spec[6:]
+        if level.isdigit() and 0 <= int(level) <= 10:
+            return GnuGoPlayer(game, int(level), seed)
+        raise ConfigError(f"--opponent {spec!r}: GNU Go's level is a whole number from 0 to 10, e.g. gnugo:1 or gnugo:10.")
+    raise ConfigError(f"--opponent {spec!r} is not an opponent; use random, mcts:N (N rollout simulations a move, e.g. mcts:1000), "
+                      "perfect (tic-tac-toe) or gnugo:L (Go, GNU Go at level L from 0 to 10).")
 
 
 # -- matches --------------------------------------------------------------------------------------
@@ -176,10 +294,18 @@ def play_match(game: Any, a: Player, b: Player, games: int, first: str = "altern
     of them with first='a', none with first='b'). Counts are from ``a``'s side. With a
     ``deadline`` (a ``time.time()``), the games unfinished then are dropped: ``games`` counts the
     finished ones (maybe 0, with rates of 0) and ``cut`` says whether any was dropped."""
+    try:
+        a.start(games)
+        b.start(games)
+        return _play_match(game, a, b, games, first, deadline)
+    finally:
+        a.finish()
+        b.finish()
+
+
+def _play_match(game: Any, a: Player, b: Player, games: int, first: str, deadline: float | None) -> dict[str, Any]:
     states = game.initial(games)
     a_first = np.arange(games) % 2 == 0 if first == "alternate" else np.full(games, first == "a")
-    a.start(games)
-    b.start(games)
     done = np.zeros(games, bool)
     result = np.zeros(games)  # +1 a won, -1 a lost
     while not done.all():
