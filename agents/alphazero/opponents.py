@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from sandbox.agents.alphazero.gtp import GTPClient, GTPError, action_to_vertex, gnugo_command, vertex_to_action
 from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick, rollout_evaluator
 from sandbox.errors import ConfigError
 
@@ -195,8 +196,6 @@ class GnuGoPlayer(Player):
         self.known: list[np.ndarray | None] = []
 
     def start(self, n_games: int) -> None:
-        from sandbox.agents.alphazero.gtp import GTPClient, gnugo_command
-
         self.finish()
         for i in range(n_games):
             engine = GTPClient(gnugo_command(self.level, self.game.komi, self.program, seed=self.seed + i, tromp_taylor=True),
@@ -213,8 +212,6 @@ class GnuGoPlayer(Player):
 
     def _catch_up(self, slot: int, state: np.ndarray) -> None:
         """Play on the slot's engine the move that led from the position it knows to ``state``."""
-        from sandbox.agents.alphazero.gtp import GTPError, action_to_vertex
-
         game, engine, known = self.game, self.engines[slot], self.known[slot]
         if known is not None and np.array_equal(known, state):
             return
@@ -234,8 +231,6 @@ class GnuGoPlayer(Player):
 
     def _set_up(self, slot: int, state: np.ndarray) -> None:
         """Put the stones of ``state`` on a cleared board (the engine forgets the game's history)."""
-        from sandbox.agents.alphazero.gtp import action_to_vertex
-
         engine, board = self.engines[slot], state[: self.game.cells]
         engine.send("clear_board")
         for colour, value in (("black", 1), ("white", 2)):
@@ -244,8 +239,6 @@ class GnuGoPlayer(Player):
         self.known[slot] = state
 
     def moves(self, states: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        from sandbox.agents.alphazero.gtp import GTPError, vertex_to_action
-
         game = self.game
         for state, slot in zip(states, slots):
             self._catch_up(int(slot), state)
