@@ -193,7 +193,9 @@ def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
-    """k-NN precision and recall (Kynkäänniemi et al. 2019) of ``fake`` against ``real``."""
+    """k-NN precision and recall (Kynkäänniemi et al. 2019) of ``fake`` against ``real``; with fewer
+    than k + 1 images a side, k is as many neighbours as there are."""
+    k = max(1, min(k, len(real) - 1, len(fake) - 1))
     r_real, r_fake = _knn_radii(real, k), _knn_radii(fake, k)
     d = np.sqrt(((fake[:, None, :] - real[None, :, :]) ** 2).sum(-1))  # fake × real
     precision = float((d <= r_real[None, :]).any(1).mean())

@@ -115,6 +115,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--env", help="a stable-baselines3 zip's env (default: from the zip's name, as RL Zoo names them)")
     s.add_argument("--data", metavar="NAME[,key=value...]",
                    help="a diffusers pipeline folder: the data set its FID compares with (e.g. digits, or mnist,path=DIR)")
+    _checkpoint_flag(s, "evaluate")
     s.add_argument("--wandb", action="store_true",
                    help="also log the evaluation to W&B as a run of job_type eval in the trained run's group (files under RUN_DIR/wandb; "
                         "offline unless the run's wandb.mode is online)")
@@ -126,6 +127,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--human", action="store_true", help="you play (keyboard or mouse)")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object")
     s.add_argument("--env", help="a stable-baselines3 zip's env (default: from the zip's name, as RL Zoo names them)")
+    _checkpoint_flag(s, "play")
 
     s = sub.add_parser("sample", help="sample images from a trained generative model")
     s.add_argument("run_dir", metavar="RUN_DIR")
@@ -135,6 +137,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--steps", type=int, help="diffusion models: sampling steps (default: the run's model.steps; for ddpm 20 with dpm or ddim, all with ddpm; for flow 10 with euler, 5 with heun)")
     s.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
     s.add_argument("--label", type=int, help="class to sample (class-conditional models)")
+    _checkpoint_flag(s, "sample")
     s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
 
     s = sub.add_parser("compare", help="learning curves and a table of several runs")
@@ -186,8 +189,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("--simulations", type=int, metavar="N", help="search simulations a move (default: the run's evaluation search, agent.eval_simulations)")
     s.add_argument("--resign", type=float, metavar="V", help="resign when the search values the position below V, from -1 (lost) to 1 (won) (default: never)")
-    s.add_argument("--checkpoint", choices=["best", "latest"], default="best",
-                   help="the run's checkpoint to play: best (by Elo, the default; latest when there is none) or latest")
+    _checkpoint_flag(s, "play")
     s.add_argument("--quiet", action="store_true", help="no log lines on stderr (by default one a generated move)")
 
     s = sub.add_parser("completion", help="print a tab-completion script for bash, zsh, tcsh, fish or powershell",
@@ -326,10 +328,27 @@ def cmd_train(argv: list[str]) -> int:
     return 0
 
 
-def _load(run_dir: str, kind: str | None = None, data: str | None = None) -> Any:
-    from sandbox.run import load
 
-    if Path(run_dir).is_dir() and (Path(run_dir) / "model_index.json").exists() and not (Path(run_dir) / "config.yaml").exists():
+def _checkpoint_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--checkpoint best|latest``: which of a run's checkpoints ``what`` uses."""
+    parser.add_argument("--checkpoint", choices=["best", "latest"],
+                        help=f"the run's checkpoint to {what}: best (by its score, the default; latest when it has none) or latest")
+
+
+def _no_checkpoint_flag(args: argparse.Namespace, target: str, what: str) -> None:
+    if args.checkpoint is not None:
+        raise SandboxError(f"--checkpoint is for a run folder made by 'sandbox train'; {target} is {what}, which has no checkpoints to choose from.")
+
+
+def _load(run_dir: str, kind: str | None = None, data: str | None = None, which: str | None = None) -> Any:
+    """The plugin of a run folder (its ``which`` checkpoint: best by default), of a folder 'sandbox
+    export' wrote, or of a diffusers pipeline folder; one sentence when it is none of them."""
+    from sandbox.run import is_exported, load
+
+    pipeline = Path(run_dir).is_dir() and (Path(run_dir) / "model_index.json").exists() and not (Path(run_dir) / "config.yaml").exists()
+    if which is not None and (pipeline or (Path(run_dir).is_dir() and is_exported(run_dir))):
+        raise SandboxError(f"--checkpoint is for a run folder made by 'sandbox train'; {run_dir} is an exported folder with one set of weights.")
+    if pipeline:
         from sandbox.registry import generative  # a diffusers pipeline folder, read as JSON and safetensors
 
         load_pipeline = generative.provided("ddpm", "load_pipeline")
@@ -340,7 +359,7 @@ def _load(run_dir: str, kind: str | None = None, data: str | None = None) -> Any
         return load_pipeline(run_dir, data=data)
     if data is not None:
         raise SandboxError(f"--data is for a diffusers pipeline folder; {run_dir} evaluates on its own data set.")
-    plugin = load(run_dir)
+    plugin = load(run_dir, which or "best")
     if kind is not None:
         from sandbox.plugin import Agent, GenerativeModel
 
@@ -383,6 +402,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.wandb and not (target / "config.yaml").is_file():
         raise SandboxError(f"--wandb logs the evaluation of a run that 'sandbox train' made, beside its own W&B run; {args.run_dir} is not one.")
     if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
+        _no_checkpoint_flag(args, args.run_dir, "a stable-baselines3 zip")
         return _eval_zip(args)
     if args.env is not None:
         raise SandboxError(f"--env is for a stable-baselines3 zip (sandbox eval PATH.zip --env ID); {args.run_dir} evaluates on its own env.")
@@ -391,7 +411,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for k in ("episodes", "games", "n", "draws", "steps"):  # before the run is loaded: a wrong number answers at once
         if k in options and options[k] <= 0:
             raise SandboxError(f"--{k} must be a positive number, not {options[k]}.")
-    plugin = _load(args.run_dir, data=args.data)
+    plugin = _load(args.run_dir, data=args.data, which=args.checkpoint)
     from sandbox.plugin import GenerativeModel
 
     is_model = isinstance(plugin, GenerativeModel)
@@ -422,7 +442,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from sandbox.tracking import logged_in_to_wandb
         from sandbox.wandb_worker import log_evaluation
 
-        pointer = read_pointer(Path(args.run_dir), "best") or read_pointer(Path(args.run_dir), "latest")  # what sandbox.load read
+        pointer = (read_pointer(Path(args.run_dir), "best") if args.checkpoint != "latest" else None) \
+            or read_pointer(Path(args.run_dir), "latest")  # what sandbox.load read
         step = pointer.get("step") if pointer else None
         try:
             wanted = plugin.config.wandb.mode  # offline unless the run's mode says online (auto: online with a login)
@@ -473,6 +494,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         check_output_file(record, "--record", ".mp4")
     target = Path(args.target)
     if target.suffix.lower() == ".zip" and target.is_file():  # a stable-baselines3 zip, read without unpickling
+        _no_checkpoint_flag(args, args.target, "a stable-baselines3 zip")
         from sandbox.registry import agents
 
         play_zip = agents.provided("ppo", "play_zip")
@@ -482,7 +504,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         print(json.dumps(result) if args.json else play_summary(result))
         return 0
     if is_run_dir(target):
-        plugin = _load(args.target, "agent")
+        plugin = _load(args.target, "agent", which=args.checkpoint)
         result = plugin.play(episodes=args.episodes, record=record, human=args.human)
         if result:
             print(json.dumps(result) if args.json else play_summary(result))
@@ -503,6 +525,7 @@ def cmd_play(args: argparse.Namespace) -> int:
                            f"or an env to play with --human: {hint}")
     if not args.human:
         raise SandboxError(f"{args.target!r} is an env, not a run directory; to play it yourself add --human (sandbox play {args.target} --human).")
+    _no_checkpoint_flag(args, args.target, "an env")
     factory = envs.get(args.target).load()
     human = envs.provided(args.target, "play_human") or getattr(factory, "play_human", None)
     if human is None:
@@ -534,7 +557,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from sandbox.files import check_output_file, writing
 
     check_output_file(out, "--out", ".png")
-    plugin = _load(args.run_dir, "generative")
+    plugin = _load(args.run_dir, "generative", which=args.checkpoint)
     options = {k: v for k in ("sampler", "steps", "label") if (v := getattr(args, k)) is not None}
     import numpy as np
 
@@ -654,7 +677,7 @@ def cmd_gtp(args: argparse.Namespace) -> int:
     serve = agents.provided("alphazero", "gtp")
     if serve is None:
         raise SandboxError("sandbox gtp needs the sandbox's AlphaZero agent (the agents plugins), which is not installed.")
-    return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint)
+    return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint or "best")
 
 
 def cmd_completion(args: argparse.Namespace) -> int:

@@ -194,3 +194,50 @@ def test_dpm_solver_with_steps_near_t_gives_distinct_timesteps_and_real_images(u
     assert len(s.timesteps) == steps and len(set(s.timesteps.tolist())) == steps
     x = torch.as_tensor(m.sample(3, seed=0, sampler="dpm", steps=steps))
     assert torch.isfinite(x).all()
+
+
+def test_checkpoint_flag_picks_best_or_latest_and_is_refused_where_there_is_none(unet_run, tmp_path, capsys):
+    """--checkpoint best|latest on sample (and eval, play): a run whose best and latest differ samples
+    differently by the flag, best by default; a folder with one set of weights, a zip or an env id
+    refuse the flag in one sentence."""
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from sandbox.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(unet_run, run)
+    ckpts = run / "checkpoints"
+    first = json.loads((ckpts / "latest.json").read_text())
+    stem = ckpts / first["file"]
+    later = f"step-{int(first['file'][5:]) + 1:012d}"
+    tensors = load_file(str(stem.with_suffix(".safetensors")))
+    tensors = {k: v * 1.5 if v.is_floating_point() else v for k, v in tensors.items()}  # other weights
+    save_file(tensors, str(ckpts / f"{later}.safetensors"))
+    shutil.copyfile(stem.with_suffix(".json"), ckpts / f"{later}.json")
+    (ckpts / "best.json").write_text(json.dumps(first))
+    (ckpts / "latest.json").write_text(json.dumps({**first, "file": later}))
+
+    def sample(*flags):
+        out = tmp_path / f"s{len(list(tmp_path.glob('s*.npz')))}.npz"
+        assert main(["sample", str(run), "--n", "2", "--steps", "2", "--no-progress", "--out", str(out), *flags]) == 0
+        return np.load(out)["samples"]
+
+    default, best, latest = sample(), sample("--checkpoint", "best"), sample("--checkpoint", "latest")
+    assert np.array_equal(default, best)
+    assert not np.array_equal(best, latest)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--n", "3", "--steps", "2", "--checkpoint", "latest", "--json"]) == 0  # 3 samples: k-NN of 2
+    assert 0 <= json.loads(capsys.readouterr().out)["precision"] <= 1
+    assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "x.png"), "--checkpoint", "newest"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["play", "CartPole-v1", "--human", "--checkpoint", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint is for a run folder" in err and "an env" in err and "Traceback" not in err
+    exported = tmp_path / "exported"
+    assert main(["export", str(run), "--to", str(exported), "--n", "2"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(exported), "--n", "2", "--checkpoint", "latest"]) == 2
+    assert "one set of weights" in capsys.readouterr().err
