@@ -4,7 +4,7 @@
 
     runs/<name>/
       config.yaml     the resolved config: everything needed to rebuild the run
-      run.json        the run's id (for W&B), when it started, and how it last ended
+      run.json        the run's id (for W&B), when it started, how it last ended, and its sittings
       metrics.jsonl   one JSON object per logged step
       checkpoints/    <step>.safetensors + <step>.json pairs; latest.json and best.json point at one
       media/          sample grids, gameplay videos
@@ -460,7 +460,10 @@ class Run:
                 self.info = {}
         self.info.setdefault("id", uuid.uuid4().hex[:12])
         self.info.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
-        self._write_info(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()), host=socket.gethostname())
+        sittings = self.info.get("sittings")
+        sittings = [x for x in sittings if isinstance(x, dict)][-999:] if isinstance(sittings, list) else []
+        self._write_info(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()), host=socket.gethostname(),
+                         sittings=[*sittings, self._sitting()])
         self.tracker = Tracker(self.dir, self.config.to_dict(), self.config.wandb, self.info["id"], self.dir.name,
                                resume_row=self._wandb_row)
         if not self._clock_started:  # train() starts the clock when it is called; a bare Run when its session opens
@@ -493,7 +496,18 @@ class Run:
                 self._bar.close()
                 self._bar = None
             self.tracker.close(0 if status != "failed" else 1)
+            self.info["sittings"][-1].update(to_step=self._step, status=status)
             self._write_info(status=status, step=self._step, elapsed_seconds=round(self.elapsed, 3))
+
+    def _sitting(self) -> dict[str, Any]:
+        """run.json's record of this sitting: when it began, from which step, and the keys a resume
+        may change (the budget, and where it trains: threads, actors, ...) as this sitting has them."""
+        values = self.config.to_dict()
+        keys: dict[str, Any] = {k: values[k] for k in RESUMABLE_KEYS if k != "out"}
+        for key in resumable_keys(self.config):
+            section, name = key.split(".", 1)
+            keys[key] = values[section].get(name)
+        return {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "from_step": self._step, "host": socket.gethostname(), **keys}
 
 
 # -- the functions behind `sandbox train` and `sandbox.load` -----------------------------------------

@@ -121,6 +121,8 @@ def test_a_run_of_one_process_resumes_with_actors_and_other_keys_stay_its_own(tm
     after = rows(run_dir)[len(before):]
     assert any("rollout/actor_lag" in r for r in after) and after[-1]["step"] >= 1024
     assert (run_dir / "config.yaml").read_bytes() == files[run_dir / "config.yaml"]  # the run's own config; actors were this sitting's
+    sittings = json.loads((run_dir / "run.json").read_text())["sittings"]
+    assert [(x["agent.actors"], x["from_step"], x["steps"]) for x in sittings] == [(0, 0, 256), (1, sittings[0]["to_step"], 1024)]
 
 
 def test_an_actor_alone_plays_its_games_with_the_weights_it_is_given() -> None:

@@ -179,9 +179,14 @@ def test_resume_refuses_a_changed_config_and_keeps_the_run(tmp_path, cli):
     assert out.returncode == 2 and "agent.actors" in out.stderr and "no agent" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} == before
-    out = cli("train", f"out={d}", "steps=25", "--no-progress")  # budget keys may change
+    out = cli("train", f"out={d}", "steps=25", "max_minutes=5", "--no-progress")  # budget keys may change
     assert out.returncode == 0, out.stderr
     assert read_metrics(d)[-1]["step"] == 25
+    # run.json keeps each sitting (the refused ones never began): its start, its steps and the keys a resume may change
+    first, second = json.loads((d / "run.json").read_text())["sittings"]
+    assert (first["from_step"], first["to_step"], first["steps"], first["max_minutes"], first["status"]) == (0, 10, 10, None, "finished")
+    assert (second["from_step"], second["to_step"], second["steps"], second["max_minutes"], second["status"]) == (10, 25, 25, 5, "finished")
+    assert "started" in second and "model.lr" not in second
 
 
 def test_seeding_makes_runs_repeatable(tmp_path):
