@@ -193,9 +193,33 @@ def test_human_play_against_the_agent_headless(c4_run, monkeypatch) -> None:
     (["env=connect_four", "agent.eval_opponents=[perfect]"], "tic-tac-toe only"),
     (["env=tictactoe", "agent.simulations=0"], "positive"),
     (["env=tictactoe", "backbone=rnn", "backbone.hidden=-1"], ""),
+    (["env=tictactoe", "agent.lr_schedule=linear"], "lr_schedule.*cosine"),
 ])
 def test_bad_configs_are_refused_before_anything_is_written(overrides, match, tmp_path) -> None:
     out = tmp_path / "bad"
     with pytest.raises(sandbox.SandboxError, match=match):
         sandbox.train(None, ["agent=alphazero", "wandb.mode=disabled", f"out={out}", *overrides], progress=False)
     assert not out.exists()
+
+
+def test_a_cosine_learning_rate_falls_to_a_tenth_over_the_budget_and_goes_on_after_a_resume(tmp_path) -> None:
+    """agent.lr_schedule=cosine: the logged learning rate starts at learning_rate, falls as the
+    steps are spent, and a resumed run with a larger budget goes on from its share of the new one."""
+    base = TINY + ["env=tictactoe", "backbone=mlp", "agent.eval_every=100000", "agent.elo_snapshots=0", "agent.log_every=64",
+                   "agent.log_seconds=null", "agent.learning_rate=0.01", "agent.lr_schedule=cosine", "max_minutes=null"]
+    out = tmp_path / "cos"
+    run = sandbox.train(None, base + ["steps=640", f"out={out}"], progress=False)
+    agent = sandbox.load(run.dir, which="latest")
+    assert agent.learning_rate_at(0.0) == pytest.approx(0.01) and agent.learning_rate_at(1.0) == pytest.approx(0.001)
+    assert agent.learning_rate_at(0.5) == pytest.approx(0.0055)
+    rates = [(r["step"], r["train/learning_rate"]) for r in read_metrics(out) if "train/learning_rate" in r]
+    assert len(rates) >= 3 and all(a[1] > b[1] for a, b in zip(rates, rates[1:]))  # falling all the way
+    assert rates[0][1] > 0.009 and rates[-1][1] < 0.002
+    for step, lr in rates:  # the rate of the step's share of the budget (its updates come a little before the row)
+        assert agent.learning_rate_at(step / 640) <= lr <= agent.learning_rate_at(max(step - 64, 0) / 640) + 1e-9
+    sandbox.train(None, ["steps=1280", f"out={out}"], progress=False)
+    later = [r["train/learning_rate"] for r in read_metrics(out) if "train/learning_rate" in r and r["step"] > 640]
+    assert later and 0.001 < later[0] < agent.learning_rate_at(0.45) and later[-1] < 0.0015  # half the new budget spent at the resume
+    const = sandbox.train(None, TINY + ["env=tictactoe", "backbone=mlp", "agent.eval_every=100000", "agent.elo_snapshots=0",
+                                        "steps=128", f"out={tmp_path / 'const'}"], progress=False)
+    assert {r["train/learning_rate"] for r in read_metrics(const.dir) if "train/learning_rate" in r} == {0.001}

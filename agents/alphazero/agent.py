@@ -37,6 +37,7 @@ evaluation logs ``eval/games`` (the games it finished) and scores no checkpoint.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -78,6 +79,9 @@ class AlphaZeroConfig:
     batch_size: int = option(256, "positions per gradient step", low=1)
     learning_rate: float = option(1e-3, "AdamW learning rate", above=0, high=10)
     weight_decay: float = option(1e-4, "AdamW weight decay", low=0)
+    lr_schedule: Literal["constant", "cosine"] = option(
+        "constant", "the learning rate over the run: constant, or cosine (from learning_rate down to a tenth of it at the end "
+                    "of the budget, steps or max_minutes, whichever ends first; a resume goes on where the run was)")
     train_ratio: float = option(4.0, "gradient samples per self-play position", low=0)
     min_buffer: int = option(512, "positions before training starts", low=0)
     eval_every: int = option(25_600, "evaluate (matches, Elo) every this many self-play moves, and at the start and the end (0: only then)", low=0)
@@ -272,7 +276,7 @@ class AlphaZero(Agent):
             if self.buffer.size >= max(cfg.min_buffer, cfg.batch_size):
                 owed += cfg.games * cfg.train_ratio / cfg.batch_size
                 while owed >= 1:
-                    sched.losses.append(self.train_step())
+                    sched.losses.append(self.train_step(run.progress()))
                     owed -= 1
             window["train"] += time.time() - t1
             self._log_rate_or_checkpoint(run, sched)
@@ -365,7 +369,7 @@ class AlphaZero(Agent):
                         if self.counters["updates"] + 1 - oldest > cfg.max_lag:
                             publish()  # that actor's next call starts from these; its games arrive before more training
                             break
-                        sched.losses.append(self.train_step())
+                        sched.losses.append(self.train_step(run.progress()))
                         owed -= 1
                         if self.counters["updates"] - published["version"] >= cfg.weights_every:
                             publish()
@@ -439,14 +443,25 @@ class AlphaZero(Agent):
                             "rollout/draws": w["draws"] / w["games"]})
         if losses:
             pl, vl = np.mean(losses, axis=0)
-            metrics.update({"train/loss": float(pl + vl), "train/policy_loss": float(pl), "train/value_loss": float(vl)})
+            metrics.update({"train/loss": float(pl + vl), "train/policy_loss": float(pl), "train/value_loss": float(vl),
+                            "train/learning_rate": self.opt.param_groups[0]["lr"]})
         if w.get("calls"):
             metrics.update({"rollout/actor_lag": w["lag"] / w["calls"], "rollout/actor_lag_max": w["lag_max"]})
         run.log(metrics)
 
-    def train_step(self) -> tuple[float, float]:
-        """One gradient step on a batch from the buffer, each position under a random symmetry."""
+    def learning_rate_at(self, progress: float) -> float:
+        """The learning rate when ``progress`` (0 to 1) of the run's budget is spent."""
+        lr = self.cfg.learning_rate
+        if self.cfg.lr_schedule == "cosine":
+            lr *= 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+        return lr
+
+    def train_step(self, progress: float = 0.0) -> tuple[float, float]:
+        """One gradient step on a batch from the buffer, each position under a random symmetry, at
+        the learning rate of ``progress`` (the share of the run's budget spent)."""
         cfg, game = self.cfg, self.game
+        for group in self.opt.param_groups:
+            group["lr"] = self.learning_rate_at(progress)
         x, p, z = self.buffer.sample(self.rng, cfg.batch_size)
         if cfg.augment and game.num_symmetries > 1:
             ks = self.rng.integers(0, game.num_symmetries, len(x))
