@@ -6,8 +6,8 @@ A folder written by diffusers' ``DDPMPipeline`` or ``DDIMPipeline`` ``save_pretr
 (``scheduler_config.json``). It is read as data, never as code:
 
 1. ``model_index.json`` must name ``DDPMPipeline`` or ``DDIMPipeline`` with a ``UNet2DModel`` and a
-   ``DDPMScheduler`` or ``DDIMScheduler`` (diffusers' own classes: nothing is imported by a name
-   the folder chooses);
+   ``DDPMScheduler``, ``DDIMScheduler`` or ``FlowMatchEulerDiscreteScheduler`` (diffusers' own
+   classes: nothing is imported by a name the folder chooses);
 2. the UNet is built from its ``config.json`` and its weights read from
    ``diffusion_pytorch_model.safetensors`` only: a folder with ``.bin`` weights alone (a pickle)
    is refused in one sentence, never unpickled;
@@ -19,6 +19,11 @@ check and, with a data set, its FID all apply. Without ``--sampler``, a ``DDIMPi
 samples with ``ddim`` and a ``DDPMPipeline`` one with ``dpm`` (DPM-Solver++), both in 20 steps; with
 the same seed, ``--sampler ddim --steps K`` draws what ``DDIMPipeline(num_inference_steps=K)``
 draws.
+
+A ``DDPMPipeline`` whose scheduler is ``FlowMatchEulerDiscreteScheduler`` (what a flow-matching run
+exports) is a :class:`~sandbox.generative.flow.Flow` instead: its UNet predicts the velocity, and it
+samples with ``euler`` (what the pipeline's own loop draws, for the same seed) or ``heun``, 10 and 5
+steps by default.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ from torch import nn
 
 from sandbox.errors import ConfigError, RunDirError, SandboxError
 from sandbox.generative.ddpm import DDPM, DDPMConfig, default_steps
+from sandbox.generative.flow import Flow, FlowConfig
+from sandbox.generative.flow import default_steps as flow_steps
 
 #: the pipelines read, with the sampler each samples with by default
 PIPELINES = {"DDPMPipeline": "dpm", "DDIMPipeline": "ddim"}
 #: the schedulers whose config is a training schedule these pipelines use
-SCHEDULERS = ("DDPMScheduler", "DDIMScheduler")
+SCHEDULERS = ("DDPMScheduler", "DDIMScheduler", "FlowMatchEulerDiscreteScheduler")
 #: the largest JSON file read from a folder (a config is a few kilobytes)
 JSON_BYTES = 1 << 20
 WEIGHTS = "diffusion_pytorch_model.safetensors"
@@ -67,7 +74,7 @@ def _component(index: dict[str, Any], name: str, allowed: tuple[str, ...], folde
     entry = index.get(name)
     if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == "diffusers" and entry[1] in allowed):
         raise RunDirError(f"{folder}/model_index.json names {name} {entry!r}; the sandbox reads diffusers' "
-                          f"{' or '.join(allowed)} there.")
+                          f"{' or '.join(allowed) if len(allowed) < 3 else ', '.join(allowed[:-1]) + ' or ' + allowed[-1]} there.")
     return str(entry[1])
 
 
@@ -132,24 +139,20 @@ class PipelineUNet(nn.Module):
         return self.unet(x, t).sample
 
 
-class PipelineModel(DDPM):
-    """A diffusers ``DDPMPipeline`` / ``DDIMPipeline`` folder as a sandbox DDPM: its UNet, its
-    training schedule, and the sandbox's samplers, progress bar and metrics. Built by
-    :func:`load_pipeline`, not from a config: it samples and evaluates, it does not train."""
+class PipelineParts:
+    """What a pipeline folder is, whatever it samples: a UNet without labels, built by
+    :func:`load_pipeline` rather than from a config; it samples and evaluates, it does not train."""
 
-    def __init__(self, folder: Path, unet: nn.Module, scheduler: Any, own_sampler: str, data: Any) -> None:  # noqa: D107
+    folder: Path
+    data: Any
+
+    def _set_up(self, folder: Path, unet: nn.Module, data: Any) -> None:
         from sandbox.device import resolve_device
 
         # not DataModel.__init__: there is no run config and no data set to train on
-        self.config = None  # type: ignore[assignment]
+        self.config = None
         self.folder = folder
         self.device = resolve_device("auto")
-        cfg = DDPMConfig()
-        cfg.timesteps = int(scheduler.config.num_train_timesteps)
-        cfg.beta_schedule = scheduler.config.beta_schedule
-        cfg.ema, cfg.sampler, cfg.eval_sampler = 0.0, own_sampler, own_sampler
-        cfg.steps = default_steps(own_sampler, cfg.timesteps)
-        self.cfg = cfg
         self.data = data
         self.spec = None
         self.num_classes = None
@@ -157,13 +160,11 @@ class PipelineModel(DDPM):
         self.accelerator = None
         self.model = PipelineUNet(unet).to(self.device)
         self.ema = None
-        self.scheduler = scheduler
-        self._noted_old_default = False
         self.progress = None
 
     def make_sampler(self, sampler: str, steps: int) -> Any:
         with _quiet_diffusers():
-            return super().make_sampler(sampler, steps)
+            return super().make_sampler(sampler, steps)  # type: ignore[misc]
 
     def sample_labels(self, n: int, label: int | None, g: torch.Generator) -> torch.Tensor | None:
         if label is not None:
@@ -179,7 +180,37 @@ class PipelineModel(DDPM):
         if self.data.name is None:
             raise ConfigError(f"evaluating the pipeline folder {self.folder} needs the data set its FID compares with: "
                               "add --data NAME (e.g. --data digits).")
-        return super().evaluate(n=n, during_training=during_training, **options)
+        return super().evaluate(n=n, during_training=during_training, **options)  # type: ignore[misc, no-any-return]
+
+
+class PipelineModel(PipelineParts, DDPM):
+    """A diffusers ``DDPMPipeline`` / ``DDIMPipeline`` folder as a sandbox DDPM: its UNet, its
+    training schedule, and the sandbox's samplers, progress bar and metrics."""
+
+    def __init__(self, folder: Path, unet: nn.Module, scheduler: Any, own_sampler: str, data: Any) -> None:  # noqa: D107
+        self._set_up(folder, unet, data)
+        cfg = DDPMConfig()
+        cfg.timesteps = int(scheduler.config.num_train_timesteps)
+        cfg.beta_schedule = scheduler.config.beta_schedule
+        cfg.ema, cfg.sampler, cfg.eval_sampler = 0.0, own_sampler, own_sampler
+        cfg.steps = default_steps(own_sampler, cfg.timesteps)
+        self.cfg = cfg
+        self.scheduler = scheduler
+        self._noted_old_default = False
+
+
+class PipelineFlow(PipelineParts, Flow):
+    """A ``DDPMPipeline`` folder with diffusers' ``FlowMatchEulerDiscreteScheduler`` (a flow-matching
+    UNet, as a flow run exports it) as a sandbox Flow: Euler (the pipeline's own loop) or Heun."""
+
+    def __init__(self, folder: Path, unet: nn.Module, scheduler: Any, data: Any) -> None:  # noqa: D107
+        self._set_up(folder, unet, data)
+        cfg = FlowConfig()
+        cfg.ema, cfg.guidance = 0.0, 1.0
+        cfg.steps = flow_steps(cfg.sampler)
+        self.cfg = cfg
+        self.scheduler = scheduler
+        self.updates = 0
 
 
 def _data_for(spec: str | None, shape: tuple[int, int, int], folder: Path) -> Any:
@@ -226,11 +257,11 @@ def _data_for(spec: str | None, shape: tuple[int, int, int], folder: Path) -> An
     return ds
 
 
-def load_pipeline(folder: str | Path, data: str | None = None) -> PipelineModel:
+def load_pipeline(folder: str | Path, data: str | None = None) -> PipelineModel | PipelineFlow:
     """The diffusers pipeline at ``folder`` (DDPMPipeline or DDIMPipeline, safetensors weights) as a
     sandbox generative model; ``data`` names the data set ``evaluate`` compares with. Reads only
     JSON and safetensors; anything else is a SandboxError in one sentence."""
-    from diffusers import DDIMScheduler, DDPMScheduler
+    from diffusers import DDIMScheduler, DDPMScheduler, FlowMatchEulerDiscreteScheduler
 
     folder = Path(folder)
     index = _read_json(folder / "model_index.json")
@@ -241,7 +272,7 @@ def load_pipeline(folder: str | Path, data: str | None = None) -> PipelineModel:
     _component(index, "unet", ("UNet2DModel",), folder)
     sched_name = _component(index, "scheduler", SCHEDULERS, folder)
     sched_config = _read_json(folder / "scheduler" / "scheduler_config.json")
-    cls = {"DDPMScheduler": DDPMScheduler, "DDIMScheduler": DDIMScheduler}[sched_name]
+    cls = {"DDPMScheduler": DDPMScheduler, "DDIMScheduler": DDIMScheduler, "FlowMatchEulerDiscreteScheduler": FlowMatchEulerDiscreteScheduler}[sched_name]
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     try:
         with _quiet_diffusers():
@@ -249,10 +280,15 @@ def load_pipeline(folder: str | Path, data: str | None = None) -> PipelineModel:
     except Exception as exc:
         raise RunDirError(f"{folder}/scheduler/scheduler_config.json is not a {sched_name} diffusers can build "
                           f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}).") from None
+    flow = sched_name == "FlowMatchEulerDiscreteScheduler"
+    if flow and kind != "DDPMPipeline":
+        raise RunDirError(f"{folder} pairs a {kind} with a flow-matching scheduler; the sandbox reads a flow-matching UNet in a DDPMPipeline folder.")
     if int(scheduler.config.num_train_timesteps) < 2:
         raise RunDirError(f"{folder}'s scheduler has {scheduler.config.num_train_timesteps} training steps; a diffusion needs at least 2.")
     unet = read_unet(folder)
     size = unet.config.sample_size
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     shape = (int(unet.config.in_channels), int(h), int(w))
+    if flow:
+        return PipelineFlow(folder, unet, scheduler, _data_for(data, shape, folder))
     return PipelineModel(folder, unet, scheduler, PIPELINES[kind], _data_for(data, shape, folder))

@@ -177,6 +177,18 @@ def test_export_format_diffusers_writes_the_pipeline_and_refuses_the_dit(tmp_pat
     images = pipe(batch_size=2, num_inference_steps=3, output_type="pt", generator=torch.Generator().manual_seed(4)).images
     torch.testing.assert_close(images, sandbox.load(run.dir).sample(2, seed=4, sampler="euler", steps=3), rtol=0, atol=1e-5)
     assert "--sampler euler --steps 10" in (out / "README.md").read_text()
+    # the sandbox reads the folder back as a flow: sample draws what the run draws, by Euler or Heun; eval takes --data
+    folder = sandbox.load(out)
+    assert type(folder).__name__ == "PipelineFlow" and folder.sampling_plan() == ("euler", 10)
+    torch.testing.assert_close(folder.sample(2, seed=4, steps=3), images, rtol=0, atol=1e-5)
+    torch.testing.assert_close(folder.sample(2, seed=4, sampler="heun", steps=2),
+                               sandbox.load(run.dir).sample(2, seed=4, sampler="heun", steps=2), rtol=0, atol=1e-5)
+    r = cli("sample", str(out), "--n", "3", "--out", str(tmp_path / "grid.png"), "--seed", "4")
+    assert r.returncode == 0 and (tmp_path / "grid.png").is_file(), r.stderr
+    r = cli("sample", str(out), "--n", "3", "--out", str(tmp_path / "x.png"), "--label", "2")
+    assert r.returncode == 2 and "unconditional pipeline" in r.stderr and "Traceback" not in r.stderr
+    r = cli("eval", str(out), "--n", "8", "--data", "digits", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["fid"] > 0, r.stderr
     dit = train(tmp_path / "d", "transformer", "model.export_pipeline=false")
     r = cli("export", str(dit.dir), "--to", str(tmp_path / "dit"), "--format", "diffusers")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "backbone=cnn" in r.stderr and not (tmp_path / "dit").exists()

@@ -132,7 +132,7 @@ def test_what_is_not_such_a_pipeline_is_refused_in_one_sentence(folders, tmp_pat
     with pytest.raises(SandboxError, match="samples DDPMPipeline and DDIMPipeline folders"):
         load_pipeline(other)
     (other / "model_index.json").write_text(json.dumps({**index, "scheduler": ["diffusers", "EulerDiscreteScheduler"]}))
-    with pytest.raises(SandboxError, match="DDPMScheduler or DDIMScheduler"):
+    with pytest.raises(SandboxError, match="DDPMScheduler, DDIMScheduler or FlowMatchEulerDiscreteScheduler"):
         load_pipeline(other)
     (other / "model_index.json").write_text(json.dumps(index))
     (other / "unet" / "config.json").write_text(json.dumps({**json.loads((other / "unet" / "config.json").read_text()), "block_out_channels": [8, 8]}))
