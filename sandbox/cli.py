@@ -328,7 +328,6 @@ def cmd_train(argv: list[str]) -> int:
     return 0
 
 
-
 def _checkpoint_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """``--checkpoint best|latest``: which of a run's checkpoints ``what`` uses."""
     parser.add_argument("--checkpoint", choices=["best", "latest"],
