@@ -257,6 +257,18 @@ def _data_for(spec: str | None, shape: tuple[int, int, int], folder: Path) -> An
     return ds
 
 
+def _check_flow_schedule(folder: Path, kind: str, config: Any) -> None:
+    """One sentence for a flow-matching schedule the sandbox's flow samplers cannot follow."""
+    if kind != "DDPMPipeline":
+        raise RunDirError(f"{folder} pairs a {kind} with a flow-matching scheduler; the sandbox reads a flow-matching UNet in a DDPMPipeline folder.")
+    if config.get("use_dynamic_shifting"):
+        raise RunDirError(f"{folder}'s flow-matching scheduler shifts its schedule by the image size (use_dynamic_shifting, as "
+                          "Stable Diffusion 3 and Flux pipelines do), which a DDPMPipeline never sets; the sandbox reads a fixed shift.")
+    shift = config.get("shift")
+    if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 < shift <= 100:
+        raise RunDirError(f"{folder}'s flow-matching scheduler has shift {shift!r}; a shift is a number above 0 and at most 100 (1: evenly spaced).")
+
+
 def load_pipeline(folder: str | Path, data: str | None = None) -> PipelineModel | PipelineFlow:
     """The diffusers pipeline at ``folder`` (DDPMPipeline or DDIMPipeline, safetensors weights) as a
     sandbox generative model; ``data`` names the data set ``evaluate`` compares with. Reads only
@@ -281,8 +293,8 @@ def load_pipeline(folder: str | Path, data: str | None = None) -> PipelineModel 
         raise RunDirError(f"{folder}/scheduler/scheduler_config.json is not a {sched_name} diffusers can build "
                           f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}).") from None
     flow = sched_name == "FlowMatchEulerDiscreteScheduler"
-    if flow and kind != "DDPMPipeline":
-        raise RunDirError(f"{folder} pairs a {kind} with a flow-matching scheduler; the sandbox reads a flow-matching UNet in a DDPMPipeline folder.")
+    if flow:
+        _check_flow_schedule(folder, kind, scheduler.config)
     if int(scheduler.config.num_train_timesteps) < 2:
         raise RunDirError(f"{folder}'s scheduler has {scheduler.config.num_train_timesteps} training steps; a diffusion needs at least 2.")
     unet = read_unet(folder)

@@ -156,3 +156,31 @@ def test_the_data_set_at_the_pipelines_images(capfd) -> None:
                         ("mnist", "--data mnist,key=value")):
         with pytest.raises(SandboxError, match=words):
             _data_for(spec, (1, 16, 16), Path("p"))
+
+
+def test_a_flow_matching_folder_samples_as_its_pipeline_and_a_schedule_it_cannot_follow_is_refused(tmp_path: Path) -> None:
+    """A DDPMPipeline with FlowMatchEulerDiscreteScheduler (anyone's, here not the sandbox's) is read
+    as a flow: Euler draws what the pipeline draws for the same seed. A shift out of range, a
+    dynamic shift or a DDIMPipeline around the scheduler is one sentence."""
+    from diffusers import DDPMPipeline, FlowMatchEulerDiscreteScheduler
+
+    from sandbox.generative.pipeline_import import load_pipeline
+
+    base = tmp_path / "flow"
+    pipe = DDPMPipeline(small_unet(), FlowMatchEulerDiscreteScheduler(shift=3.0))
+    pipe.save_pretrained(base)
+    model = load_pipeline(base)
+    want = pipe(batch_size=2, num_inference_steps=4, output_type="pt", generator=torch.Generator().manual_seed(3)).images
+    torch.testing.assert_close(model.sample(2, seed=3, steps=4), want, rtol=0, atol=1e-5)
+    assert model.sample(2, seed=3, sampler="heun", steps=2).shape == (2, 1, 8, 8)
+    config = json.loads((base / "scheduler" / "scheduler_config.json").read_text())
+    for change, words in (({"shift": 0}, "shift 0"), ({"shift": -1.0}, "above 0"), ({"shift": "3"}, "diffusers can build"),
+                          ({"use_dynamic_shifting": True}, "use_dynamic_shifting")):
+        (base / "scheduler" / "scheduler_config.json").write_text(json.dumps({**config, **change}))
+        with pytest.raises(SandboxError, match=words):
+            load_pipeline(base)
+    (base / "scheduler" / "scheduler_config.json").write_text(json.dumps(config))
+    index = json.loads((base / "model_index.json").read_text())
+    (base / "model_index.json").write_text(json.dumps({**index, "_class_name": "DDIMPipeline"}))
+    with pytest.raises(SandboxError, match="in a DDPMPipeline folder"):
+        load_pipeline(base)
