@@ -68,7 +68,10 @@ def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> d
         mine = [g for g in played if g["agent"] == colour]
         return round(sum(g["won"] for g in mine) / len(mine), 3) if mine else None
 
+    for g in played:
+        g["board_margin"] = board_margin(g, args.komi)
     return {"level": level, "games": len(played), "win": win, "loss": loss, "draw": len(played) - win - loss,
+            "ahead_by_board": sum((g["board_margin"] or 0) > 0 for g in played),
             "void": len(games) - len(played), "win_rate": round(win / max(len(played), 1), 3),
             "win_rate_black": rate("B"), "win_rate_white": rate("W"),
             "mean_margin": mean_margin(played), "moves_per_game": round(sum(g["moves"] for g in played) / max(len(played), 1), 1),
@@ -83,6 +86,38 @@ def margin(game: dict[str, Any]) -> float | None:
     except (AttributeError, IndexError, ValueError):
         return None
     return points if game["won"] else -points if game["lost"] else 0.0
+
+
+def board_margin(game: dict[str, Any], komi: float, size: int = 9) -> float | None:
+    """The agent's margin by the sandbox's own count of the game's last board as it stands
+    (Tromp-Taylor, the rules it trains under: a dead stone left on the board counts as alive), from
+    the game's record; None for a void game or a record the rules core does not follow."""
+    import numpy as np
+
+    from sandbox.agents.alphazero.gtp import vertex_to_action
+    from sandbox.envs.games.go import Go
+
+    moves = str(game.get("record") or "").split()
+    if game.get("end") == "void" or game.get("agent") not in ("B", "W"):
+        return None
+    go = Go(size, komi, max_moves=len(moves) + 1)
+    state = go.initial(1)
+    try:
+        for vertex in moves:
+            action = vertex_to_action(vertex, size)
+            if not go.legal(state)[0, action]:
+                return None
+            state, _, _ = go.step(state, np.array([action]))
+    except GTPError:
+        return None
+    black = float(go.score(state)[0])
+    return black if game["agent"] == "B" else -black
+
+
+def ahead_by_board(cell: dict[str, Any], komi: float) -> int:
+    """The games of a cell where the agent leads by :func:`board_margin`: GNU Go's ``final_score``
+    takes off the stones it judges dead, so a cell may be lost by GNU Go's count and led by the board's."""
+    return sum((m or 0) > 0 for m in (board_margin(g, komi) for g in cell.get("detail", [])))
 
 
 def mean_margin(games: list[dict[str, Any]]) -> float | None:
@@ -219,13 +254,16 @@ def main() -> None:
     print(f"\nAlphaZero Go 9x9 against {result['opponent']} (Chinese rules, komi {args.komi:g}, positional superko), "
           f"{args.games} games a cell, colours alternating, scored by GNU Go")
     print(f"{'point':<36}{'step':>10}{'train min':>10}{'level':>6}{'win':>5}{'loss':>5}{'void':>5}{'win rate':>9}"
-          f"{'black':>7}{'white':>7}{'margin':>8}{'moves':>7}{'s/game':>8}")
+          f"{'black':>7}{'white':>7}{'margin':>8}{'board+':>7}{'moves':>7}{'s/game':>8}")
     for p in result["points"]:
         for c in p["levels"]:
             fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+            board = c["ahead_by_board"] if "ahead_by_board" in c else ahead_by_board(c, args.komi)  # earlier points: from their records
             print(f"{p['label'][:35]:<36}{str(p['step']):>10}{str(p['train_minutes']):>10}{c['level']:>6}{c['win']:>5}{c['loss']:>5}"
                   f"{c['void']:>5}{c['win_rate']:>9.2f}{fmt(c['win_rate_black']):>7}{fmt(c['win_rate_white']):>7}"
-                  f"{str(c.get('mean_margin', '-')):>8}{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
+                  f"{str(c.get('mean_margin', '-')):>8}{board:>7}{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
+    print("board+: games the agent leads by the sandbox's count of the last board as it stands (Tromp-Taylor: stones GNU Go "
+          "judges dead count as alive)")
     curve = args.out.with_name(args.out.stem + "_curve.png")
     if draw_curve(result, curve):
         print(f"wrote {args.out} and {curve}")

@@ -1,5 +1,6 @@
 """The Go benchmark's own arithmetic (benchmarks/alphazero_gnugo.py): the agent's margin read from
-GNU Go's results, the Wilson interval of a win rate, and the curve drawn from a results file."""
+GNU Go's results and counted on the last board, the Wilson interval of a win rate, and the curve
+drawn from a results file."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.alphazero_gnugo import draw_curve, margin, mean_margin, wilson  # noqa: E402
+from benchmarks.alphazero_gnugo import ahead_by_board, board_margin, draw_curve, margin, mean_margin, wilson  # noqa: E402
 
 
 def game(result: str, agent: str) -> dict:
@@ -47,3 +48,19 @@ def test_the_curve_is_drawn_from_the_points_with_training_minutes(tmp_path: Path
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     exported = {**result, "points": [{**p, "train_minutes": None} for p in result["points"]]}
     assert not draw_curve(exported, tmp_path / "none.png") and not (tmp_path / "none.png").exists()
+
+
+def test_the_board_count_replays_the_record_and_counts_stones_as_they_stand() -> None:
+    """One black stone and two passes: Black's area is the whole board, 81 - 7.5 for Black; an empty
+    board gives White the komi; a dead-looking white stone in Black's area still counts for White."""
+    assert board_margin({"record": "E5 pass pass", "agent": "B"}, 7.5) == 73.5
+    assert board_margin({"record": "E5 pass pass", "agent": "W"}, 7.5) == -73.5
+    assert board_margin({"record": "pass pass", "agent": "B"}, 7.5) == -7.5
+    # Black walls off the left side; a lone white stone sits inside it (dead to any judge, alive on the board)
+    wall = " ".join(f"E{r} A{r}" if r == 9 else f"E{r} pass" for r in range(1, 10))  # A9 is White's one stone
+    m = board_margin({"record": wall + " pass pass", "agent": "W"}, 7.5)
+    assert m == -(9 + 36 - 1 - 7.5)  # Black: column E and the right side; the left side touches both colours, so no one's
+    assert board_margin({"record": "E5 E5", "agent": "B"}, 7.5) is None  # a taken point
+    assert board_margin({"record": "Z9", "agent": "B"}, 7.5) is None and board_margin({"end": "void", "agent": "B"}, 7.5) is None
+    cell = {"detail": [{"record": "E5 pass pass", "agent": "B"}, {"record": "E5 pass pass", "agent": "W"}, {"record": "", "agent": "W"}]}
+    assert ahead_by_board(cell, 7.5) == 2  # the empty board: White (the agent) leads by the komi
