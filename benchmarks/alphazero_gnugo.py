@@ -5,6 +5,7 @@
     python benchmarks/alphazero_gnugo.py --train 60 --run-dir runs/go-curve              # a first sitting
     python benchmarks/alphazero_gnugo.py --train 120 --run-dir runs/go-curve --append     # a later one: resumed to 120 min
     python benchmarks/alphazero_gnugo.py --train 180 --run-dir runs/go-curve --append --set agent.actors=2   # on both cores
+    python benchmarks/alphazero_gnugo.py --table                                          # the table and curve of the results again
 
 Each point (a RUN as given: a go9 run directory or a folder 'sandbox export' wrote; or, with
 ``--train``, the preset alphazero-go9 trained in segments, each resuming the run up to that many
@@ -205,7 +206,16 @@ def main() -> None:
     ap.add_argument("--max-moves", type=int, default=324, help="a game still going after this many moves is scored as it stands")
     ap.add_argument("--gnugo", default="/usr/games/gnugo", help="the GNU Go program (3.8)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/alphazero_gnugo.json"), help="the JSON written")
+    ap.add_argument("--table", action="store_true", help="play nothing: print the table of --out and draw its curve again")
     args = ap.parse_args()
+    if args.table:
+        try:
+            result = json.loads(args.out.read_text())
+            result["points"]  # noqa: B018
+        except (OSError, ValueError, KeyError, TypeError):
+            sys.exit(f"error: --table reads a results file of this benchmark, and {args.out} is not one; give --out FILE.")
+        print_table(result, args)
+        return
     if not args.runs and not args.train:
         ap.error("give RUN directories or --train MINUTES ...")
     if args.run_dir is not None and not args.train:
@@ -250,25 +260,28 @@ def main() -> None:
             play_point(out, "latest", f"{out.name} @ {minutes:g} min", args.set)
     result["complete"] = True
     args.out.write_text(json.dumps(result, indent=1))
+    print_table(result, args)
 
+
+def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """The table of every point and level (last), and the curve drawn beside ``args.out``."""
     print(f"\nAlphaZero Go 9x9 against {result['opponent']} (Chinese rules, komi {args.komi:g}, positional superko), "
-          f"{args.games} games a cell, colours alternating, scored by GNU Go")
+          f"{result['games_per_cell']} games a cell, colours alternating, scored by GNU Go")
     print(f"{'point':<36}{'step':>10}{'train min':>10}{'level':>6}{'win':>5}{'loss':>5}{'void':>5}{'win rate':>9}"
           f"{'black':>7}{'white':>7}{'margin':>8}{'board+':>7}{'moves':>7}{'s/game':>8}")
     for p in result["points"]:
         for c in p["levels"]:
             fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-            board = c["ahead_by_board"] if "ahead_by_board" in c else ahead_by_board(c, args.komi)  # earlier points: from their records
+            board = c["ahead_by_board"] if "ahead_by_board" in c else ahead_by_board(c, result["komi"])  # earlier points: from their records
             print(f"{p['label'][:35]:<36}{str(p['step']):>10}{str(p['train_minutes']):>10}{c['level']:>6}{c['win']:>5}{c['loss']:>5}"
                   f"{c['void']:>5}{c['win_rate']:>9.2f}{fmt(c['win_rate_black']):>7}{fmt(c['win_rate_white']):>7}"
                   f"{str(c.get('mean_margin', '-')):>8}{board:>7}{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
     print("board+: games the agent leads by the sandbox's count of the last board as it stands (Tromp-Taylor: stones GNU Go "
           "judges dead count as alive)")
     curve = args.out.with_name(args.out.stem + "_curve.png")
-    if draw_curve(result, curve):
-        print(f"wrote {args.out} and {curve}")
-    else:
-        print(f"wrote {args.out}")
+    files = ([args.out] if not args.table else []) + ([curve] if draw_curve(result, curve) else [])
+    if files:
+        print("wrote " + " and ".join(map(str, files)))
 
 
 if __name__ == "__main__":
