@@ -171,7 +171,7 @@ def _parser() -> ArgumentParser:
 
     s = sub.add_parser("export", help="write a trained run as a folder to share: a Hub model folder, ONNX, an SB3 zip, a diffusers pipeline",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Write the run's best checkpoint as a new folder, in one of these formats:\n\n"
+                       description="Write the run's best checkpoint (--checkpoint latest: its latest) as a new folder, in one of these formats:\n\n"
                        + "\n".join(textwrap.fill(text, 98, break_on_hyphens=False, initial_indent=f"  {name:<10} ", subsequent_indent=" " * 13)
                                    for name, text in FORMAT_HELP.items()))
     s.add_argument("run_dir", metavar="RUN_DIR")
@@ -183,6 +183,7 @@ def _parser() -> ArgumentParser:
     s.add_argument("--games", type=int, help="board games: evaluation games against a random player (default 20)")
     s.add_argument("--n", type=int, help="generative models: samples for the card's metrics")
     s.add_argument("--no-video", action="store_true", help="agents: record no replay.mp4 when the run has no video of that checkpoint")
+    _checkpoint_flag(s, "export")
 
     s = sub.add_parser("gtp", help="play Go over GTP (GoGui, Sabaki, GNU Go, bot arenas) with an AlphaZero Go run",
                        description=GTP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -653,7 +654,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_output_folder(args.to, "--to")
     out = export(args.run_dir, args.to, format=args.format, push=args.push, episodes=args.episodes, games=args.games, n=args.n,
-                 video=not args.no_video)
+                 video=not args.no_video, which=args.checkpoint or "best")
     print(f"exported {args.run_dir} to {out}" + (f" and pushed it to {args.push}" if args.push else ""))
     for path in sorted(out.iterdir()):
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size

@@ -101,9 +101,9 @@ class PushError(SandboxError):
 
 
 def export(run_dir: str | Path, to: str | Path, format: str = "hub", push: str | None = None, episodes: int | None = None,
-           games: int | None = None, n: int | None = None, video: bool = True) -> Path:
-    """Write the run's best checkpoint to the new folder ``to`` in ``format`` (hub, onnx, sb3 or
-    diffusers: see the module's docstring) and return its path.
+           games: int | None = None, n: int | None = None, video: bool = True, which: str = "best") -> Path:
+    """Write the run's best checkpoint (``which="latest"``: its latest) to the new folder ``to`` in
+    ``format`` (hub, onnx, sb3 or diffusers: see the module's docstring) and return its path.
 
     ``hub``: a Hugging Face Hub model folder, evaluated on ``episodes``
     episodes (agents, default 10), ``games`` games against a random player (board games, default
@@ -111,6 +111,7 @@ def export(run_dir: str | Path, to: str | Path, format: str = "hub", push: str |
     replay when the run has none. ``push``: a Hub repository id to upload the folder to.
     """
     from sandbox.files import check_contained, check_run_dir
+    from sandbox.run import is_exported
 
     check_format(format)
     if format != "hub":
@@ -122,7 +123,11 @@ def export(run_dir: str | Path, to: str | Path, format: str = "hub", push: str |
     for name, value in (("episodes", episodes), ("games", games), ("n", n)):
         if value is not None and value <= 0:
             raise SandboxError(f"--{name} must be a positive number, not {value}.")
+    if which not in ("best", "latest"):
+        raise SandboxError(f"--checkpoint {which!r} is not a checkpoint of a run; give best or latest.")
     run_dir = check_contained(check_run_dir(run_dir))
+    if which == "latest" and is_exported(run_dir):
+        raise SandboxError(f"--checkpoint is for a run folder made by 'sandbox train'; {run_dir} is an exported folder with one set of weights.")
     target = _check_target(Path(to), run_dir)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     try:
@@ -131,9 +136,9 @@ def export(run_dir: str | Path, to: str | Path, format: str = "hub", push: str |
         raise SandboxError(f"cannot write the export beside {target} ({exc.strerror or exc}); choose a --to in a folder you can write to.") from None
     try:
         if format == "hub":
-            write_hub_folder(run_dir, tmp, episodes=episodes, games=games, n=n, video=video, folder_name=target.name)
+            write_hub_folder(run_dir, tmp, episodes=episodes, games=games, n=n, video=video, folder_name=target.name, which=which)
         else:
-            write_format(run_dir, tmp, format, folder_name=target.name)
+            write_format(run_dir, tmp, format, folder_name=target.name, which=which)
         if target.exists():
             target.rmdir()  # empty (checked above)
         os.replace(tmp, target)
@@ -179,13 +184,13 @@ def _check_target(to: Path, run_dir: Path) -> Path:
 
 # -- the hub folder ---------------------------------------------------------------------------------
 def write_hub_folder(run_dir: Path, out: Path, episodes: int | None = None, games: int | None = None, n: int | None = None,
-                     video: bool = True, folder_name: str = "THIS_FOLDER") -> None:
+                     video: bool = True, folder_name: str = "THIS_FOLDER", which: str = "best") -> None:
     """Write the hub folder's files into the existing, empty folder ``out`` (to be renamed ``folder_name``)."""
     from sandbox import checkpoint
     from sandbox.plugin import Agent
     from sandbox.run import EXPORTED_WEIGHTS, load
 
-    tensors, doc, which = best_weights(run_dir)
+    tensors, doc, which = best_weights(run_dir, which)
     step = int(doc.get("step", 0))
     _write_config(run_dir, out)
     checkpoint.write(out / EXPORTED_WEIGHTS, tensors, {k: v for k, v in doc.items() if k != "format"})
@@ -203,9 +208,10 @@ def write_hub_folder(run_dir: Path, out: Path, episodes: int | None = None, game
     (out / "README.md").write_text(model_card(plugin, results, (out / "config.yaml").read_text(), media, folder_name))
 
 
-def best_weights(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """The best checkpoint's module tensors and its JSON (the latest when there is no best; an
-    exported folder's own weights), less optimisers, buffers, RNG and the state of those buffers."""
+def best_weights(run_dir: Path, which: str = "best") -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The best checkpoint's module tensors and its JSON (the latest when there is no best or
+    ``which`` is latest; an exported folder's own weights), less optimisers, buffers, RNG and the
+    state of those buffers."""
     from sandbox import checkpoint
     from sandbox.errors import RunDirError
     from sandbox.run import EXPORTED_WEIGHTS, is_exported, load_checkpoint, read_pointer
@@ -214,7 +220,7 @@ def best_weights(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], str]:
         which = "exported"
         loaded = checkpoint.read(run_dir / EXPORTED_WEIGHTS, which)
     else:
-        which = "best" if read_pointer(run_dir, "best") is not None else "latest"
+        which = "best" if which == "best" and read_pointer(run_dir, "best") is not None else "latest"
         loaded = load_checkpoint(run_dir, which)
     if loaded is None:
         raise RunDirError(f"{run_dir} has no checkpoint yet; train it first ('sandbox train out={run_dir}').")
@@ -309,21 +315,21 @@ def _sample_grid(plugin: Plugin, path: Path) -> str:
 
 
 # -- the other formats: onnx, sb3, diffusers ---------------------------------------------------------------
-def write_format(run_dir: Path, out: Path, format: str, folder_name: str = "THIS_FOLDER") -> None:
+def write_format(run_dir: Path, out: Path, format: str, folder_name: str = "THIS_FOLDER", which: str = "best") -> None:
     """Write ``format`` (not hub) into the existing, empty folder ``out`` through the plugin's
     ``export_<format>(out)``, which writes its files and returns the README's lines about them
     (``THIS_FOLDER`` standing for the folder's name, ``folder_name``); then README.md (those
     lines, where the weights come from, the run's config)."""
     from sandbox.run import load, load_run_config
 
-    plugin = load(run_dir)
+    plugin = load(run_dir, which)
     name = plugin.config.plugin.name
     method = getattr(plugin, f"export_{format}", None)
     if method is None:
         raise SandboxError(f"--format {format} is for {FORMAT_FOR[format]}, not for {name} runs such as {run_dir}; "
                            "--format hub exports every run.")
     lines = [line.replace("THIS_FOLDER", folder_name) for line in method(out)]
-    which, step = _checkpoint_of(run_dir)
+    which, step = _checkpoint_of(run_dir, which)
     cfg = load_run_config(run_dir)
     cfg.out = None
     where = cfg.env.name if cfg.env is not None else (cfg.data.name if cfg.data is not None else "")
@@ -336,7 +342,7 @@ def write_format(run_dir: Path, out: Path, format: str, folder_name: str = "THIS
     (out / "README.md").write_text("\n".join(text) + "\n")
 
 
-def _checkpoint_of(run_dir: Path) -> tuple[str, int | None]:
+def _checkpoint_of(run_dir: Path, wanted: str = "best") -> tuple[str, int | None]:
     """Which checkpoint :func:`sandbox.run.load` reads (best, latest, or an exported folder's) and its step."""
     from sandbox.run import EXPORTED_WEIGHTS, is_exported, read_pointer
 
@@ -345,7 +351,7 @@ def _checkpoint_of(run_dir: Path) -> tuple[str, int | None]:
             return "exported", int(json.loads((run_dir / f"{EXPORTED_WEIGHTS}.json").read_text()).get("step"))
         except (ValueError, TypeError, OSError):
             return "exported", None
-    for which in ("best", "latest"):
+    for which in ("best", "latest") if wanted == "best" else ("latest",):
         pointer = read_pointer(run_dir, which)
         if pointer is not None:
             return which, int(pointer["file"][len("step-"):])

@@ -241,3 +241,10 @@ def test_checkpoint_flag_picks_best_or_latest_and_is_refused_where_there_is_none
     capsys.readouterr()
     assert main(["eval", str(exported), "--n", "2", "--checkpoint", "latest"]) == 2
     assert "one set of weights" in capsys.readouterr().err
+    # export takes the flag too: each folder samples as its checkpoint does
+    assert main(["export", str(run), "--to", str(tmp_path / "latest"), "--n", "2", "--checkpoint", "latest"]) == 0
+    for folder, which in ((exported, "best"), (tmp_path / "latest", "latest")):
+        torch.testing.assert_close(sandbox.load(folder).sample(2, seed=1, steps=2), sandbox.load(run, which).sample(2, seed=1, steps=2))
+    capsys.readouterr()
+    assert main(["export", str(exported), "--to", str(tmp_path / "again"), "--checkpoint", "latest"]) == 2
+    assert "one set of weights" in capsys.readouterr().err and not (tmp_path / "again").exists()
