@@ -221,6 +221,12 @@ def main() -> None:
     print(f"\nAlphaZero Connect Four ({run_dir}), trained {minutes} min, {args.which} checkpoint, {agent.eval_sims} simulations a move")
     print(f"{'opponent':<14}{'games':>7}{'win':>6}{'draw':>6}{'loss':>6}{'win rate':>10}")
     print(f"{'mcts:' + str(args.mcts):<14}{r['games']:>7}{r['win']:>6}{r['draw']:>6}{r['loss']:>6}{r['win_rate']:>10.2f}")
+    first = r["win_as_first"] + r["draw_as_first"] + r["loss_as_first"]
+    print(f"{'  moving 1st':<14}{first:>7}{r['win_as_first']:>6}{r['draw_as_first']:>6}{r['loss_as_first']:>6}"
+          f"{r['win_as_first'] / max(first, 1):>10.2f}")
+    second = (r["win"] - r["win_as_first"], r["draw"] - r["draw_as_first"], r["loss"] - r["loss_as_first"])
+    print(f"{'  moving 2nd':<14}{r['games'] - first:>7}{second[0]:>6}{second[1]:>6}{second[2]:>6}"
+          f"{second[0] / max(r['games'] - first, 1):>10.2f}")
     if mistakes is not None:
         print(f"\nEnd-game mistakes ({', '.join(f'{k}: {v}' for k, v in mistakes['sources'].items())})")
         print(f"{'positions':<22}{'count':>7}{'mistakes':>10}{'rate':>8}")

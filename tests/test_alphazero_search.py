@@ -129,6 +129,10 @@ def test_matches_alternate_the_first_move_and_elo_orders_players() -> None:
     g = get_game("tictactoe")
     r = play_match(g, opponent(g, "perfect"), opponent(g, "random", seed=1), 20)
     assert r["loss"] == 0 and r["win"] >= 10 and r["games"] == 20
+    # first move alternating: 10 games as first; perfect play as first against random wins nearly all
+    assert r["win_as_first"] + r["draw_as_first"] + r["loss_as_first"] == 10 and r["loss_as_first"] == 0 and r["win_as_first"] >= 8
+    always = play_match(g, opponent(g, "random", seed=5), opponent(g, "perfect"), 6, first="b")
+    assert always["win_as_first"] + always["draw_as_first"] + always["loss_as_first"] == 0  # a never moved first
     r2 = play_match(g, opponent(g, "mcts:50"), opponent(g, "random", seed=2), 10)
     elo = Elo()
     elo.add("perfect", "random", r["win"], r["draw"], r["loss"])

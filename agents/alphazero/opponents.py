@@ -320,6 +320,9 @@ def _play_match(game: Any, a: Player, b: Player, games: int, first: str, deadlin
     played = int(done.sum())
     win, draw, loss = int((done & (result > 0)).sum()), int((done & (result == 0)).sum()), int((done & (result < 0)).sum())
     out = {"win": win, "draw": draw, "loss": loss, "games": played, "win_rate": win / max(played, 1), "score": (win + 0.5 * draw) / max(played, 1)}
+    first = done & a_first  # the games where a moved first (the rest, a moved second)
+    out.update(win_as_first=int((first & (result > 0)).sum()), draw_as_first=int((first & (result == 0)).sum()),
+               loss_as_first=int((first & (result < 0)).sum()))
     if deadline is not None:
         out["cut"] = played < games
     return out
