@@ -151,19 +151,20 @@ def wilson(wins: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def draw_curve(result: dict[str, Any], path: Path) -> bool:
-    """The win rate against training minutes, a line a GNU Go level with its 95% intervals, to
-    ``path`` (PNG). False (nothing drawn) when no point has training minutes (exported folders)."""
+    """The win rate against training minutes, a line a GNU Go level with its 95% intervals, and
+    beside it the mean margin, to ``path`` (PNG). False (nothing drawn) when no point has training
+    minutes (exported folders)."""
     from matplotlib.figure import Figure
 
     points = sorted((p for p in result["points"] if p.get("train_minutes") is not None), key=lambda p: p["train_minutes"])
     if not points:
         return False
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(11, 4.2))
+    ax, ax_margin = fig.subplots(1, 2)
     span = max(p["train_minutes"] for p in points) or 1.0
     for i, level in enumerate(result["levels"]):
         dodge = (i - (len(result["levels"]) - 1) / 2) * 0.01 * span  # the levels' points side by side, not on top of each other
-        xs, ys, lo, hi = [], [], [], []
+        xs, ys, lo, hi, margins = [], [], [], [], []
         for p in points:
             for c in p["levels"]:
                 if c["level"] == level and c["games"]:
@@ -172,16 +173,25 @@ def draw_curve(result: dict[str, Any], path: Path) -> bool:
                     ys.append(c["win_rate"])
                     lo.append(c["win_rate"] - a)
                     hi.append(b - c["win_rate"])
+                    if c.get("mean_margin") is not None:
+                        margins.append((p["train_minutes"], c["mean_margin"]))
         if xs:
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=f"GNU Go level {level}")
+        if margins:
+            ax_margin.plot(*zip(*margins), marker="o", label=f"GNU Go level {level}")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("training minutes")
     ax.set_ylabel(f"win rate ({result['games_per_cell']} games, 95% interval)")
     ax.set_title(f"AlphaZero Go 9x9 against {result['opponent']}, komi {result['komi']:g}", fontsize=10)
-    ax.legend(loc="upper left")
-    ax.grid(alpha=0.3)
+    ax_margin.axhline(0.0, color="grey", lw=0.8, ls="--")
+    ax_margin.set_ylabel("mean margin, agent minus GNU Go (points)")
+    ax_margin.set_title("how far from a win: GNU Go's final_score", fontsize=10)
+    for a in (ax, ax_margin):
+        a.set_xlim(left=0)
+        a.set_xlabel("training minutes")
+        a.grid(alpha=0.3)
+        if a.get_legend_handles_labels()[0]:
+            a.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return True
