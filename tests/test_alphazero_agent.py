@@ -194,6 +194,8 @@ def test_human_play_against_the_agent_headless(c4_run, monkeypatch) -> None:
     (["env=tictactoe", "agent.simulations=0"], "positive"),
     (["env=tictactoe", "backbone=rnn", "backbone.hidden=-1"], ""),
     (["env=tictactoe", "agent.lr_schedule=linear"], "lr_schedule.*cosine"),
+    (["env=tictactoe", "agent.value_mix=1.5"], "value_mix"),
+    (["env=tictactoe", "agent.value_mix=half"], "value_mix"),
 ])
 def test_bad_configs_are_refused_before_anything_is_written(overrides, match, tmp_path) -> None:
     out = tmp_path / "bad"

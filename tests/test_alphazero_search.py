@@ -174,3 +174,26 @@ def test_go_search_never_walks_into_a_superko_repeat() -> None:
     child = trees.children[0, 0, AT["B3"]]
     assert child > 0 and trees.expanded[0, child] and trees.visits[0, child] > 100
     assert not trees.legal[0, child, AT["W2"]] and trees.children[0, child, AT["W2"]] == -1
+
+
+def test_value_mix_blends_each_positions_result_with_the_search_value_there() -> None:
+    """agent.value_mix: the same self-play (moves do not depend on it); each position's value target
+    is (1 - m) * z + m * v, v the root value the search found there, for the player to move."""
+    from sandbox.agents.alphazero.selfplay import SelfPlay
+
+    g = get_game("tictactoe")
+    cfg = SearchConfig(simulations=24, dirichlet_alpha=g.dirichlet_alpha)
+    finished = {}
+    for mix in (0.0, 0.5, 1.0):
+        sp = SelfPlay(g, 4, 24, True, 2, cfg, seed=3, value_mix=mix)
+        games = []
+        while len(games) < 4:
+            games += sp.move(rollout_evaluator(g, 0))
+        finished[mix] = games[:4]
+    for z0, half, v in zip(*finished.values()):
+        assert np.array_equal(z0.x, half.x) and np.array_equal(z0.x, v.x), "the same games whatever the mix"
+        assert set(np.abs(z0.z)) == {abs(z0.result)}, "value_mix=0: the game's result alone"
+        assert np.all(np.abs(v.z) <= 1) and not np.array_equal(v.z, z0.z), "value_mix=1: the search's values"
+        np.testing.assert_allclose(half.z, 0.5 * z0.z + 0.5 * v.z, atol=1e-6)
+        if z0.result != 0:
+            assert v.z[-1] > 0.5, "the winner's last move was a win in one, and the search saw it"

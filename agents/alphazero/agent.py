@@ -6,8 +6,9 @@ The loop, top to bottom (:meth:`AlphaZero.fit`):
    trees are searched together (one network batch per simulation step), with Dirichlet noise at
    the roots (or Gumbel root search), and the move is drawn from the visit counts for the first
    ``temperature_moves`` plies, then the most visited. The subtree under the move is kept (tree
-   reuse). A finished game's positions enter the replay buffer with its result ``z``, and a new
-   game starts in its slot.
+   reuse). A finished game's positions enter the replay buffer with its result ``z`` (or, with
+   ``value_mix``, its mix with the search's root value at each position), and a new game starts
+   in its slot.
 2. **Training.** For every new position, ``train_ratio / batch_size`` updates on batches drawn
    from the buffer, each position under a random board symmetry: cross-entropy to the search's
    policy plus squared error to ``z``.
@@ -74,6 +75,8 @@ class AlphaZeroConfig:
     noise_fraction: float = option(0.25, "share of the root prior taken by the noise", low=0, high=1)
     temperature_moves: int = option(8, "plies per game whose move is drawn in proportion to visits", low=0)
     reuse_tree: bool = option(True, "keep the subtree under the move played")
+    value_mix: float = option(0.0, "share of each position's value target taken by the search's root value there, the rest "
+                                    "being the game's result (0: the result alone, as AlphaZero; 0.5: their mean)", low=0, high=1)
     augment: bool = option(True, "train on random board symmetries of each position")
     buffer_size: int = option(100_000, "positions in the replay buffer", low=1)
     batch_size: int = option(256, "positions per gradient step", low=1)
@@ -254,7 +257,7 @@ class AlphaZero(Agent):
         if cfg.actors:
             return self._fit_with_actors(run)
         selfplay = SelfPlay(self.game, cfg.games, cfg.simulations, cfg.reuse_tree, cfg.temperature_moves, self.search_cfg,
-                            seed=self.config.seed * 7919 + run.step)
+                            seed=self.config.seed * 7919 + run.step, value_mix=cfg.value_mix)
         evaluate = self.evaluator()
         owed = 0.0
         sched = self._schedule(run)

@@ -30,8 +30,9 @@ from sandbox.errors import ConfigError, MachineError, SandboxError
 @dataclass
 class Game:
     """A finished self-play game: its positions ``x`` (n, planes, H, W) int8, the search's policy
-    targets ``p`` (n, A), each position's result ``z`` (n,) for the player to move there, the
-    game's length in plies, and its ``result`` for the first player (1 won, 0 draw, -1 lost)."""
+    targets ``p`` (n, A), each position's value target ``z`` (n,) for the player to move there (the
+    game's result, or its mix with the search's root value: ``value_mix``), the game's length in
+    plies, and its ``result`` for the first player (1 won, 0 draw, -1 lost)."""
 
     x: np.ndarray
     p: np.ndarray
@@ -44,15 +45,16 @@ class SelfPlay:
     """``games`` self-play games searched in lockstep, each with its own tree (tree reuse kept)."""
 
     def __init__(self, game: Any, games: int, simulations: int, reuse_tree: bool, temperature_moves: int,
-                 search_cfg: SearchConfig, seed: int) -> None:
+                 search_cfg: SearchConfig, seed: int, value_mix: float = 0.0) -> None:
         self.game, self.games = game, games
         self.reuse_tree, self.temperature_moves = reuse_tree, temperature_moves
+        self.value_mix = value_mix
         self.g_all = np.arange(games)
         self.trees = Trees(game, games, capacity_for(simulations, reuse_tree), search_cfg, seed=seed)
         self.states = game.initial(games)
         self.trees.set_roots(self.g_all, self.states)
         self.ply = np.zeros(games, np.int64)
-        self.history: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in self.g_all]
+        self.history: list[list[tuple[np.ndarray, np.ndarray, int, float]]] = [[] for _ in self.g_all]
 
     def move(self, evaluate: Evaluator) -> list[Game]:
         """One move in every game: search all trees, draw the moves (in proportion to visits for the
@@ -66,19 +68,21 @@ class SelfPlay:
         early = np.nonzero(self.ply < self.temperature_moves)[0]
         if len(early) and "action" not in res:
             actions[early] = pick({"visits": res["visits"][early]}, 1.0, [trees.rngs[i] for i in early])
-        # 2. remember each position with its policy target and the player to move
+        # 2. remember each position with its policy target, the player to move and the search's value there
         x = game.encode(states).astype(np.int8)
         to_play = game.to_play(states)
         for i in g_all:
-            self.history[i].append((x[i], res["target"][i], int(to_play[i])))
-        # 3. play the moves; a finished game's positions get its result z
+            self.history[i].append((x[i], res["target"][i], int(to_play[i]), float(res["value"][i])))
+        # 3. play the moves; a finished game's positions get its result z (mixed with the root values: value_mix)
         nxt, term, reward = game.step(states, actions)
         self.ply += 1
         fin = np.nonzero(term)[0]
         done: list[Game] = []
         for i in fin:
-            xs, ps, players = zip(*self.history[i])
+            xs, ps, players, values = zip(*self.history[i])
             z = np.where(np.array(players) == to_play[i], reward[i], -reward[i]).astype(np.float32)
+            if self.value_mix:
+                z = ((1 - self.value_mix) * z + self.value_mix * np.array(values, np.float32)).astype(np.float32)
             first = float(reward[i] if to_play[i] == 0 else -reward[i])
             done.append(Game(np.stack(xs), np.stack(ps), z, int(self.ply[i]), float(np.sign(first))))
             self.history[i] = []
@@ -119,7 +123,7 @@ class SelfPlayActor:
         self.net = PolicyValueNet(backbone, game).eval()
         self.version = -1
         self.selfplay = SelfPlay(game, agent_cfg.games, agent_cfg.simulations, agent_cfg.reuse_tree, agent_cfg.temperature_moves,
-                                 search_cfg, seed)
+                                 search_cfg, seed, agent_cfg.value_mix)
 
     def ready(self) -> bool:
         """True once the actor is built (a call the learner waits on at the start)."""
