@@ -148,7 +148,7 @@ def test_an_actor_alone_plays_its_games_with_the_weights_it_is_given() -> None:
     # agent.value_mix reaches the actor's games: the targets mix the result with the search's values
     mixed_cfg = AlphaZero.complete_config(from_raw({"agent": {"name": "alphazero", "games": 4, "simulations": 4, "value_mix": 0.5},
                                                     "env": {"name": "tictactoe"}, "backbone": {"name": "mlp"}}))
-    mixed = SelfPlayActor(agent.game, mixed_cfg.backbone, AlphaZero(mixed_cfg).cfg, agent.search_cfg, actor_seed(0, 1, 0))
+    mixed = SelfPlayActor(agent.game, mixed_cfg.backbone, mixed_cfg.plugin.config, agent.search_cfg, actor_seed(0, 1, 0))
     mixed.load(agent.net.state_dict(), 7)
     for g in mixed.play([None], 7, 12)["games"]:
         assert np.all(np.abs(g.z) <= 1) and not set(np.abs(g.z)) <= {0.0, 1.0}
