@@ -41,7 +41,7 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
     "ppo-cartpole": (["ppo-cartpole", "steps=4096", "agent.eval_every=2048", "agent.eval_video=false"], ["hub", "onnx", "sb3"]),
     "dqn-pong": (["dqn-pong", "steps=1500", "agent.buffer_size=2000", "agent.learning_starts=500", "agent.eval_every=100000",
                   "agent.eval_episodes=1", "agent.eval_video=false"], ["hub", "onnx", "sb3"]),
-    "alphazero-connect4": (["alphazero-connect4", "steps=400", "agent.games=16", "agent.simulations=16", "agent.min_buffer=64",
+    "alphazero-connect4": (["alphazero-connect4", "steps=400", "agent.actors=0", "agent.games=16", "agent.simulations=16", "agent.min_buffer=64",
                             "agent.eval_every=100000", "agent.eval_games=2", "agent.eval_simulations=16"], ["hub", "onnx"]),
     "ddpm-digits": (["ddpm-digits", "model.conditional=no", "steps=200", "model.eval_every=0", "model.sample_every=0", "model.eval_n=64"], ["hub", "diffusers"]),
     "flow-digits": (["flow-digits", "model.conditional=no", "steps=200", "model.eval_every=0", "model.sample_every=0", "model.eval_n=64"], ["hub", "diffusers"]),

@@ -143,7 +143,7 @@ def part_alphazero(runs: Path, cpu: bool, b: dict[str, Any]) -> dict[str, Any]:
     else:
         budget = [f"max_minutes={b['az_minutes']}", "agent.log_every=1600"]
     t = time.time()
-    run = sandbox.train("alphazero-connect4", [*budget, f"out={runs / 'alphazero-connect4'}", "device=auto", "agent.eval_every=0",
+    run = sandbox.train("alphazero-connect4", [*budget, f"out={runs / 'alphazero-connect4'}", "device=auto", "agent.eval_every=0", "agent.actors=0",
                                                "agent.eval_games=2", "agent.eval_opponents=[random]", "wandb.mode=disabled"], progress=False)
     seconds = time.time() - t
     rates = [r["time/simulations_per_second"] for r in run_metrics(run.dir) if "time/simulations_per_second" in r]

@@ -175,6 +175,46 @@ def test_without_ray_actors_say_what_to_install_and_actors_0_never_imports_ray(t
             "'wandb.mode=disabled'], progress=False); assert 'ray' not in sys.modules, 'ray imported'")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+    # actors=auto (the Connect Four preset's) without Ray: the single loop, and Ray is never imported
+    without_ray = "import sys; sys.modules['ray'] = None; " + code.replace("'out=r'", "'out=auto', 'agent.actors=auto'").replace(
+        "assert 'ray' not in sys.modules", "assert sys.modules['ray'] is None")
+    r = subprocess.run([sys.executable, "-c", without_ray], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Ray actors" not in r.stderr, r.stderr[-2000:]
+    assert not any("rollout/actor_lag" in row for row in rows(tmp_path / "auto")) and rows(tmp_path / "auto")[-1]["step"] >= 16
+
+
+@needs_ray
+def test_auto_actors_are_one_per_cpu_this_process_may_use() -> None:
+    from sandbox.agents.alphazero.selfplay import auto_actors
+
+    cpus = os.sched_getaffinity(0)
+    assert auto_actors(None) == (len(cpus) if len(cpus) >= 2 else 0)
+    assert auto_actors("127.0.0.1:6379") is None  # a named cluster: its free CPUs, counted once joined
+    try:
+        os.sched_setaffinity(0, {min(cpus)})  # a machine of one CPU: the single loop
+        assert auto_actors(None) == 0
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+@needs_ray
+def test_the_connect_four_preset_plays_on_auto_actors(tmp_path: Path) -> None:
+    """Plain names for Connect Four get the preset's actors=auto: Ray actors on this machine's CPUs
+    (the single loop on one CPU), said in one line, and nothing left behind."""
+    proc = start("train", "agent=alphazero", "env=connect_four", "backbone=mlp", "steps=512", "max_minutes=null", "agent.games=8",
+                 "agent.simulations=4", "agent.eval_every=0", "agent.eval_games=1", "agent.eval_opponents=[random]",
+                 "agent.log_every=128", "wandb.mode=disabled", "out=run", "--no-progress", cwd=tmp_path)
+    code, err = finish(proc, timeout=240)
+    assert code == 0, err[-3000:]
+    assert "actors: auto" in (tmp_path / "run" / "config.yaml").read_text()
+    cpus = len(os.sched_getaffinity(0))
+    logged = rows(tmp_path / "run")
+    assert logged[-1]["step"] >= 512
+    if cpus >= 2:
+        assert f"agent.actors=auto: self-play on {cpus} Ray actors" in err, err[-3000:]
+        assert any("rollout/actor_lag" in r for r in logged)
+    else:
+        assert "Ray actors" not in err and not any("rollout/actor_lag" in r for r in logged)
 
 
 @needs_ray

@@ -83,7 +83,7 @@ def test_agent_without_max_minutes_evaluates_in_full(tmp_path: Path) -> None:
 def test_alphazero_evaluation_games_are_cut_to_fit(tmp_path: Path) -> None:
     # 2000 Connect Four games against a 50-simulation search, at the start and at the end: minutes of play
     run, wall = timed_train(["agent=alphazero", "env=connect_four", "backbone=mlp", "backbone.hidden=[16]", "steps=100000000",
-                             "agent.simulations=4", "agent.games=8", "agent.batch_size=16", "agent.min_buffer=16",
+                             "agent.simulations=4", "agent.games=8", "agent.batch_size=16", "agent.min_buffer=16", "agent.actors=0",
                              "agent.eval_games=2000", "agent.eval_simulations=4", "agent.eval_opponents=[mcts:50]",
                              "agent.log_seconds=0", f"out={tmp_path / 'az'}"])
     assert run.stop_reason == "time"

@@ -98,8 +98,11 @@ class AlphaZeroConfig:
                                              "(null: never; 0: after every move of the games in lockstep)", low=0)
     threads: int = option(1, "torch CPU threads (0: the process's own count before any run set one); 1 is fastest for search's small batches", low=0,
                           resumable=True)
-    actors: int = option(0, "self-play actors on Ray, each playing its own `games` on a CPU while this process trains "
-                            "(0: self-play in this process, as one loop; needs the scale extra)", low=0, high=1024, resumable=True)
+    actors: int | Literal["auto"] = option(
+        0, "self-play actors on Ray, each playing its own `games` on a CPU while this process trains (0: self-play in this "
+           "process, as one loop; N needs the scale extra; auto: one actor per CPU of this machine, or per free CPU of the "
+           "cluster named by ray_address or RAY_ADDRESS, where Ray is installed and there are two or more, else 0)",
+        low=0, high=1024, resumable=True)
     actor_moves: int = option(4, "actors: lockstep moves an actor plays per call before it hands its finished games over "
                                  "and takes the newest weights", low=1, high=4096)
     weights_every: int = option(16, "actors: publish the learner's weights to the actors every this many training steps", low=1)
@@ -176,7 +179,7 @@ class AlphaZero(Agent):
             from sandbox.backbones.cnn import CNNConfig
 
             config.backbone = Section("cnn", CNNConfig(arch="small", channels=[64], downsample_to=32, residual_blocks=3, hidden=128))
-        if getattr(config.plugin.config, "actors", 0):
+        if getattr(config.plugin.config, "actors", 0) not in (0, "auto"):
             from sandbox.agents.alphazero.selfplay import need_ray
 
             need_ray()  # before anything is written
@@ -218,7 +221,7 @@ class AlphaZero(Agent):
         #: seconds an evaluation game took in the last whole evaluation (a game between two networks counts twice)
         self.rate_seconds_per_game: float | None = None
         #: seconds to stop the actors and Ray at the end, kept out of max_minutes' closing time (a guess until measured)
-        self.teardown_seconds = 2.0 if self.cfg.actors else 0.0
+        self.teardown_seconds = 2.0 if self.cfg.actors else 0.0  # (auto included: it falls to 0 only on small machines)
 
     # -- the network as an evaluator ------------------------------------------------------------
     def evaluator(self, net: PolicyValueNet | None = None) -> Evaluator:
@@ -253,9 +256,13 @@ class AlphaZero(Agent):
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:
+        from sandbox.agents.alphazero.selfplay import auto_actors
+
         cfg = self.cfg
-        if cfg.actors:
-            return self._fit_with_actors(run)
+        actors = auto_actors(cfg.ray_address) if cfg.actors == "auto" else cfg.actors
+        if actors != 0:
+            return self._fit_with_actors(run, actors)
+        self.teardown_seconds = 0.0
         selfplay = SelfPlay(self.game, cfg.games, cfg.simulations, cfg.reuse_tree, cfg.temperature_moves, self.search_cfg,
                             seed=self.config.seed * 7919 + run.step, value_mix=cfg.value_mix)
         evaluate = self.evaluator()
@@ -287,9 +294,9 @@ class AlphaZero(Agent):
         if run.stop_reason != "interrupted" and self._rated_at != run.step:
             self.rate(run, closing=True)  # the closing evaluation, so that the final network is rated too
 
-    def _fit_with_actors(self, run: Run) -> None:
-        """The loop with ``actors`` self-play actors on Ray (:class:`SelfPlayActor`): they play, this
-        process trains on whatever games have arrived and evaluates as the single loop does.
+    def _fit_with_actors(self, run: Run, actors: int | None) -> None:
+        """The loop with ``actors`` self-play actors on Ray (:class:`SelfPlayActor`; None: one per
+        free CPU of the cluster joined, for ``actors=auto``): they play, this process trains on whatever games have arrived and evaluates as the single loop does.
 
         1. Each actor plays ``actor_moves`` lockstep moves of its ``games`` games per call and hands
            back the games that ended; the learner calls it again at once with the newest weights.
@@ -315,10 +322,14 @@ class AlphaZero(Agent):
         run.reserve_for_closing(self.closing_seconds(run))
         if not self.snapshots and not self.elo.results:
             self.rate(run)
-        with ray_cluster(cfg.ray_address, cpus=max(cfg.actors, os.cpu_count() or 1)) as ray:
-            check_cpus(ray, cfg.actors)
-            actors = start_actors(ray, [(self.game, self.config.backbone, cfg, self.search_cfg, actor_seed(self.config.seed, i, run.step))
-                                        for i in range(cfg.actors)], interrupted=lambda: run.interrupted)
+        with ray_cluster(cfg.ray_address, cpus=max(actors or 0, os.cpu_count() or 1)) as ray:
+            if actors is None:
+                actors = max(1, int(ray.available_resources().get("CPU", 0.0)))
+            check_cpus(ray, actors)
+            if cfg.actors == "auto":
+                print(f"agent.actors=auto: self-play on {actors} Ray actors", file=sys.stderr)
+            handles = start_actors(ray, [(self.game, self.config.backbone, cfg, self.search_cfg, actor_seed(self.config.seed, i, run.step))
+                                         for i in range(actors)], interrupted=lambda: run.interrupted)
             published = {"version": -1, "ref": [None]}
 
             def publish() -> None:
@@ -328,11 +339,11 @@ class AlphaZero(Agent):
                     published.update(version=self.counters["updates"], ref=[ray.put(weights)])
 
             def call(i: int) -> Any:
-                return actors[i].play.remote(published["ref"], published["version"], cfg.actor_moves)
+                return handles[i].play.remote(published["ref"], published["version"], cfg.actor_moves)
 
             try:
                 publish()
-                pending = {call(i): (i, published["version"]) for i in range(cfg.actors)}
+                pending = {call(i): (i, published["version"]) for i in range(actors)}
                 while not run.should_stop():
                     t0 = time.time()
                     # 1. the calls that have ended (waiting a moment at most, to see Ctrl-C and the clock)
@@ -382,7 +393,7 @@ class AlphaZero(Agent):
                     window = sched.window
             finally:
                 t = time.time()
-                for actor in actors:
+                for actor in handles:
                     ray.kill(actor)
         self.teardown_seconds = time.time() - t  # the actors killed and Ray left (a local cluster)
         if run.stop_reason != "interrupted" and self._rated_at != run.step:

@@ -14,6 +14,7 @@ it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -173,6 +174,22 @@ def need_ray() -> None:
     except ImportError:
         raise SandboxError("agent.actors runs self-play on Ray, which is not installed; install the sandbox's scale extra: "
                            'pip install -e ".[scale]" (or pip install "ray[tune]"), or set agent.actors=0.') from None
+
+
+def auto_actors(address: str | None) -> int | None:
+    """``agent.actors=auto`` as a number: 0 (self-play in the learner's process) where Ray is not
+    installed, where this process is already a Ray worker (a sweep's trial: the sweep spreads its
+    trials over the CPUs) or where this machine has one CPU; None (one actor per free CPU, counted
+    once joined) where a cluster is named by ``address`` or ``RAY_ADDRESS``; else one actor per CPU
+    this process may run on."""
+    if importlib.util.find_spec("ray") is None:
+        return 0
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        return 0
+    if address or os.environ.get("RAY_ADDRESS"):
+        return None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpus if cpus >= 2 else 0
 
 
 @contextmanager
