@@ -20,7 +20,7 @@ needs_gnugo = pytest.mark.skipif(not Path(GNUGO).exists(), reason=f"GNU Go is no
 
 TINY = ["agent=alphazero", "backbone=mlp", "backbone.hidden=[16]", "agent.simulations=4", "agent.games=4",
         "agent.batch_size=8", "agent.min_buffer=8", "agent.eval_games=1", "agent.eval_opponents=[random]",
-        "agent.eval_simulations=4", "agent.log_seconds=0", "wandb.mode=disabled", "steps=8"]
+        "agent.eval_simulations=4", "agent.log_seconds=0", "wandb.mode=disabled", "steps=8", "agent.actors=0"]
 
 
 @pytest.fixture(scope="module")

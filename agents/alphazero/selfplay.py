@@ -219,8 +219,9 @@ def ray_cluster(address: str | None, cpus: int) -> Iterator[Any]:
         try:
             ray.init(**init_args)
         except (ConnectionError, ValueError, RuntimeError) as exc:
+            advice = "check the address ('ray status') or leave agent.ray_address out" if where else "set agent.actors=0 to self-play in this process"
             raise MachineError(f"could not {'join the Ray cluster at ' + where if where else 'start a local Ray cluster'} "
-                               f"({str(exc).splitlines()[0][:160]}); check the address ('ray status') or leave agent.ray_address out.") from None
+                               f"({str(exc).splitlines()[0][:160]}); {advice}.") from None
         yield ray
     finally:
         if ray.is_initialized():
