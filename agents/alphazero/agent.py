@@ -296,7 +296,8 @@ class AlphaZero(Agent):
 
     def _fit_with_actors(self, run: Run, actors: int | None) -> None:
         """The loop with ``actors`` self-play actors on Ray (:class:`SelfPlayActor`; None: one per
-        free CPU of the cluster joined, for ``actors=auto``): they play, this process trains on whatever games have arrived and evaluates as the single loop does.
+        free CPU of the cluster joined, for ``actors=auto``): they play, this process trains on
+        whatever games have arrived and evaluates as the single loop does.
 
         1. Each actor plays ``actor_moves`` lockstep moves of its ``games`` games per call and hands
            back the games that ended; the learner calls it again at once with the newest weights.
