@@ -45,17 +45,25 @@ OUTCOME = {1: "win", 0: "draw", -1: "loss"}
 
 
 class Recorder(Player):
-    """A match player that plays as ``inner`` does and keeps every position it is asked to move in."""
+    """A match player that plays as ``inner`` does and keeps every position it is asked to move in
+    (and, given ``games``, each game's moves: ``games[slot]`` lists ``(name, state, column)``)."""
 
-    def __init__(self, inner: Player, seen: list[np.ndarray]) -> None:
-        self.inner, self.seen, self.name = inner, seen, inner.name
+    def __init__(self, inner: Player, seen: list[np.ndarray], games: dict[int, list[tuple[str, np.ndarray, int]]] | None = None) -> None:
+        self.inner, self.seen, self.name, self.games = inner, seen, inner.name, games
 
     def start(self, n_games: int) -> None:
         self.inner.start(n_games)
 
+    def finish(self) -> None:
+        self.inner.finish()
+
     def moves(self, states: np.ndarray, slots: np.ndarray) -> np.ndarray:
         self.seen.extend(s.copy() for s in states)
-        return self.inner.moves(states, slots)
+        actions = self.inner.moves(states, slots)
+        if self.games is not None:
+            for state, slot, action in zip(states, slots, actions):
+                self.games.setdefault(int(slot), []).append((self.name, state.copy(), int(action)))
+        return actions
 
 
 def mirrored(state: np.ndarray) -> np.ndarray:
@@ -75,12 +83,41 @@ def add_end_game(states: list[np.ndarray], into: dict[int, tuple[np.ndarray, str
         into.setdefault(key, (s, source))
 
 
-def match(agent: Any, mcts: int, games: int, seen: list[np.ndarray]) -> dict[str, Any]:
+def match(agent: Any, mcts: int, games: int, seen: list[np.ndarray], log: dict[int, list[tuple[str, np.ndarray, int]]] | None = None) -> dict[str, Any]:
     """(a) ``games`` of the agent against pure MCTS with ``mcts`` rollouts a move, first move
-    alternating; every position of them is kept in ``seen``."""
-    a = Recorder(agent.player("agent"), seen)
-    b = Recorder(opponent(agent.game, f"mcts:{mcts}", seed=1), seen)
+    alternating; every position of them is kept in ``seen`` (and each game's moves in ``log``)."""
+    a = Recorder(agent.player("agent"), seen, log)
+    b = Recorder(opponent(agent.game, f"mcts:{mcts}", seed=1), seen, log)
     return play_match(agent.game, a, b, games)
+
+
+def losing_moves(log: dict[int, list[tuple[str, np.ndarray, int]]], solver: Solver, max_empty: int = 28) -> list[dict[str, Any]]:
+    """The games of ``log`` that the agent lost (the opponent's last move won), each with the move
+    that lost it: walking back from the end over the agent's positions with at most ``max_empty``
+    empty cells (deeper ones take the solver minutes), the last move that turned a won or drawn
+    position into a lost one. ``ply`` is None when every such position was lost already (the game
+    was lost earlier, or was never anything else)."""
+    lost = []
+    for slot, moves in sorted(log.items()):
+        who, state, col = moves[-1]
+        if who == "agent" or not Position.from_state(state).is_winning_move(col):
+            continue
+        first = (np.count_nonzero(moves[0][1][:42]) % 2 == 0) == (moves[0][0] == "agent")  # the first player moves on even stone counts
+        entry: dict[str, Any] = {"game": slot, "agent_moved": "first" if first else "second", "moves": "".join(str(c + 1) for _, _, c in moves),
+                                 "ply": None}
+        for i in range(len(moves) - 1, -1, -1):
+            who, state, col = moves[i]
+            empty = 42 - int(np.count_nonzero(state[:42]))
+            if empty > max_empty:
+                break
+            if who != "agent":
+                continue
+            solved = solver.solve(Position.from_state(state))
+            if solved.value >= 0 and solved.moves[col] < 0:
+                entry.update(ply=i + 1, empty=empty, position=OUTCOME[solved.value], played=col + 1, best=[c + 1 for c in solved.best])
+                break
+        lost.append(entry)
+    return lost
 
 
 def gather(agent: Any, n: int, mcts: int, games: int, match_states: list[np.ndarray], seed: int = 0, rounds: int = 20) -> tuple[list[np.ndarray], dict[str, int]]:
@@ -161,6 +198,8 @@ def main() -> None:
     ap.add_argument("--mcts", type=int, default=1000, help="random-rollout simulations a move of pure MCTS")
     ap.add_argument("--positions", type=int, default=500, help="end-game positions to judge (0: none)")
     ap.add_argument("--extra-games", type=int, default=100, help="games of each round that gathers more end-game positions")
+    ap.add_argument("--solve-lost", type=int, default=28, metavar="EMPTY",
+                    help="solve each lost match game back to positions with this many empty cells, to find the move that lost it")
     ap.add_argument("--run", help="evaluate this finished run instead of training one")
     ap.add_argument("--which", default="latest", choices=["latest", "best"], help="the run's checkpoint to evaluate")
     ap.add_argument("--simulations", type=int, help="the agent's search a move in the match and the end games (default: the run's agent.eval_simulations)")
@@ -188,8 +227,10 @@ def main() -> None:
     # (a) the match
     t1 = time.time()
     match_states: list[np.ndarray] = []
-    r = match(agent, args.mcts, args.games, match_states)
+    log: dict[int, list[tuple[str, np.ndarray, int]]] = {}
+    r = match(agent, args.mcts, args.games, match_states, log)
     eval_s = time.time() - t1
+    lost = losing_moves(log, Solver(), args.solve_lost)
 
     # (b) the end-game mistakes
     t2 = time.time()
@@ -208,7 +249,7 @@ def main() -> None:
     mistakes_ask = mistakes is not None and mistakes["positions"] >= 500 and mistakes["mistake_rate"] <= 0.02
     result = {"minutes": agent.config.max_minutes if args.run else args.minutes, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
               "overrides": args.overrides, "eval_simulations": agent.eval_sims, "checkpoint": args.which, "opponent": f"mcts:{args.mcts}", **r,
-              "mistakes": mistakes, "curve": curve, "run": str(run_dir),
+              "mistakes": mistakes, "lost_games": lost, "curve": curve, "run": str(run_dir),
               "ask": "at least 99 of 100 games won against mcts:1000, and at most 2% mistakes on at least 500 end-game positions",
               "passed_match": won_ask, "passed_mistakes": mistakes_ask, "passed": won_ask and mistakes_ask}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -227,6 +268,12 @@ def main() -> None:
     second = (r["win"] - r["win_as_first"], r["draw"] - r["draw_as_first"], r["loss"] - r["loss_as_first"])
     print(f"{'  moving 2nd':<14}{r['games'] - first:>7}{second[0]:>6}{second[1]:>6}{second[2]:>6}"
           f"{second[0] / max(r['games'] - first, 1):>10.2f}")
+    if lost:
+        print(f"\nLost games, solved back to {args.solve_lost} empty cells: the agent's move that lost each")
+        for g in lost:
+            where = (f"ply {g['ply']} ({g['empty']} empty cells): from a {g['position']} it played column {g['played']}, "
+                     f"best {', '.join(map(str, g['best']))}") if g["ply"] else f"lost before {args.solve_lost} empty cells"
+            print(f"  game {g['game']} (agent moving {g['agent_moved']}): {where}")
     if mistakes is not None:
         print(f"\nEnd-game mistakes ({', '.join(f'{k}: {v}' for k, v in mistakes['sources'].items())})")
         print(f"{'positions':<22}{'count':>7}{'mistakes':>10}{'rate':>8}")

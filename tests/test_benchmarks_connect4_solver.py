@@ -321,3 +321,40 @@ def test_end_game_positions_are_kept_once_and_judged_by_their_solved_values():
     assert report["mistake_rate"] == expected / 12
     assert sum(v["positions"] for v in report["by_empties"].values()) == 12
     assert all(m["move"] == int(np.flatnonzero(np.array(m["state"][:7]) == 0)[0]) for m in report["mistaken_positions"])
+
+
+def test_the_move_that_lost_a_match_game_is_found():
+    """The benchmark's lost-game report: in a game the agent lost, the last of its moves that turned
+    a won or drawn position into a lost one, by exhaustive minimax."""
+    from benchmarks.alphazero_connect4 import losing_moves
+
+    def played_out(pos: Position, col: int) -> list:
+        """The game from ``pos``: the agent plays ``col``, then both sides' best moves until a four."""
+        game, who = [], "agent"
+        while True:
+            game.append((who, pos.to_state(), col))
+            if pos.is_winning_move(col) or pos.moves == CELLS - 1:
+                return game
+            pos, who = pos.play(col), ("mcts:1000" if who == "agent" else "agent")
+            s = rules_core_minimax(pos.to_state())
+            col = max(s, key=s.get)
+
+    # an end-game position, the first player (the agent) to move, won, with a move that loses it more than a move later
+    for p in random_positions(8, 50, seed=5):
+        scores = rules_core_minimax(p.to_state())
+        if max(scores.values()) > 0 and min(scores.values()) < 0:
+            blunder = max((c for c, v in scores.items() if v < 0), key=scores.get)  # the slowest loss
+            game = played_out(p, blunder)
+            if len(game) >= 4:
+                break
+    else:
+        pytest.fail("no won position among 50 with a move that loses it more than a move later")
+    assert game[-1][0] == "mcts:1000"
+    won = [("mcts:1000", p.play(blunder).to_state(), 0)] + [("agent", Position.from_moves("112233").to_state(), 3)]
+    log = {0: game, 1: won, 2: game[1:]}
+    report = losing_moves(log, Solver())
+    assert [g["game"] for g in report] == [0, 2]  # game 1 the agent won
+    assert report[0] == {"game": 0, "agent_moved": "first", "moves": "".join(str(c + 1) for _, _, c in game), "ply": 1, "empty": 8,
+                         "position": "win", "played": blunder + 1, "best": sorted(c + 1 for c, v in scores.items() if v > 0)}
+    assert report[1]["ply"] is None  # from its first position on, the agent was lost
+    assert losing_moves({0: game}, Solver(), max_empty=7)[0]["ply"] is None  # the blunder had 8 empty cells: not solved
