@@ -73,11 +73,11 @@ def mirrored(state: np.ndarray) -> np.ndarray:
     return out
 
 
-def add_end_game(states: list[np.ndarray], into: dict[int, tuple[np.ndarray, str]], source: str) -> None:
-    """Add the positions of ``states`` with 8 to 14 empty cells to ``into`` with their ``source``
-    (keyed by the smaller of the position's and its mirror image's solver key: new ones only)."""
+def add_end_game(states: list[np.ndarray], into: dict[int, tuple[np.ndarray, str]], source: str, empties: tuple[int, int] = EMPTIES) -> None:
+    """Add the positions of ``states`` with 8 to 14 empty cells (``empties``) to ``into`` with their
+    ``source`` (keyed by the smaller of the position's and its mirror image's solver key: new ones only)."""
     for s in states:
-        if not EMPTIES[0] <= 42 - int(np.count_nonzero(s[:42])) <= EMPTIES[1]:
+        if not empties[0] <= 42 - int(np.count_nonzero(s[:42])) <= empties[1]:
             continue
         key = min(Position.from_state(s).key(), Position.from_state(mirrored(s)).key())
         into.setdefault(key, (s, source))
@@ -156,7 +156,7 @@ def gather(agent: Any, n: int, mcts: int, games: int, match_states: list[np.ndar
     return [s for s, _ in kept], sources
 
 
-def judge(agent: Any, states: list[np.ndarray], solver: Solver) -> dict[str, Any]:
+def judge(agent: Any, states: list[np.ndarray], solver: Solver, empties: tuple[int, int] = EMPTIES) -> dict[str, Any]:
     """(b) The agent's move in each position (``act()`` on the observation of the player to move)
     against the solved value of every move: the mistakes, overall, where it mattered (positions
     whose moves do not all keep the value), by empty cells and by the position's value."""
@@ -185,10 +185,23 @@ def judge(agent: Any, states: list[np.ndarray], solver: Solver) -> dict[str, Any
     return {
         "positions": n, "mistakes": len(mistakes), "mistake_rate": len(mistakes) / max(n, 1),
         "decisive": rate(decisive),
-        "by_empties": {str(e): rate([r for r in rows if r["empties"] == e]) for e in range(EMPTIES[0], EMPTIES[1] + 1)},
+        "by_empties": {str(e): rate([r for r in rows if r["empties"] == e]) for e in range(empties[0], empties[1] + 1)},
         "by_value": {OUTCOME[v]: rate([r for r in rows if r["value"] == v]) for v in (1, 0, -1)},
         "mistaken_positions": [{k: r[k] for k in ("board", "state", "empties", "value", "move", "move_value", "values")} for r in mistakes],
     }
+
+
+def empty_range(text: str) -> tuple[int, int] | None:
+    """``--mid-game``'s LO-HI (or 0: none)."""
+    if text.strip() == "0":
+        return None
+    try:
+        lo, hi = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LO-HI (e.g. 15-22) or 0") from None
+    if not 1 <= lo <= hi <= 41:
+        raise argparse.ArgumentTypeError(f"{text!r} must be two counts of empty cells with 1 <= LO <= HI <= 41")
+    return lo, hi
 
 
 def main() -> None:
@@ -200,6 +213,9 @@ def main() -> None:
     ap.add_argument("--extra-games", type=int, default=100, help="games of each round that gathers more end-game positions")
     ap.add_argument("--solve-lost", type=int, default=28, metavar="EMPTY",
                     help="solve each lost match game back to positions with this many empty cells, to find the move that lost it")
+    ap.add_argument("--mid-game", type=empty_range, default=(15, 22), metavar="LO-HI",
+                    help="also judge the agent's moves in the match's positions with LO to HI empty cells (0: not)")
+    ap.add_argument("--mid-positions", type=int, default=500, help="at most this many mid-game positions")
     ap.add_argument("--run", help="evaluate this finished run instead of training one")
     ap.add_argument("--which", default="latest", choices=["latest", "best"], help="the run's checkpoint to evaluate")
     ap.add_argument("--simulations", type=int, help="the agent's search a move in the match and the end games (default: the run's agent.eval_simulations)")
@@ -231,6 +247,13 @@ def main() -> None:
     r = match(agent, args.mcts, args.games, match_states, log)
     eval_s = time.time() - t1
     lost = losing_moves(log, Solver(), args.solve_lost)
+    mid: dict[str, Any] | None = None
+    if args.mid_game:
+        t = time.time()
+        found: dict[int, tuple[np.ndarray, str]] = {}
+        add_end_game(match_states, found, "match", args.mid_game)
+        mid = judge(agent, [s for s, _ in found.values()][:args.mid_positions], Solver(), args.mid_game)
+        mid["seconds"] = round(time.time() - t, 1)
 
     # (b) the end-game mistakes
     t2 = time.time()
@@ -249,7 +272,7 @@ def main() -> None:
     mistakes_ask = mistakes is not None and mistakes["positions"] >= 500 and mistakes["mistake_rate"] <= 0.02
     result = {"minutes": agent.config.max_minutes if args.run else args.minutes, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
               "overrides": args.overrides, "eval_simulations": agent.eval_sims, "checkpoint": args.which, "opponent": f"mcts:{args.mcts}", **r,
-              "mistakes": mistakes, "lost_games": lost, "curve": curve, "run": str(run_dir),
+              "mistakes": mistakes, "lost_games": lost, "mid_game_mistakes": mid, "curve": curve, "run": str(run_dir),
               "ask": "at least 99 of 100 games won against mcts:1000, and at most 2% mistakes on at least 500 end-game positions",
               "passed_match": won_ask, "passed_mistakes": mistakes_ask, "passed": won_ask and mistakes_ask}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +291,10 @@ def main() -> None:
     second = (r["win"] - r["win_as_first"], r["draw"] - r["draw_as_first"], r["loss"] - r["loss_as_first"])
     print(f"{'  moving 2nd':<14}{r['games'] - first:>7}{second[0]:>6}{second[1]:>6}{second[2]:>6}"
           f"{second[0] / max(r['games'] - first, 1):>10.2f}")
+    if mid is not None:
+        print(f"\nMid-game mistakes ({mid['positions']} positions of the match with {args.mid_game[0]} to {args.mid_game[1]} empty cells; "
+              f"not an ask of the issue): {mid['mistakes']} ({100 * mid['mistake_rate']:.1f}%), "
+              f"{mid['decisive']['mistakes']} of {mid['decisive']['positions']} where it matters")
     if lost:
         print(f"\nLost games, solved back to {args.solve_lost} empty cells: the agent's move that lost each")
         for g in lost:

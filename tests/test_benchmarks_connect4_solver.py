@@ -358,3 +358,20 @@ def test_the_move_that_lost_a_match_game_is_found():
                          "position": "win", "played": blunder + 1, "best": sorted(c + 1 for c, v in scores.items() if v > 0)}
     assert report[1]["ply"] is None  # from its first position on, the agent was lost
     assert losing_moves({0: game}, Solver(), max_empty=7)[0]["ply"] is None  # the blunder had 8 empty cells: not solved
+
+
+def test_the_mid_game_band_keeps_its_own_empty_cells_and_judges_them():
+    import argparse
+
+    from benchmarks.alphazero_connect4 import add_end_game, empty_range, judge
+
+    assert empty_range("15-22") == (15, 22) and empty_range("0") is None
+    for bad in ("15", "22-15", "0-3", "a-b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            empty_range(bad)
+    positions = random_positions(15, 3, seed=6) + random_positions(9, 3, seed=7)
+    found: dict = {}
+    add_end_game([p.to_state() for p in positions], found, "test", (15, 16))
+    assert sorted(42 - int(np.count_nonzero(s[:42])) for s, _ in found.values()) == [15, 15, 15]
+    report = judge(LeftmostAgent(), [s for s, _ in found.values()], Solver(), (15, 16))
+    assert report["positions"] == 3 and list(report["by_empties"]) == ["15", "16"] and report["by_empties"]["15"]["positions"] == 3
