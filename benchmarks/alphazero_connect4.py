@@ -11,6 +11,10 @@
    as a user calls it), and the move is a mistake when its outcome (win, draw, loss) is worse
    than the position's. The ask: at most 2% mistakes.
 
+Beside the asks, two reports say where games are lost: each lost match game solved back to 28
+empty cells (``--solve-lost``), naming the agent's move that turned a win or draw into the loss,
+and the agent's mistakes on the match's own positions with 15 to 22 empty cells (``--mid-game``).
+
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_connect4.py [--minutes 60] [KEY=VALUE ...]
     python benchmarks/alphazero_connect4.py --run runs/NAME [--games 100] [--positions 500] [--simulations N] [--out FILE.json]
 
