@@ -350,7 +350,7 @@ def test_the_move_that_lost_a_match_game_is_found():
     else:
         pytest.fail("no won position among 50 with a move that loses it more than a move later")
     assert game[-1][0] == "mcts:1000"
-    won = [("mcts:1000", p.play(blunder).to_state(), 0)] + [("agent", Position.from_moves("112233").to_state(), 3)]
+    won = [("mcts:1000", p.play(blunder).to_state(), 0), ("agent", Position.from_moves("112233").to_state(), 3)]  # its four ends it
     log = {0: game, 1: won, 2: game[1:]}
     report = losing_moves(log, Solver())
     assert [g["game"] for g in report] == [0, 2]  # game 1 the agent won

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from sandbox.agents.alphazero.network import PolicyValueNet
 from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
 from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
-from sandbox.agents.alphazero.selfplay import Game, SelfPlay
+from sandbox.agents.alphazero.selfplay import Game, SelfPlay, auto_actors
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option
 from sandbox.device import isolated_rng, set_threads
@@ -221,7 +221,7 @@ class AlphaZero(Agent):
         #: seconds an evaluation game took in the last whole evaluation (a game between two networks counts twice)
         self.rate_seconds_per_game: float | None = None
         #: seconds to stop the actors and Ray at the end, kept out of max_minutes' closing time (a guess until measured)
-        self.teardown_seconds = 2.0 if self.cfg.actors else 0.0  # (auto included: it falls to 0 only on small machines)
+        self.teardown_seconds = 2.0 if self.cfg.actors else 0.0  # (auto too: fit() sets 0 when it runs the single loop)
 
     # -- the network as an evaluator ------------------------------------------------------------
     def evaluator(self, net: PolicyValueNet | None = None) -> Evaluator:
@@ -256,8 +256,6 @@ class AlphaZero(Agent):
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:
-        from sandbox.agents.alphazero.selfplay import auto_actors
-
         cfg = self.cfg
         actors = auto_actors(cfg.ray_address) if cfg.actors == "auto" else cfg.actors
         if actors != 0:
