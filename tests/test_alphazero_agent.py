@@ -149,6 +149,24 @@ def test_play_records_a_game_with_what_the_agent_thinks(c4_run, tmp_path) -> Non
     assert result["games"] == 2 and (tmp_path / "game.gif").stat().st_size > 0
 
 
+def test_agent_solver_trains_and_its_agent_plays_proven_end_games_perfectly(tmp_path) -> None:
+    """agent.solver=true: a run trains with it, keeps it in its config, and the loaded agent, its
+    network barely trained, still plays every tic-tac-toe end game of four empty cells perfectly:
+    64 simulations prove those trees whatever the network says."""
+    from sandbox.agents.alphazero.opponents import perfect_moves
+    from tests.test_alphazero_search import ttt_positions
+
+    run = sandbox.train(None, TINY + ["env=tictactoe", "backbone=mlp", "steps=64", "agent.solver=true", "agent.eval_opponents=[random]",
+                                      f"out={tmp_path / 't'}"], progress=False)
+    assert "solver: true" in (run.dir / "config.yaml").read_text()
+    agent = sandbox.load(run.dir)
+    assert agent.eval_cfg.solver and agent.search_cfg.solver
+    agent.set_eval_simulations(64)
+    for state in ttt_positions(4, 20, seed=5):
+        move, info = agent.think(state)
+        assert move in perfect_moves(state), agent.game.text(state)
+
+
 def test_tictactoe_gumbel_and_transformer_train_and_demo_media(tmp_path) -> None:
     out = tmp_path / "ttt"
     run = sandbox.train(None, TINY + ["env=tictactoe", "backbone=transformer", "backbone.d_model=16", "backbone.layers=1",
@@ -197,6 +215,8 @@ def test_human_play_against_the_agent_headless(c4_run, monkeypatch) -> None:
     (["env=tictactoe", "agent.lr_schedule=linear"], "lr_schedule.*cosine"),
     (["env=tictactoe", "agent.value_mix=1.5"], "value_mix"),
     (["env=tictactoe", "agent.value_mix=half"], "value_mix"),
+    (["env=go9", "agent.solver=true"], "agent.solver=true cannot prove go9"),
+    (["env=connect_four", "agent.solver=sometimes"], "agent.solver"),
 ])
 def test_bad_configs_are_refused_before_anything_is_written(overrides, match, tmp_path) -> None:
     out = tmp_path / "bad"

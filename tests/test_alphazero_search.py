@@ -197,3 +197,115 @@ def test_value_mix_blends_each_positions_result_with_the_search_value_there() ->
         np.testing.assert_allclose(half.z, 0.5 * z0.z + 0.5 * v.z, atol=1e-6)
         if z0.result != 0:
             assert v.z[-1] > 0.5, "the winner's last move was a win in one, and the search saw it"
+
+
+# -- MCTS-solver --------------------------------------------------------------------------------
+def ttt_positions(empties: int, n: int, seed: int = 0) -> list[np.ndarray]:
+    """``n`` tic-tac-toe positions, not over, with ``empties`` empty cells, by random play."""
+    g = get_game("tictactoe")
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    while len(out) < n:
+        s = g.initial(1)
+        for _ in range(9 - empties):
+            s, term, _ = g.step(s, np.array([rng.choice(np.flatnonzero(g.legal(s)[0]))]))
+            if term[0]:
+                break
+        else:
+            out.append(s[0])
+    return out
+
+
+@pytest.mark.parametrize("formula", ["puct", "uct"])
+def test_solver_proves_tictactoe_end_games_as_exhaustive_negamax_values_them(formula: str) -> None:
+    """With enough simulations to see every line, the solver proves the root: a won root by one
+    winning move (its other moves may stay unproven), a drawn or lost one by all of its moves. Every
+    proof must agree with the exhaustive negamax (opponents.perfect_moves' search), and the move
+    played be one of the perfect moves."""
+    from sandbox.agents.alphazero.opponents import _move_value
+
+    g = get_game("tictactoe")
+    cfg = SearchConfig(simulations=400, formula=formula, c_puct=1.4 if formula == "uct" else 1.5, solver=True)
+    outcomes = set()
+    for s in ttt_positions(5, 12) + ttt_positions(4, 12, seed=1):
+        res = search_one(g, s, cfg, uniform_evaluator(g))
+        board, player = tuple(int(v) for v in s[:9]), int(s[9])
+        exact = {a: _move_value(board, a, player) for a in range(9) if not board[a]}
+        proven = res["proven"][0]
+        known = {a: int(proven[a]) for a in exact if not np.isnan(proven[a])}
+        assert known == {a: exact[a] for a in known}, f"{s}: proven {proven}, exact {exact}"
+        assert len(known) == len(exact) or max(known.values()) == 1, "a root is proven by a win or by all its moves"
+        assert np.isnan(proven[[a for a in range(9) if board[a]]]).all()
+        assert res["value"][0] == max(exact.values())
+        assert int(pick(res, 0.0)[0]) in perfect_moves(s)
+        outcomes.add(max(exact.values()))
+    assert outcomes == {-1, 0, 1}, "the positions cover won, drawn and lost roots"
+
+
+def test_solver_proves_a_connect_four_double_threat_and_learns_the_winning_move_alone() -> None:
+    """The first player to move with two stones on the bottom row (columns 2 and 3) wins by column
+    4: an open three, two winning cells that one reply cannot both block. 100 simulations of PUCT
+    with uniform priors and zero values only lean to it (value about 0.3); with the solver they
+    prove it: the root's value is exactly 1, the move is played, and the policy target is that
+    move alone."""
+    g = get_game("connect_four")
+    state = c4([1, 6, 2, 6])  # 0-based columns: the first player on 1 and 2, the second on 6 twice
+    plain = search_one(g, state, SearchConfig(simulations=100), uniform_evaluator(g))
+    res = search_one(g, state, SearchConfig(simulations=100, solver=True), uniform_evaluator(g))
+    assert int(pick(plain, 0.0)[0]) == 3 and 0 < plain["value"][0] < 0.9 and "proven" not in plain
+    assert int(pick(res, 0.0)[0]) == 3 and res["proven"][0][3] == 1 and res["value"][0] == 1
+    np.testing.assert_array_equal(res["target"][0], np.eye(7, dtype=np.float32)[3])
+    assert np.isnan(np.delete(res["proven"][0], 3)).all(), "the other moves are not proven either way"
+
+
+def test_solver_never_plays_a_proven_loss_even_when_drawn_by_visits() -> None:
+    """pick() with the solver's proofs: a proven win is taken at any temperature; proven losses are
+    never drawn while another move is left; when every move is lost, any legal one."""
+    legal = np.array([[True, True, True, False]] * 3)
+    nan = np.nan
+    res = {"visits": np.array([[50.0, 1, 0, 0], [50, 40, 1, 0], [5, 5, 5, 0]]), "legal": legal,
+           "proven": np.array([[nan, 1, nan, nan], [-1, nan, -1, nan], [-1, -1, -1, nan]], np.float32)}
+    rngs = [np.random.default_rng(i) for i in range(3)]
+    for _ in range(50):
+        for t in (0.0, 1.0):
+            a = pick(res, t, rngs)
+            assert a[0] == 1 and a[1] == 1 and a[2] in (0, 1, 2)
+    assert list(pick(res, 0.0)) == [1, 1, 0]
+
+
+def test_solver_proofs_survive_tree_reuse_and_stop_the_search_at_a_proven_root() -> None:
+    """After the move is played the kept subtree keeps its proofs; a search from a proven root
+    spends its simulations without growing the tree, and reports the proven value."""
+    g = get_game("tictactoe")
+    cfg = SearchConfig(simulations=400, solver=True)
+    s = ttt_positions(5, 1, seed=2)[0]
+    trees = Trees(g, 1, capacity_for(cfg.simulations, True), cfg, seed=0)
+    trees.set_roots(np.array([0]), s[None])
+    res = trees.search(np.array([0]), uniform_evaluator(g))
+    assert trees.solved[0, 0]
+    a = int(pick(res, 0.0)[0])
+    nxt, term, _ = g.step(s[None], np.array([a]))
+    assert not term[0]
+    trees.advance(np.array([0]), np.array([a]), nxt)
+    assert trees.solved[0, 0] and trees.solved_value[0, 0] == res["value"][0]  # for the player who moved into it
+    size = int(trees.size[0])
+    again = trees.search(np.array([0]), uniform_evaluator(g))
+    assert int(trees.size[0]) == size
+    assert again["value"][0] == -res["value"][0]
+
+
+@pytest.mark.parametrize("gumbel", [False, True])
+def test_solver_search_is_the_same_batched_as_alone(gumbel: bool) -> None:
+    """Proofs are per tree: a batch of trees searched in lockstep with the solver gives each the
+    moves and proofs it gets searched alone."""
+    g = get_game("connect_four")
+    cfg = SearchConfig(simulations=120, solver=True, gumbel=gumbel, gumbel_actions=4)
+    states = [c4(m) for m in ([0, 6, 1, 6, 2, 5], [3, 3, 4, 4, 2], [0, 1, 0, 1, 0, 1, 6, 5, 6, 5], [3])]
+    trees = Trees(g, len(states), capacity_for(cfg.simulations, False), cfg, seed=0)
+    idx = np.arange(len(states))
+    trees.set_roots(idx, np.stack(states))
+    batched = trees.search(idx, uniform_evaluator(g))
+    for i, s in enumerate(states):
+        alone = search_one(g, s, cfg, uniform_evaluator(g))
+        np.testing.assert_array_equal(alone["visits"][0], batched["visits"][i])
+        np.testing.assert_array_equal(alone["proven"][0], batched["proven"][i])

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 
 from sandbox.agents.alphazero.network import PolicyValueNet
 from sandbox.agents.alphazero.opponents import Elo, SearchPlayer, opponent, play_match
-from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
+from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick, rows
 from sandbox.agents.alphazero.selfplay import Game, SelfPlay, auto_actors
 from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, Section, option
@@ -75,6 +75,9 @@ class AlphaZeroConfig:
     noise_fraction: float = option(0.25, "share of the root prior taken by the noise", low=0, high=1)
     temperature_moves: int = option(8, "plies per game whose move is drawn in proportion to visits", low=0)
     reuse_tree: bool = option(True, "keep the subtree under the move played")
+    solver: bool = option(False, "MCTS-solver: prove wins, draws and losses inside the search tree from the game's ends; "
+                                 "a proven win is always played and learnt, a proven loss never played (not for Go, whose "
+                                 "search leaves legal moves out)")
     value_mix: float = option(0.0, "share of each position's value target taken by the search's root value there, the rest "
                                     "being the game's result (0: the result alone, as AlphaZero; 0.5: their mean)", low=0, high=1)
     augment: bool = option(True, "train on random board symmetries of each position")
@@ -201,6 +204,9 @@ class AlphaZero(Agent):
         for spec in self.cfg.eval_opponents:
             opponent(self.game, spec)  # a bad opponent string fails now, before anything is written
         cfg, game = self.cfg, self.game
+        if cfg.solver and not game.provable:
+            raise ConfigError(f"agent.solver=true cannot prove {game.name} positions (its search leaves legal moves out); "
+                              f"use agent.solver=false.")
         if self.device.type == "cpu":
             set_threads(cfg.threads)
         self.check_sizes()
@@ -208,7 +214,8 @@ class AlphaZero(Agent):
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.search_cfg = SearchConfig(
             simulations=cfg.simulations, c_puct=cfg.c_puct, dirichlet_alpha=cfg.dirichlet_alpha or game.dirichlet_alpha,
-            noise_fraction=cfg.noise_fraction, gumbel=cfg.search == "gumbel", gumbel_actions=cfg.gumbel_actions)
+            noise_fraction=cfg.noise_fraction, gumbel=cfg.search == "gumbel", gumbel_actions=cfg.gumbel_actions,
+            solver=cfg.solver)
         self.eval_sims = cfg.eval_simulations or cfg.simulations
         self.eval_cfg = SearchConfig(**{**vars(self.search_cfg), "simulations": self.eval_sims})
         self.buffer = Replay(cfg.buffer_size, (game.planes, game.height, game.width), game.num_actions)
@@ -641,7 +648,7 @@ class AlphaZero(Agent):
         if deterministic or "action" in res:
             action = int(pick(res, 0.0)[0])
         else:
-            action = int(pick({"visits": visits[None]}, 1.0, [self._solo.rngs[0]])[0])
+            action = int(pick(rows(res, np.array([0])), 1.0, [self._solo.rngs[0]])[0])
         probs = res["target"][0] if "action" in res else visits / max(visits.sum(), 1)
         return action, {"probs": probs, "value": float(res["value"][0]), "prior": res["prior"][0]}
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from sandbox.agents.alphazero.gtp import GTPClient, GTPError, action_to_vertex, gnugo_command, vertex_to_action
-from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick, rollout_evaluator
+from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick, rows, rollout_evaluator
 from sandbox.errors import ConfigError
 
 
@@ -81,7 +81,7 @@ class SearchPlayer(Player):
             ply = np.count_nonzero(states[:, : self.game.cells], 1)
             early = np.nonzero(ply < self.random_opening)[0]
             if len(early):
-                chosen[early] = pick({"visits": res["visits"][early]}, 1.0, [self.trees.rngs[s] for s in slots[early]])
+                chosen[early] = pick(rows(res, early), 1.0, [self.trees.rngs[s] for s in slots[early]])
         return chosen
 
     def think(self, state: np.ndarray) -> tuple[int, dict[str, Any]]:

@@ -53,6 +53,7 @@ class SearchConfig:
     gumbel_actions: int = 16
     gumbel_c_visit: float = 50.0
     gumbel_c_scale: float = 0.1
+    solver: bool = False  # MCTS-solver: prove wins, losses and draws in the tree (games whose search moves are all the legal ones)
 
 
 # -- the formulas ---------------------------------------------------------------------------------
@@ -222,6 +223,28 @@ def improved_policy(logits: np.ndarray, sigma_q: np.ndarray, legal: np.ndarray) 
     return (e / e.sum(1, keepdims=True)).astype(np.float32)
 
 
+def solver_scores(score: np.ndarray, proven: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """MCTS-solver's selection (Winands, Björnsson & Saito 2008, "Monte-Carlo tree search solver",
+    Computers and Games 2008): a child ``proven`` (B, A) won for the player choosing is always taken
+    (+inf), one proven lost is never taken (-inf), the rest keep their ``score`` (B, A). ``value``
+    (B, A) is the proven children's game-theoretic value for the player choosing: +1, 0 or -1."""
+    score = np.where(proven & (value < 0), -np.inf, score)
+    return np.where(proven & (value > 0), np.inf, score)
+
+
+def proven_node(proven: np.ndarray, value: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MCTS-solver's rule for a node from its children (Winands et al. 2008): the node is proven
+    when one of its children is proven won for the player choosing there (that player wins), or
+    when every ``legal`` child is proven (the player takes the best of them: a draw if one is drawn,
+    else a loss). ``proven``, ``value`` and ``legal`` are (B, A), ``value`` for the player choosing.
+    Returns whether each node is proven (B,) and its value (B,) for that player."""
+    known = proven & legal
+    won = (known & (value > 0)).any(1)
+    every = (known | ~legal).all(1) & legal.any(1)
+    best = np.where(known, value, -np.inf).max(1)
+    return won | every, np.where(won, 1.0, np.where(every, best, 0.0)).astype(np.float32)
+
+
 # -- the trees ------------------------------------------------------------------------------------
 class Trees:
     """``G`` search trees over one rules core, searched in lockstep."""
@@ -241,6 +264,8 @@ class Trees:
         self.expanded = np.zeros((g, m), bool)
         self.terminal = np.zeros((g, m), bool)
         self.terminal_value = np.zeros((g, m), np.float32)  # for the player to move at the node
+        self.solved = np.zeros((g, m), bool)  # the node's game-theoretic value is known (terminal nodes; proven ones with the solver)
+        self.solved_value = np.zeros((g, m), np.float32)  # that value, for the player who moved into the node
         self.size = np.zeros(g, np.int64)
         self.rngs = [np.random.default_rng([seed, i]) for i in range(g)]
         self.root_gumbel = np.zeros((g, a), np.float32)
@@ -256,6 +281,8 @@ class Trees:
         self.expanded[g, m] = False
         self.terminal[g, m] = False
         self.terminal_value[g, m] = 0.0
+        self.solved[g, m] = False
+        self.solved_value[g, m] = 0.0
 
     def set_roots(self, idx: np.ndarray, states: np.ndarray) -> None:
         """Start fresh trees ``idx`` at ``states`` (non-terminal positions)."""
@@ -287,7 +314,7 @@ class Trees:
             remap = np.full(self.capacity, -1, np.int32)
             remap[old] = np.arange(k)
             for arr in (self.state, self.prior, self.legal, self.visits, self.value_sum, self.raw_value,
-                        self.expanded, self.terminal, self.terminal_value):
+                        self.expanded, self.terminal, self.terminal_value, self.solved, self.solved_value):
                 arr[g, :k] = arr[g, old]
             ch = self.children[g, old]
             self.children[g, :k] = np.where(ch >= 0, remap[np.maximum(ch, 0)], -1)
@@ -313,6 +340,13 @@ class Trees:
         nc = np.where(has, self.visits[g[:, None], safe], 0)
         wc = np.where(has, self.value_sum[g[:, None], safe], 0.0)
         return ch, nc, wc
+
+    def _child_proofs(self, g: np.ndarray, ch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Children ``ch`` (k, A; -1: none yet) of trees ``g``: whether each is proven, and its
+        value for the player choosing among them (the player who moves into it)."""
+        safe = np.maximum(ch, 0)
+        proven = (ch >= 0) & self.solved[g[:, None], safe]
+        return proven, np.where(proven, self.solved_value[g[:, None], safe], 0.0)
 
     # -- the search -------------------------------------------------------------------------------
     def search(self, idx: np.ndarray, evaluate: Evaluator, noise: bool = False, simulations: int | None = None) -> dict[str, np.ndarray]:
@@ -360,6 +394,8 @@ class Trees:
         path, on_path, leaf, new, parent, action = self._select(idx, forced)
         leaf_value = self._expand_leaves(idx, leaf, new, parent, action, evaluate)
         self._backup(idx, path, on_path, leaf_value)
+        if self.cfg.solver:
+            self._prove(idx, path, on_path, leaf)
 
     def _select(self, idx: np.ndarray, forced: np.ndarray | None
                 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -387,6 +423,8 @@ class Trees:
                 break
             g, n = idx[pos], node[pos]
             stop = ~self.expanded[g, n] | self.terminal[g, n]
+            if cfg.solver:
+                stop |= self.solved[g, n]  # a proven node is a leaf whose value is known
             active[pos[stop]] = False
             pos, g, n = pos[~stop], g[~stop], n[~stop]
             if len(pos) == 0:
@@ -395,10 +433,15 @@ class Trees:
             ch, nc, wc = self._child_stats(g, n)
             npar = self.visits[g, n].astype(np.float32)
             q = mean_values(wc, nc)
+            if cfg.solver:
+                proven, proven_value = self._child_proofs(g, ch)
+                q = np.where(proven, proven_value, q)  # a proven draw counts as one, whatever its visits said
             if cfg.formula == "uct":
                 score = uct_scores(q, npar, nc, cfg.c_puct)
             else:
                 score = puct_scores(q, self.prior[g, n], npar, nc, cfg.c_puct, cfg.fpu)
+            if cfg.solver:
+                score = solver_scores(score, proven, proven_value)
             score = np.where(self.legal[g, n], score, -np.inf)
             a = np.argmax(score, 1)
             if depth == 0 and forced is not None:
@@ -443,13 +486,16 @@ class Trees:
             self.state[g, m] = states
             self.terminal[g, m] = term
             self.terminal_value[g, m] = -reward
+            self.solved[g, m] = term
+            self.solved_value[g, m] = np.where(term, reward, 0.0)
             leaf_value[pos[term]] = -reward[term]
             live = ~term
             if live.any():
                 leaf_value[pos[live]] = self._evaluate(g[live], m[live], evaluate)
         old = np.nonzero(~new)[0]
-        if len(old):
-            leaf_value[old] = self.terminal_value[idx[old], leaf[old]]
+        if len(old):  # a terminal node, or (with the solver) a proven one
+            g, m = idx[old], leaf[old]
+            leaf_value[old] = np.where(self.terminal[g, m], self.terminal_value[g, m], -self.solved_value[g, m])
         return leaf_value
 
     def _backup(self, idx: np.ndarray, path: list[np.ndarray], on_path: list[np.ndarray], leaf_value: np.ndarray) -> None:
@@ -463,6 +509,24 @@ class Trees:
             sign = np.where((depth_of[p] - d) % 2 == 0, -1.0, 1.0)
             self.visits[idx[p], nodes[p]] += 1
             self.value_sum[idx[p], nodes[p]] += sign * leaf_value[p]
+
+    def _prove(self, idx: np.ndarray, path: list[np.ndarray], on_path: list[np.ndarray], leaf: np.ndarray) -> None:
+        """MCTS-solver's back-up of proofs: from a proven leaf (a terminal or proven node), each node
+        up the path is proven by :func:`proven_node` from its children, until one is not."""
+        depth_of = np.sum(on_path, axis=0) - 1
+        going = self.solved[idx, leaf] & (depth_of > 0)
+        for d in range(len(path) - 2, -1, -1):
+            if not going.any():
+                break
+            p = np.nonzero(going & (depth_of > d))[0]
+            if not len(p):
+                continue
+            g, n = idx[p], path[d][p]
+            proven, value = self._child_proofs(g, self.children[g, n])
+            done, best = proven_node(proven, value, self.legal[g, n])
+            self.solved[g[done], n[done]] = True
+            self.solved_value[g[done], n[done]] = -best[done]  # for the player who moved into the node
+            going[p[~done]] = False
 
     # -- Gumbel search at the root ----------------------------------------------------------------
     def _root_sigma(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -501,7 +565,13 @@ class Trees:
         visits = nc.astype(np.float32)
         value = -self.value_sum[idx, 0] / np.maximum(self.visits[idx, 0], 1)
         out = {"visits": visits, "value": value.astype(np.float32), "prior": self.prior[idx, 0].copy(),
-               "q": np.where(nc > 0, wc / np.maximum(nc, 1), np.nan).astype(np.float32)}
+               "q": np.where(nc > 0, wc / np.maximum(nc, 1), np.nan).astype(np.float32), "legal": self.legal[idx, 0].copy()}
+        if self.cfg.solver:
+            # the roots' children's proofs (NaN: not proven), and a proven root's exact value
+            proven, proven_value = self._child_proofs(idx, self.children[idx, 0])
+            out["proven"] = np.where(proven & out["legal"], proven_value, np.nan).astype(np.float32)
+            root = self.solved[idx, 0]
+            out["value"] = np.where(root, -self.solved_value[idx, 0], out["value"]).astype(np.float32)
         if self.cfg.gumbel:
             # the move: the best-scored of the most visited (sequential halving's last survivor);
             # the target: the improved policy
@@ -511,15 +581,46 @@ class Trees:
             out["target"] = improved_policy(self._root_logits(idx), sigma_q, self.legal[idx, 0])
         else:
             out["target"] = visits / np.maximum(visits.sum(1, keepdims=True), 1)
+        if self.cfg.solver:
+            # a proven win is played, a proven loss avoided; a root with a proven win learns to play it
+            allowed = proof_allowed(out["proven"], out["legal"])
+            if "action" in out:
+                keep = allowed[np.arange(len(idx)), out["action"]]
+                weights = np.where(allowed, visits + 1.0, 0.0)  # the most visited allowed move (1: one never visited)
+                out["action"] = np.where(keep, out["action"], np.argmax(weights, 1))
+            won = np.nan_to_num(out["proven"], nan=0.0) > 0
+            some = won.any(1)
+            out["target"][some] = (won[some] / won[some].sum(1, keepdims=True)).astype(np.float32)
         return out
+
+
+def proof_allowed(proven: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """The moves a search with the solver may play (B, A): the proven wins where there are any,
+    else the legal moves not proven lost, else (every move lost) all the legal moves. ``proven``
+    (B, A): each root child's proven value for the player to move, NaN where not proven."""
+    won = legal & (np.nan_to_num(proven, nan=0.0) > 0)
+    alive = legal & ~(np.nan_to_num(proven, nan=0.0) < 0)
+    return np.where(won.any(1, keepdims=True), won, np.where(alive.any(1, keepdims=True), alive, legal))
+
+
+def rows(result: dict[str, np.ndarray], which: np.ndarray) -> dict[str, np.ndarray]:
+    """The search ``result`` of some trees, ``which`` (indices into its rows), without a Gumbel
+    ``action``: what :func:`pick` draws a move from in proportion to visits."""
+    return {k: v[which] for k, v in result.items() if k != "action"}
 
 
 def pick(result: dict[str, np.ndarray], temperature: float, rngs: list[np.random.Generator] | None = None) -> np.ndarray:
     """The moves of a search result: Gumbel's choice, else the most visited child (temperature 0)
-    or a child drawn in proportion to visits ** (1 / temperature)."""
+    or a child drawn in proportion to visits ** (1 / temperature). With the solver's ``proven``
+    values in the result, only the moves :func:`proof_allowed` allows are taken."""
     if "action" in result:
         return result["action"]
     visits = result["visits"]
+    if "proven" in result:
+        allowed = proof_allowed(result["proven"], result["legal"])
+        visits = np.where(allowed, visits, 0.0)
+        none = visits.sum(1) <= 0  # allowed moves never visited: any of them, alike
+        visits[none] = allowed[none].astype(visits.dtype)
     if temperature <= 0 or rngs is None:
         return np.argmax(visits, 1)
     out = np.zeros(len(visits), np.int64)

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick
+from sandbox.agents.alphazero.search import Evaluator, SearchConfig, Trees, capacity_for, pick, rows
 from sandbox.errors import ConfigError, MachineError, SandboxError
 
 
@@ -68,7 +68,7 @@ class SelfPlay:
         actions = pick(res, 0.0)
         early = np.nonzero(self.ply < self.temperature_moves)[0]
         if len(early) and "action" not in res:
-            actions[early] = pick({"visits": res["visits"][early]}, 1.0, [trees.rngs[i] for i in early])
+            actions[early] = pick(rows(res, early), 1.0, [trees.rngs[i] for i in early])
         # 2. remember each position with its policy target, the player to move and the search's value there
         x = game.encode(states).astype(np.int8)
         to_play = game.to_play(states)

@@ -38,6 +38,9 @@ class Game:
     dirichlet_alpha: ClassVar[float] = 0.3
     #: a move cap after which the game is scored as it stands (None: games end by themselves)
     max_moves: ClassVar[int | None] = None
+    #: whether a search may prove positions (MCTS-solver): its moves (:meth:`search_moves`) are all
+    #: the legal ones and a position's value depends on the position alone
+    provable: ClassVar[bool] = True
 
     @property
     def cells(self) -> int:
