@@ -16,7 +16,7 @@ empty cells (``--solve-lost``), naming the agent's move that turned a win or dra
 and the agent's mistakes on the match's own positions with 15 to 22 empty cells (``--mid-game``).
 
     flock /tmp/sandbox-bench.lock nice -n 5 python benchmarks/alphazero_connect4.py [--minutes 60] [KEY=VALUE ...]
-    python benchmarks/alphazero_connect4.py --run runs/NAME [--games 100] [--positions 500] [--simulations N] [--out FILE.json]
+    python benchmarks/alphazero_connect4.py --run runs/NAME [--games 100] [--positions 500] [--simulations N] [--symmetries 2] [--out FILE.json]
 
 Prints a table last and writes ``benchmarks/results/alphazero_connect4.json`` (or ``--out``). A run with
 overrides of the preset (a lever, e.g. ``agent.actors=2``) writes ``alphazero_connect4_actors-2.json``
@@ -223,6 +223,8 @@ def main() -> None:
     ap.add_argument("--run", help="evaluate this finished run instead of training one")
     ap.add_argument("--which", default="latest", choices=["latest", "best"], help="the run's checkpoint to evaluate")
     ap.add_argument("--simulations", type=int, help="the agent's search a move in the match and the end games (default: the run's agent.eval_simulations)")
+    ap.add_argument("--symmetries", type=int, choices=(1, 2), help="average the network over this many board symmetries when it plays: 1 or 2 "
+                                                   "(default: the run's agent.eval_symmetries)")
     ap.add_argument("--out", help="the JSON written (default: benchmarks/results/alphazero_connect4.json, with the overrides in its name)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="settings of the run over the preset's (e.g. agent.actors=2)")
     args = ap.parse_args()
@@ -243,6 +245,8 @@ def main() -> None:
     agent = sandbox.load(run_dir, which=args.which)
     if args.simulations:
         agent.set_eval_simulations(args.simulations)
+    if args.symmetries:
+        agent.set_eval_symmetries(args.symmetries)
 
     # (a) the match
     t1 = time.time()
@@ -275,7 +279,7 @@ def main() -> None:
     won_ask = r["win"] >= int(np.ceil(0.99 * r["games"]))
     mistakes_ask = mistakes is not None and mistakes["positions"] >= 500 and mistakes["mistake_rate"] <= 0.02
     result = {"minutes": agent.config.max_minutes if args.run else args.minutes, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
-              "overrides": args.overrides, "eval_simulations": agent.eval_sims, "checkpoint": args.which, "opponent": f"mcts:{args.mcts}", **r,
+              "overrides": args.overrides, "eval_simulations": agent.eval_sims, "eval_symmetries": agent.cfg.eval_symmetries, "checkpoint": args.which, "opponent": f"mcts:{args.mcts}", **r,
               "mistakes": mistakes, "lost_games": lost, "mid_game_mistakes": mid, "curve": curve, "run": str(run_dir),
               "ask": "at least 99 of 100 games won against mcts:1000, and at most 2% mistakes on at least 500 end-game positions",
               "passed_match": won_ask, "passed_mistakes": mistakes_ask, "passed": won_ask and mistakes_ask}
@@ -286,7 +290,8 @@ def main() -> None:
     for c in curve:
         print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in c.items()))
     minutes = agent.config.max_minutes if args.run else args.minutes
-    print(f"\nAlphaZero Connect Four ({run_dir}), trained {minutes} min, {args.which} checkpoint, {agent.eval_sims} simulations a move")
+    print(f"\nAlphaZero Connect Four ({run_dir}), trained {minutes} min, {args.which} checkpoint, {agent.eval_sims} simulations a move"
+          f"{f', the network averaged over {agent.cfg.eval_symmetries} board symmetries' if agent.cfg.eval_symmetries > 1 else ''}")
     print(f"{'opponent':<14}{'games':>7}{'win':>6}{'draw':>6}{'loss':>6}{'win rate':>10}")
     print(f"{'mcts:' + str(args.mcts):<14}{r['games']:>7}{r['win']:>6}{r['draw']:>6}{r['loss']:>6}{r['win_rate']:>10.2f}")
     first = r["win_as_first"] + r["draw_as_first"] + r["loss_as_first"]

@@ -106,6 +106,13 @@ def test_a_loaded_agent_searches_as_many_simulations_as_it_is_told(c4_run) -> No
         with pytest.raises(ConfigError, match="whole number of simulations"):
             agent.set_eval_simulations(bad)
     assert agent.eval_sims == 64
+    # set_eval_symmetries (--symmetries): the mirror image averaged in; a bad count refused alike
+    agent.set_eval_symmetries(2)
+    assert agent.cfg.eval_symmetries == 2 and agent.think(s[0])[0] == 3
+    for bad in (0, 3, 1.5, True):
+        with pytest.raises(ConfigError, match="connect_four has 2 board symmetries"):
+            agent.set_eval_symmetries(bad)
+    assert agent.cfg.eval_symmetries == 2
 
 
 def test_sample_observations_are_positions_of_pettingzoo_games_the_agent_acts_on(c4_run) -> None:
@@ -167,6 +174,38 @@ def test_agent_solver_trains_and_its_agent_plays_proven_end_games_perfectly(tmp_
         assert move in perfect_moves(state), agent.game.text(state)
 
 
+@pytest.mark.parametrize("game,symmetries", [("tictactoe", 8), ("connect_four", 2)])
+def test_eval_symmetries_average_the_network_into_one_that_sees_every_image_alike(game, symmetries, tmp_path) -> None:
+    """agent.eval_symmetries: averaged over all the board's symmetries, the network's priors for
+    an image of a position are the position's priors carried over, and its values are equal;
+    with one symmetry it is the network alone, which (a few steps trained) does not do that."""
+    run = sandbox.train(None, TINY + [f"env={game}", "backbone=mlp", "steps=32", f"agent.eval_symmetries={symmetries}",
+                                      "agent.eval_opponents=[random]", f"out={tmp_path / 't'}"], progress=False)
+    agent = sandbox.load(run.dir)
+    g = agent.game
+    rng = np.random.default_rng(0)
+    states = g.initial(16)
+    for _ in range(3):
+        legal = g.legal(states)
+        states, _, _ = g.step(states, np.argmax(rng.random(legal.shape) * legal, 1))
+    legal = g.search_moves(states)
+    x = g.encode(states)
+    both = agent.evaluator(symmetries=symmetries)
+    alone = agent.evaluator()
+    p, v = both(states, legal)
+    assert np.allclose(p.sum(1), 1) and np.all(p[~legal] == 0)
+    for k in range(1, symmetries):
+        # the image of each state under symmetry k: its cells turned, the player to move the same
+        turned_cells, turned_legal = g.symmetry(g.boards(states)[:, None], legal, k)
+        image = states.copy()
+        image[:, : g.cells] = turned_cells[:, 0].reshape(len(states), -1)
+        pk, vk = both(image, turned_legal)
+        np.testing.assert_allclose(pk, g.symmetry(x[:0], p, k)[1], atol=1e-5)
+        np.testing.assert_allclose(vk, v, atol=1e-5)
+    pa, _ = alone(image, turned_legal)
+    assert not np.allclose(pa, g.symmetry(x[:0], alone(states, legal)[0], symmetries - 1)[1], atol=1e-5)
+
+
 def test_tictactoe_gumbel_and_transformer_train_and_demo_media(tmp_path) -> None:
     out = tmp_path / "ttt"
     run = sandbox.train(None, TINY + ["env=tictactoe", "backbone=transformer", "backbone.d_model=16", "backbone.layers=1",
@@ -216,6 +255,8 @@ def test_human_play_against_the_agent_headless(c4_run, monkeypatch) -> None:
     (["env=tictactoe", "agent.value_mix=1.5"], "value_mix"),
     (["env=tictactoe", "agent.value_mix=half"], "value_mix"),
     (["env=go9", "agent.solver=true"], "agent.solver=true cannot prove go9"),
+    (["env=connect_four", "agent.eval_symmetries=3"], "agent.eval_symmetries=3 is more than connect_four's 2"),
+    (["env=tictactoe", "agent.eval_symmetries=0"], "eval_symmetries"),
     (["env=connect_four", "agent.solver=sometimes"], "agent.solver"),
 ])
 def test_bad_configs_are_refused_before_anything_is_written(overrides, match, tmp_path) -> None:

@@ -67,6 +67,9 @@ if TYPE_CHECKING:
 class AlphaZeroConfig:
     simulations: int = option(64, "search simulations per self-play move", low=1)
     eval_simulations: int = option(0, "simulations per move when acting and evaluating (0: as simulations)", low=0)
+    eval_symmetries: int = option(1, "when acting and evaluating, average the network's priors and value over this many of the "
+                                     "board's symmetries (1: the board as it is; Connect Four has 2, its mirror image; "
+                                     "tic-tac-toe and Go 8)", low=1, high=8)
     games: int = option(64, "self-play games searched in lockstep (the network's batch)", low=1)
     search: Literal["puct", "gumbel"] = option("puct", "puct with Dirichlet noise, or Gumbel root search (sequential halving)")
     gumbel_actions: int = option(16, "gumbel: actions considered at the root", low=1)
@@ -204,6 +207,9 @@ class AlphaZero(Agent):
         for spec in self.cfg.eval_opponents:
             opponent(self.game, spec)  # a bad opponent string fails now, before anything is written
         cfg, game = self.cfg, self.game
+        if cfg.eval_symmetries > game.num_symmetries:
+            raise ConfigError(f"agent.eval_symmetries={cfg.eval_symmetries} is more than {game.name}'s {game.num_symmetries} "
+                              f"board symmetries; use 1 to {game.num_symmetries}.")
         if cfg.solver and not game.provable:
             raise ConfigError(f"agent.solver=true cannot prove {game.name} positions (its search leaves legal moves out); "
                               f"use agent.solver=false.")
@@ -231,20 +237,30 @@ class AlphaZero(Agent):
         self.teardown_seconds = 2.0 if self.cfg.actors else 0.0  # (auto too: fit() sets 0 when it runs the single loop)
 
     # -- the network as an evaluator ------------------------------------------------------------
-    def evaluator(self, net: PolicyValueNet | None = None) -> Evaluator:
-        """evaluate(states, legal) -> (priors, values) with the network (batched, no gradients)."""
+    def evaluator(self, net: PolicyValueNet | None = None, symmetries: int = 1) -> Evaluator:
+        """evaluate(states, legal) -> (priors, values) with the network (batched, no gradients).
+        With ``symmetries`` > 1 the network sees each position also under the board's symmetries
+        1 .. symmetries - 1, in the same batch; each one's policy is turned back onto the board and
+        the priors and values are the means (test-time augmentation: its errors partly cancel)."""
         net = net or self.net
         game, device = self.game, self.device
 
         def evaluate(states: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            x = torch.from_numpy(game.encode(states)).to(device)
+            x = game.encode(states)
+            n = len(x)
+            views = [x] + [game.symmetry(x, legal, k)[0] for k in range(1, symmetries)]
             with torch.no_grad():
-                logits, value = net(x)
-            logits = logits.float().cpu().numpy()
-            logits = np.where(legal, logits, -np.inf)
-            logits -= logits.max(1, keepdims=True)
-            p = np.exp(logits)
-            return (p / p.sum(1, keepdims=True)).astype(np.float32), value.float().cpu().numpy()
+                logits, value = net(torch.from_numpy(np.concatenate(views) if symmetries > 1 else x).to(device))
+            logits, value = logits.float().cpu().numpy(), value.float().cpu().numpy()
+            priors = np.zeros(legal.shape, np.float32)
+            for k in range(symmetries):
+                back = logits[k * n:(k + 1) * n]
+                if k:
+                    back = game.symmetry(x[:0], back, game.inverse_symmetry(k))[1]
+                back = np.where(legal, back, -np.inf)
+                back = np.exp(back - back.max(1, keepdims=True))
+                priors += back / back.sum(1, keepdims=True)
+            return (priors / symmetries).astype(np.float32), value.reshape(symmetries, n).mean(0).astype(np.float32)
 
         return evaluate
 
@@ -257,9 +273,17 @@ class AlphaZero(Agent):
         self.eval_cfg = SearchConfig(**{**vars(self.eval_cfg), "simulations": n})
         self._solo = None  # the one-position tree is sized for the search: made anew at the next move
 
+    def set_eval_symmetries(self, n: int) -> None:
+        """Average the network over ``n`` of the board's symmetries when playing (matches, ``act``),
+        in place of the run's ``agent.eval_symmetries``."""
+        top = self.game.num_symmetries
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= top:
+            raise ConfigError(f"{self.game.name} has {top} board symmetries to average the network over; choose 1 to {top}, not {n!r}.")
+        self.cfg.eval_symmetries = n
+
     def player(self, name: str = "agent", net: PolicyValueNet | None = None, random_opening: int = 0, seed: int = 0) -> SearchPlayer:
         """The network with its evaluation search, as a match player."""
-        return SearchPlayer(self.game, self.evaluator(net), self.eval_cfg, name, seed, random_opening)
+        return SearchPlayer(self.game, self.evaluator(net, self.cfg.eval_symmetries), self.eval_cfg, name, seed, random_opening)
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:
@@ -643,7 +667,7 @@ class AlphaZero(Agent):
             self._solo = Trees(self.game, 1, capacity_for(self.eval_sims, False), self.eval_cfg, self.config.seed)
         self.net.eval()
         self._solo.set_roots(np.array([0]), state[None])
-        res = self._solo.search(np.array([0]), self.evaluator(), noise=False)
+        res = self._solo.search(np.array([0]), self.evaluator(symmetries=self.cfg.eval_symmetries), noise=False)
         visits = res["visits"][0]
         if deterministic or "action" in res:
             action = int(pick(res, 0.0)[0])

@@ -94,7 +94,7 @@ class GTPEngine:
         self.komi = agent.game.komi
         self.simulations = int(simulations or agent.eval_sims)
         self.search_config = SearchConfig(**{**vars(agent.eval_cfg), "simulations": self.simulations})
-        self.evaluate = agent.evaluator()
+        self.evaluate = agent.evaluator(symmetries=agent.cfg.eval_symmetries)
         self.resign = resign
         self.log = log
         self.name = name

@@ -106,6 +106,10 @@ class Game:
         """Apply board symmetry ``k`` to network inputs (N, C, H, W) and policies (N, A)."""
         return inputs, policies
 
+    def inverse_symmetry(self, k: int) -> int:
+        """The symmetry that undoes symmetry ``k`` (a mirror image is its own undoing)."""
+        return k
+
     # -- for people ----------------------------------------------------------------------------
     def action_name(self, action: int) -> str:
         return str(int(action))
@@ -131,6 +135,12 @@ def dihedral(x: np.ndarray, k: int) -> np.ndarray:
     if k >= 4:
         x = np.swapaxes(x, -1, -2)
     return np.rot90(x, k % 4, axes=(-2, -1))
+
+
+def dihedral_inverse(k: int) -> int:
+    """The symmetry that undoes :func:`dihedral`'s ``k``: a rotation by the rest of the full turn;
+    a mirrored rotation (k ≥ 4, a reflection) undoes itself."""
+    return (4 - k) % 4 if k < 4 else k
 
 
 def square_symmetry(inputs: np.ndarray, policies: np.ndarray, k: int, side: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sandbox.envs.games.base import Game, square_symmetry
+from sandbox.envs.games.base import Game, dihedral_inverse, square_symmetry
 
 #: int16 columns of one 64-bit position hash in a state row
 _HASH_COLUMNS = 4
@@ -418,6 +418,9 @@ class Go(Game):
 
     def symmetry(self, inputs: np.ndarray, policies: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return square_symmetry(inputs, policies, k, self.size)
+
+    def inverse_symmetry(self, k: int) -> int:
+        return dihedral_inverse(k)
 
     def display(self, state: np.ndarray) -> np.ndarray:
         return state[: self.cells].reshape(self.size, self.size)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sandbox.envs.games.base import Game, square_symmetry
+from sandbox.envs.games.base import Game, dihedral_inverse, square_symmetry
 
 LINES = np.array([(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)])
 
@@ -65,6 +65,9 @@ class TicTacToe(Game):
 
     def symmetry(self, inputs: np.ndarray, policies: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return square_symmetry(inputs, policies, k, 3)
+
+    def inverse_symmetry(self, k: int) -> int:
+        return dihedral_inverse(k)
 
     def display(self, state: np.ndarray) -> np.ndarray:
         """The board as drawn (row, column), the way PettingZoo draws it: cell a at column a // 3."""
