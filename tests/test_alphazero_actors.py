@@ -202,7 +202,7 @@ def test_the_connect_four_preset_plays_on_auto_actors(tmp_path: Path) -> None:
     """Plain names for Connect Four get the preset's actors=auto: Ray actors on this machine's CPUs
     (the single loop on one CPU), said in one line, and nothing left behind."""
     proc = start("train", "agent=alphazero", "env=connect_four", "backbone=mlp", "steps=512", "max_minutes=null", "agent.games=8",
-                 "agent.simulations=4", "agent.eval_every=0", "agent.eval_games=1", "agent.eval_opponents=[random]",
+                 "agent.simulations=4", "agent.eval_simulations=4", "agent.eval_every=0", "agent.eval_games=1", "agent.eval_opponents=[random]",
                  "agent.log_every=128", "wandb.mode=disabled", "out=run", "--no-progress", cwd=tmp_path)
     code, err = finish(proc, timeout=240)
     assert code == 0, err[-3000:]
