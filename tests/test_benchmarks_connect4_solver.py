@@ -375,3 +375,54 @@ def test_the_mid_game_band_keeps_its_own_empty_cells_and_judges_them():
     assert sorted(42 - int(np.count_nonzero(s[:42])) for s, _ in found.values()) == [15, 15, 15]
     report = judge(LeftmostAgent(), [s for s, _ in found.values()], Solver(), (15, 16))
     assert report["positions"] == 3 and list(report["by_empties"]) == ["15", "16"] and report["by_empties"]["15"]["positions"] == 3
+
+
+# -- benchmarks/alphazero_connect4_levers.py ------------------------------------------------------
+class LeftmostPriorAgent:
+    """A stand-in agent for the levers benchmark: its network puts all the prior on the leftmost
+    legal column, so a search of one simulation plays it."""
+
+    game = GAME
+
+    def __init__(self) -> None:
+        from sandbox.agents.alphazero.search import SearchConfig
+
+        self.eval_cfg = SearchConfig()
+
+    def evaluator(self, symmetries: int = 1):
+        def evaluate(states, legal):
+            priors = np.zeros(legal.shape, np.float32)
+            priors[np.arange(len(legal)), np.argmax(legal, 1)] = 1.0
+            return priors, np.zeros(len(states), np.float32)
+
+        return evaluate
+
+
+def test_levers_keep_the_decisive_positions_and_count_each_settings_mistakes():
+    from benchmarks.alphazero_connect4_levers import judge, solve_decisive
+
+    positions = random_positions(8, 10, seed=8) + random_positions(9, 10, seed=9)
+    states, values, moves = solve_decisive([p.to_state() for p in positions])
+    expected_keep, expected_mistakes = 0, 0
+    for p in positions:  # by exhaustive minimax: decisive when the moves' outcomes differ
+        scores = {c: int(np.sign(v)) for c, v in rules_core_minimax(p.to_state()).items()}
+        if len(set(scores.values())) > 1:
+            expected_keep += 1
+            expected_mistakes += int(scores[p.legal()[0]] < max(scores.values()))
+    assert len(states) == len(values) == len(moves) == expected_keep > 0
+    assert np.all(moves.max(1) == values) and np.all(moves.min(1) >= -2)
+    report = judge(LeftmostPriorAgent(), states, values, moves, {"simulations": 1})
+    assert report["positions"] == expected_keep and report["mistakes"] == expected_mistakes > 0
+    assert sum(report["by_empties"].values()) == expected_mistakes and set(report["by_empties"]) <= {"8", "9"}
+
+
+@pytest.mark.parametrize("text,match", [("800:sims=800", "its keys are"), ("x:simulations=many", "simulations is a whole number"),
+                                        ("x:solver=maybe", "true or false"), ("mirror:symmetries=2", "needs a name and simulations"),
+                                        (":simulations=8", "needs a name")])
+def test_levers_settings_are_parsed_or_refused_in_one_sentence(text, match):
+    from benchmarks.alphazero_connect4_levers import parse_setting
+
+    assert parse_setting("800+mirror:simulations=800,symmetries=2,solver=true,c_puct=1.5") == (
+        "800+mirror", {"simulations": 800, "symmetries": 2, "solver": True, "c_puct": 1.5})
+    with pytest.raises(SystemExit, match=match):
+        parse_setting(text)

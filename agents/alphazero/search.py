@@ -11,16 +11,19 @@ at a node reads its children's mean values directly; a leaf's value (for the pla
 is backed up with alternating signs.
 
 Options: Dirichlet noise at the root (self-play), Gumbel root search with sequential halving
-(Danihelka et al. 2022: few simulations, a policy improvement even at 2 simulations), and tree reuse
-(the subtree under the move played is kept and compacted to the front of the arrays).
+(Danihelka et al. 2022: few simulations, a policy improvement even at 2 simulations), tree reuse
+(the subtree under the move played is kept and compacted to the front of the arrays), and
+MCTS-solver (Winands et al. 2008: wins, draws and losses proven from the game's ends up the tree,
+where a proven node is a leaf of known value, a proven win is always chosen and a proven loss never).
 
 The file reads top to bottom:
 
 1. the formulas, each a pure function on NumPy arrays with its constants and its paper, as
    DeepMind's mctx keeps them in ``action_selection.py`` and ``qtransforms.py``:
-   :func:`puct_scores` (AlphaZero), :func:`uct_scores` (pure MCTS), :func:`dirichlet_noise`, and
+   :func:`puct_scores` (AlphaZero), :func:`uct_scores` (pure MCTS), :func:`dirichlet_noise`,
    Gumbel search's :func:`considered_visits`, :func:`mixed_value`, :func:`completed_q`,
-   :func:`sigma_transform`, :func:`gumbel_scores` and :func:`improved_policy`;
+   :func:`sigma_transform`, :func:`gumbel_scores` and :func:`improved_policy`, and MCTS-solver's
+   :func:`solver_scores` and :func:`proven_node`;
 2. :class:`Trees`, whose :meth:`Trees.search` runs simulations, each cut into three steps:
    select (walk every tree down to a leaf), expand (step and evaluate the new leaves in one batch),
    back up (add the leaf's value along each path with alternating signs);
