@@ -601,8 +601,9 @@ def proof_allowed(proven: np.ndarray, legal: np.ndarray) -> np.ndarray:
     """The moves a search with the solver may play (B, A): the proven wins where there are any,
     else the legal moves not proven lost, else (every move lost) all the legal moves. ``proven``
     (B, A): each root child's proven value for the player to move, NaN where not proven."""
-    won = legal & (np.nan_to_num(proven, nan=0.0) > 0)
-    alive = legal & ~(np.nan_to_num(proven, nan=0.0) < 0)
+    value = np.nan_to_num(proven, nan=0.0)
+    won = legal & (value > 0)
+    alive = legal & ~(value < 0)
     return np.where(won.any(1, keepdims=True), won, np.where(alive.any(1, keepdims=True), alive, legal))
 
 
