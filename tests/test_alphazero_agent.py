@@ -206,6 +206,41 @@ def test_eval_symmetries_average_the_network_into_one_that_sees_every_image_alik
     assert not np.allclose(pa, g.symmetry(x[:0], alone(states, legal)[0], symmetries - 1)[1], atol=1e-5)
 
 
+def test_the_runs_own_evaluations_search_with_rating_simulations_and_play_with_eval_simulations(tmp_path) -> None:
+    """agent.rating_simulations / rating_symmetries: the matches behind eval/ and Elo search that
+    many simulations over that many images; playing afterwards (act, matches, sandbox play) searches
+    eval_simulations over eval_symmetries, as before."""
+    run = sandbox.train(None, TINY + ["env=connect_four", "backbone=mlp", "steps=64", "agent.eval_simulations=40",
+                                      "agent.eval_symmetries=2", "agent.rating_simulations=5", "agent.rating_symmetries=1",
+                                      "agent.eval_opponents=[random]", f"out={tmp_path / 'r'}"], progress=False)
+    assert any("eval/win_rate/random" in m for m in read_metrics(run.dir))
+    agent = sandbox.load(run.dir)
+    start = agent.game.initial(1)[0]
+    seen = []
+
+    def counting(symmetries):
+        def evaluate(states, legal):
+            seen.append(symmetries)
+            return agent.evaluator(symmetries=symmetries)(states, legal)
+        return evaluate
+
+    agent.evaluator, real = (lambda net=None, symmetries=1: counting(symmetries)), agent.evaluator
+    rating, playing = agent.player("r", rating=True), agent.player("p")
+    assert rating.cfg.simulations == 5 and playing.cfg.simulations == 40
+    agent.evaluator = real
+    rating.think(start)
+    rated, seen[:] = list(seen), []
+    playing.think(start)
+    # one network call a simulation (the first expands the root), on the board alone when rating,
+    # with its mirror image averaged in when playing
+    assert rated == [1] * len(rated) and 1 < len(rated) <= 6
+    assert seen == [2] * len(seen) and 6 < len(seen) <= 41
+    # 0 (the default) is as eval_simulations and eval_symmetries
+    plain = sandbox.load(tmp_path / "r")
+    plain.cfg.rating_simulations, plain.cfg.rating_symmetries = 0, 0
+    assert plain.player("x", rating=True).cfg.simulations == 40
+
+
 def test_tictactoe_gumbel_and_transformer_train_and_demo_media(tmp_path) -> None:
     out = tmp_path / "ttt"
     run = sandbox.train(None, TINY + ["env=tictactoe", "backbone=transformer", "backbone.d_model=16", "backbone.layers=1",
@@ -257,6 +292,9 @@ def test_human_play_against_the_agent_headless(c4_run, monkeypatch) -> None:
     (["env=go9", "agent.solver=true"], "agent.solver=true cannot prove go9"),
     (["env=connect_four", "agent.eval_symmetries=3"], "agent.eval_symmetries=3 is more than connect_four's 2"),
     (["env=tictactoe", "agent.eval_symmetries=0"], "eval_symmetries"),
+    (["env=connect_four", "agent.rating_symmetries=4"], "agent.rating_symmetries=4 is more than connect_four's 2"),
+    (["env=tictactoe", "agent.rating_simulations=-1"], "rating_simulations"),
+    (["env=tictactoe", "agent.rating_symmetries=9"], "rating_symmetries"),
     (["env=connect_four", "agent.solver=sometimes"], "agent.solver"),
 ])
 def test_bad_configs_are_refused_before_anything_is_written(overrides, match, tmp_path) -> None:

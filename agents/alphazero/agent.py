@@ -70,6 +70,11 @@ class AlphaZeroConfig:
     eval_symmetries: int = option(1, "when acting and evaluating, average the network's priors and value over this many of the "
                                      "board's symmetries (1: the board as it is; Connect Four has 2, its mirror image; "
                                      "tic-tac-toe and Go 8)", low=1, high=8)
+    rating_simulations: int = option(0, "simulations per move in the run's own evaluations (every eval_every and at the end: "
+                                        "the matches behind eval/ and Elo; 0: as eval_simulations); fewer keep those "
+                                        "evaluations cheap, and self-play's time, without changing how the run plays", low=0)
+    rating_symmetries: int = option(0, "the board symmetries the network is averaged over in the run's own evaluations "
+                                       "(0: as eval_symmetries)", low=0, high=8)
     games: int = option(64, "self-play games searched in lockstep (the network's batch)", low=1)
     search: Literal["puct", "gumbel"] = option("puct", "puct with Dirichlet noise, or Gumbel root search (sequential halving)")
     gumbel_actions: int = option(16, "gumbel: actions considered at the root", low=1)
@@ -123,6 +128,9 @@ class AlphaZeroConfig:
         for k, v in positive.items():
             if v <= 0:
                 raise ConfigError(f"agent.{k}={v} must be positive.")
+        if self.rating_simulations < 0 or not 0 <= self.rating_symmetries <= 8:
+            raise ConfigError(f"agent.rating_simulations={self.rating_simulations} must be ≥ 0 and agent.rating_symmetries="
+                              f"{self.rating_symmetries} 0 to 8 (0: as eval_simulations, eval_symmetries).")
         if self.eval_simulations < 0 or self.train_ratio < 0 or self.min_buffer < 0 or self.temperature_moves < 0 or self.eval_every < 0:
             raise ConfigError("agent.eval_simulations, train_ratio, min_buffer, temperature_moves and eval_every must be ≥ 0.")
         if self.log_every <= 0:
@@ -210,6 +218,9 @@ class AlphaZero(Agent):
         if cfg.eval_symmetries > game.num_symmetries:
             raise ConfigError(f"agent.eval_symmetries={cfg.eval_symmetries} is more than {game.name}'s {game.num_symmetries} "
                               f"board symmetries; use 1 to {game.num_symmetries}.")
+        if cfg.rating_symmetries > game.num_symmetries:
+            raise ConfigError(f"agent.rating_symmetries={cfg.rating_symmetries} is more than {game.name}'s {game.num_symmetries} "
+                              f"board symmetries; use 0 (as eval_symmetries) or 1 to {game.num_symmetries}.")
         if cfg.solver and not game.provable:
             raise ConfigError(f"agent.solver=true cannot prove {game.name} positions (its search leaves legal moves out); "
                               f"use agent.solver=false.")
@@ -281,9 +292,16 @@ class AlphaZero(Agent):
             raise ConfigError(f"{self.game.name} has {top} board symmetries to average the network over; choose 1 to {top}, not {n!r}.")
         self.cfg.eval_symmetries = n
 
-    def player(self, name: str = "agent", net: PolicyValueNet | None = None, random_opening: int = 0, seed: int = 0) -> SearchPlayer:
-        """The network with its evaluation search, as a match player."""
-        return SearchPlayer(self.game, self.evaluator(net, self.cfg.eval_symmetries), self.eval_cfg, name, seed, random_opening)
+    def player(self, name: str = "agent", net: PolicyValueNet | None = None, random_opening: int = 0, seed: int = 0,
+               rating: bool = False) -> SearchPlayer:
+        """The network with its evaluation search, as a match player; with ``rating``, with the
+        search of the run's own evaluations (``agent.rating_simulations``, ``rating_symmetries``)."""
+        cfg, search, symmetries = self.cfg, self.eval_cfg, self.cfg.eval_symmetries
+        if rating:
+            if cfg.rating_simulations:
+                search = SearchConfig(**{**vars(self.eval_cfg), "simulations": cfg.rating_simulations})
+            symmetries = cfg.rating_symmetries or symmetries
+        return SearchPlayer(self.game, self.evaluator(net, symmetries), search, name, seed, random_opening)
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, run: Run) -> None:
@@ -567,7 +585,7 @@ class AlphaZero(Agent):
         t, planned, played, games = time.time(), self.rating_games(), 0, 0
         planned_games = sum(self.planned_games())
         name = f"net@{run.step}"
-        me = self.player(name, seed=run.step)
+        me = self.player(name, seed=run.step, rating=True)
         # the progress bar shows a row's first numbers: each opponent's telling one comes first (the
         # loss rate against perfect play, whom nobody beats; the win rate against the others)
         headline: dict[str, Any] = {}
@@ -586,8 +604,8 @@ class AlphaZero(Agent):
             other = PolicyValueNet(self.config.backbone, self.game).to(self.device)
             other.load_state_dict(weights)
             other.eval()
-            a = self.player(name, random_opening=2, seed=run.step)
-            b = self.player(snap_name, net=other, random_opening=2, seed=run.step + 1)
+            a = self.player(name, random_opening=2, seed=run.step, rating=True)
+            b = self.player(snap_name, net=other, random_opening=2, seed=run.step + 1, rating=True)
             r = play_match(self.game, a, b, max(2, cfg.eval_games // 2), deadline=deadline)
             played, games = played + 2 * r["games"], games + r["games"]
             if r["games"]:
