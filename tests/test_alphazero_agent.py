@@ -206,14 +206,28 @@ def test_eval_symmetries_average_the_network_into_one_that_sees_every_image_alik
     assert not np.allclose(pa, g.symmetry(x[:0], alone(states, legal)[0], symmetries - 1)[1], atol=1e-5)
 
 
-def test_the_runs_own_evaluations_search_with_rating_simulations_and_play_with_eval_simulations(tmp_path) -> None:
+def test_the_runs_own_evaluations_search_with_rating_simulations_and_play_with_eval_simulations(tmp_path, monkeypatch) -> None:
     """agent.rating_simulations / rating_symmetries: the matches behind eval/ and Elo search that
     many simulations over that many images; playing afterwards (act, matches, sandbox play) searches
     eval_simulations over eval_symmetries, as before."""
+    from sandbox.agents.alphazero.agent import AlphaZero
+
+    built = []
+    real_player = AlphaZero.player
+
+    def recording(self, *a, **k):
+        p = real_player(self, *a, **k)
+        built.append(p.cfg.simulations)
+        return p
+
+    monkeypatch.setattr(AlphaZero, "player", recording)
     run = sandbox.train(None, TINY + ["env=connect_four", "backbone=mlp", "steps=64", "agent.eval_simulations=40",
                                       "agent.eval_symmetries=2", "agent.rating_simulations=5", "agent.rating_symmetries=1",
-                                      "agent.eval_opponents=[random]", f"out={tmp_path / 'r'}"], progress=False)
-    assert any("eval/win_rate/random" in m for m in read_metrics(run.dir))
+                                      "agent.eval_every=32", f"out={tmp_path / 'r'}"], progress=False)
+    monkeypatch.undo()
+    # the evaluations at the start, after 32 moves and at the end (the last two with an earlier network)
+    assert sum("eval/elo" in m for m in read_metrics(run.dir)) >= 3
+    assert len(built) >= 5 and set(built) == {5}
     agent = sandbox.load(run.dir)
     start = agent.game.initial(1)[0]
     seen = []
