@@ -42,7 +42,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -234,7 +234,7 @@ class AlphaZero(Agent):
             noise_fraction=cfg.noise_fraction, gumbel=cfg.search == "gumbel", gumbel_actions=cfg.gumbel_actions,
             solver=cfg.solver)
         self.eval_sims = cfg.eval_simulations or cfg.simulations
-        self.eval_cfg = SearchConfig(**{**vars(self.search_cfg), "simulations": self.eval_sims})
+        self.eval_cfg = replace(self.search_cfg, simulations=self.eval_sims)
         self.buffer = Replay(cfg.buffer_size, (game.planes, game.height, game.width), game.num_actions)
         self.elo = Elo()
         self.snapshots: dict[str, dict[str, torch.Tensor]] = {}
@@ -281,7 +281,7 @@ class AlphaZero(Agent):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"the evaluation search needs a whole number of simulations of at least 1, not {n!r}.")
         self.eval_sims = n
-        self.eval_cfg = SearchConfig(**{**vars(self.eval_cfg), "simulations": n})
+        self.eval_cfg = replace(self.eval_cfg, simulations=n)
         self._solo = None  # the one-position tree is sized for the search: made anew at the next move
 
     def set_eval_symmetries(self, n: int) -> None:
@@ -299,7 +299,7 @@ class AlphaZero(Agent):
         cfg, search, symmetries = self.cfg, self.eval_cfg, self.cfg.eval_symmetries
         if rating:
             if cfg.rating_simulations:
-                search = SearchConfig(**{**vars(self.eval_cfg), "simulations": cfg.rating_simulations})
+                search = replace(self.eval_cfg, simulations=cfg.rating_simulations)
             symmetries = cfg.rating_symmetries or symmetries
         return SearchPlayer(self.game, self.evaluator(net, symmetries), search, name, seed, random_opening)
 
