@@ -26,6 +26,7 @@ writes ``benchmarks/results/alphazero_connect4_levers.json`` (or ``--out``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -41,7 +42,7 @@ import sandbox  # noqa: E402
 from benchmarks.alphazero_connect4 import Recorder, add_end_game, empty_range  # noqa: E402
 from benchmarks.connect4_solver import Position, Solver  # noqa: E402
 from sandbox.agents.alphazero.opponents import opponent, play_match  # noqa: E402
-from sandbox.agents.alphazero.search import SearchConfig, Trees, capacity_for, pick  # noqa: E402
+from sandbox.agents.alphazero.search import Trees, capacity_for, pick  # noqa: E402
 
 #: the settings judged when none is given: the search's size, the mirror image, the solver
 DEFAULT_SETTINGS = ["prior:simulations=1", "256:simulations=256", "256+solver:simulations=256,solver=true",
@@ -107,8 +108,8 @@ def solve_decisive(states: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 def judge(agent: Any, states: np.ndarray, values: np.ndarray, moves: np.ndarray, setting: dict[str, Any], batch: int = 256) -> dict[str, Any]:
     """The moves ``agent`` chooses under ``setting`` in every position (searched in lockstep, no
     noise): the mistakes, overall and by empty cells, and the seconds it took."""
-    cfg = SearchConfig(**{**vars(agent.eval_cfg), "simulations": setting["simulations"], "solver": setting.get("solver", False),
-                          **({"c_puct": setting["c_puct"]} if "c_puct" in setting else {})})
+    cfg = dataclasses.replace(agent.eval_cfg, simulations=setting["simulations"], solver=setting.get("solver", False),
+                              **({"c_puct": setting["c_puct"]} if "c_puct" in setting else {}))
     symmetries = setting.get("symmetries", 1)
     if not 1 <= symmetries <= agent.game.num_symmetries:
         raise SystemExit(f"error: symmetries={symmetries}; Connect Four has 1 or 2.")

@@ -12,7 +12,10 @@ Each point (a RUN as given: a go9 run directory or a folder 'sandbox export' wro
 minutes of ``max_minutes``, played at its latest checkpoint after each segment: the win rate
 against training time) plays GNU Go at each ``--levels`` (0 to 10, 10 its full strength): ``--games``
 games a level, colours alternating (the agent is Black in the even games), GNU Go's random seed set
-to the game's number, so that games differ and two points meet the same opponent games.
+to the game's number. GNU Go's seed alone seldom changes its moves, and the agent's search is
+deterministic, so without more the 40 games of a cell were some 20 games played twice; the agent
+draws its moves of a game's first ``--sample-moves`` plies (6) in proportion to its search's visits
+(``sandbox gtp --sample-moves``, seeded with the level), which makes the games of a cell differ.
 
 The agent is ``sandbox gtp RUN`` in a subprocess, GNU Go is ``gnugo --mode gtp --chinese-rules
 --positional-superko --komi 7.5 --level L``; the referee (:func:`sandbox.agents.alphazero.gtp.play_game`)
@@ -42,7 +45,8 @@ def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> d
     """``args.games`` games of the agent of ``run`` against GNU Go at ``level``, colours alternating."""
     games: list[dict[str, Any]] = []
     with tempfile.TemporaryFile("w+") as log, \
-            GTPClient(sandbox_gtp_command(run, args.simulations, quiet=False, checkpoint=checkpoint), "sandbox", stderr=log) as agent, \
+            GTPClient(sandbox_gtp_command(run, args.simulations, quiet=False, checkpoint=checkpoint,
+                                          sample_moves=args.sample_moves, seed=level), "sandbox", stderr=log) as agent, \
             GTPClient(gnugo_command(level, args.komi, binary=args.gnugo), "gnugo") as gnugo:
         for i in range(args.games):
             agent_black = i % 2 == 0
@@ -211,6 +215,10 @@ def main() -> None:
     ap.add_argument("--levels", type=int, nargs="+", default=[1, 10], help="GNU Go levels, 0 to 10 (default 1 10)")
     ap.add_argument("--games", type=int, default=40, help="games a level and point, colours alternating (default 40)")
     ap.add_argument("--simulations", type=int, help="the agent's search simulations a move (default: the run's evaluation search)")
+    ap.add_argument("--sample-moves", type=int, default=6, metavar="N",
+                    help="the agent draws each of a game's first N moves (either colour's) in proportion to its search's visits "
+                         "('sandbox gtp --sample-moves'), so that the games of a cell differ; 0: always its most visited move, "
+                         "which repeats a game whenever GNU Go does (default 6: the agent's first 3 moves)")
     ap.add_argument("--checkpoint", choices=["best", "latest"], default="best", help="the checkpoint of each RUN (--train plays the latest)")
     ap.add_argument("--komi", type=float, default=7.5)
     ap.add_argument("--max-moves", type=int, default=324, help="a game still going after this many moves is scored as it stands")
@@ -230,6 +238,8 @@ def main() -> None:
         ap.error("give RUN directories or --train MINUTES ...")
     if args.run_dir is not None and not args.train:
         ap.error("--run-dir is the folder --train trains; give --train MINUTES ... with it")
+    if args.sample_moves < 0:
+        ap.error(f"--sample-moves takes how many of a game's first moves the agent draws from its visits (0 or more), not {args.sample_moves}")
     if not Path(args.gnugo).exists():
         sys.exit(f"error: GNU Go is not installed at {args.gnugo} (apt-get install gnugo).")
     with GTPClient([args.gnugo, "--mode", "gtp"], "gnugo") as g:
@@ -244,7 +254,7 @@ def main() -> None:
                      "give another --out or leave out --append.")
     result: dict[str, Any] = {"opponent": f"GNU Go {gnugo_version}", "rules": "chinese (area), positional superko", "komi": args.komi,
                               "levels": args.levels, "games_per_cell": args.games, "simulations": args.simulations,
-                              "max_moves": args.max_moves, "points": list(earlier), "complete": False}
+                              "sample_moves": args.sample_moves, "max_moves": args.max_moves, "points": list(earlier), "complete": False}
 
     def play_point(run: Path, checkpoint: str, label: str, overrides: list[str] | None = None) -> None:
         point = {"label": label, **describe(run, checkpoint), **({"set": overrides} if overrides else {}), "levels": []}

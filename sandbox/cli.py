@@ -190,6 +190,11 @@ def _parser() -> ArgumentParser:
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("--simulations", type=int, metavar="N", help="search simulations a move (default: the run's evaluation search, agent.eval_simulations)")
     s.add_argument("--resign", type=float, metavar="V", help="resign when the search values the position below V, from -1 (lost) to 1 (won) (default: never)")
+    s.add_argument("--sample-moves", type=int, default=0, metavar="N",
+                   help="draw each of a game's first N moves (either colour's) from the search (a Gumbel search's choice under noise, "
+                        "else in proportion to its visits) rather than take its best, so that a match of many games plays "
+                        "different games (default 0: always the best)")
+    s.add_argument("--seed", type=int, default=0, help="the seed of --sample-moves' draws (default 0)")
     _checkpoint_flag(s, "play")
     s.add_argument("--quiet", action="store_true", help="no log lines on stderr (by default one a generated move)")
 
@@ -677,7 +682,8 @@ def cmd_gtp(args: argparse.Namespace) -> int:
     serve = agents.provided("alphazero", "gtp")
     if serve is None:
         raise SandboxError("sandbox gtp needs the sandbox's AlphaZero agent (the agents plugins), which is not installed.")
-    return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint or "best")
+    return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint or "best",
+                 sample_moves=args.sample_moves, seed=args.seed)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ real games against GNU Go (skipped, with the reason, where GNU Go is not install
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import subprocess
 import sys
@@ -135,10 +136,36 @@ def test_a_failing_command_is_an_answer_and_its_traceback_goes_to_stderr(go_run:
     assert captured.out == "" and "Traceback" in captured.err and "RuntimeError" in captured.err
 
 
+@pytest.mark.parametrize("gumbel", [True, False], ids=["gumbel", "puct"])
+def test_sample_moves_draws_the_opening_and_then_plays_the_search_s_best(go_run: Path, gumbel: bool) -> None:
+    agent = sandbox.load(go_run)
+    assert agent.eval_cfg.gumbel  # Go's tuned search; the PUCT case turns it off
+    agent.eval_cfg = dataclasses.replace(agent.eval_cfg, gumbel=gumbel)
+
+    def opening(seed: int, sample_moves: int) -> list[str]:
+        engine = GTPEngine(agent, simulations=16, seed=seed, sample_moves=sample_moves)
+        return [engine.command("genmove", [colour]) for colour in "bwb"]
+
+    greedy = [opening(seed, 0) for seed in range(6)]
+    assert all(moves == greedy[0] for moves in greedy)  # no sampling: one game, whatever the seed
+    sampled = [opening(seed, 2) for seed in range(6)]
+    assert len({tuple(moves[:2]) for moves in sampled}) > 1  # the first two moves drawn: games differ
+    assert sampled[0] == opening(0, 2)  # ... the same for the same seed
+    for moves in sampled:  # the third move is the search's best again, as a greedy engine finds it
+        engine = GTPEngine(agent, simulations=16)
+        engine.command("play", ["b", moves[0]])
+        engine.command("play", ["w", moves[1]])
+        assert engine.command("genmove", ["b"]) == moves[2]
+    with pytest.raises(sandbox.SandboxError, match="N ≥ 0"):
+        GTPEngine(agent, sample_moves=-1)
+
+
 def test_runs_that_are_not_go_agents_are_one_sentence(tmp_path: Path) -> None:
     ttt = sandbox.train(None, [*TINY, "env=tictactoe", f"out={tmp_path / 'ttt'}"], progress=False).dir
     for args, words in (([str(ttt)], "alphazero agent run on tictactoe"), ([str(tmp_path / "missing")], "no run directory"),
-                        ([str(ttt), "--simulations", "x"], "invalid int value")):
+                        ([str(ttt), "--simulations", "x"], "invalid int value"),
+                        ([str(ttt), "--sample-moves", "-1"], "--sample-moves takes how many"),
+                        ([str(ttt), "--seed", "one"], "invalid int value")):
         done = gtp(args, "genmove b\nquit\n")
         assert done.returncode == 2 and done.stdout == ""
         lines = done.stderr.strip().splitlines()
@@ -148,7 +175,7 @@ def test_runs_that_are_not_go_agents_are_one_sentence(tmp_path: Path) -> None:
 def test_gtp_help_explains() -> None:
     done = subprocess.run([sys.executable, "-m", "sandbox.cli", "gtp", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for words in ("Go Text Protocol", "GoGui", "Sabaki", "--simulations", "--checkpoint", "--quiet", "genmove", "positional superko", "stderr"):
+    for words in ("Go Text Protocol", "GoGui", "Sabaki", "--simulations", "--checkpoint", "--quiet", "--sample-moves", "genmove", "positional superko", "stderr"):
         assert words in done.stdout
 
 

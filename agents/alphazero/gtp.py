@@ -17,6 +17,7 @@ to stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 import numpy as np
 
-from sandbox.agents.alphazero.search import SearchConfig, Trees, capacity_for, pick
+from sandbox.agents.alphazero.search import Trees, capacity_for, pick
 from sandbox.envs.games.go import Go
 from sandbox.errors import SandboxError
 
@@ -82,23 +83,32 @@ class GTPEngine:
                 "time_settings", "time_left")
 
     def __init__(self, agent: Any, simulations: int | None = None, resign: float | None = None,
-                 log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0) -> None:
+                 log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0,
+                 sample_moves: int = 0) -> None:
         """``agent``: a loaded AlphaZero agent of a Go run. ``simulations``: the search's size a
         move (default: the run's evaluation search). ``resign``: resign when the search values the
         position below this, from -1 (lost) to 1 (won), for the player to move (default: never).
-        ``log``: where one line about each generated move goes (None: nowhere)."""
+        ``log``: where one line about each generated move goes (None: nowhere). ``sample_moves``:
+        on the game's first this many moves (either colour's), the move is drawn rather than the
+        search's best (Gumbel root search: its choice under Gumbel noise; PUCT: in proportion to
+        the visits), seeded with ``seed``, so that a match of many games from the empty board plays
+        different games (0: always the best, the same game against the same replies)."""
+        if sample_moves < 0:
+            raise SandboxError(f"the engine samples its first N moves, N ≥ 0, not {sample_moves}.")
         if not isinstance(getattr(agent, "game", None), Go):
             raise SandboxError("the GTP engine plays Go; this agent plays another game.")
         self.agent = agent
         self.size = agent.game.size
         self.komi = agent.game.komi
         self.simulations = int(simulations or agent.eval_sims)
-        self.search_config = SearchConfig(**{**vars(agent.eval_cfg), "simulations": self.simulations})
+        self.search_config = dataclasses.replace(agent.eval_cfg, simulations=self.simulations)
         self.evaluate = agent.evaluator(symmetries=agent.cfg.eval_symmetries)
         self.resign = resign
         self.log = log
         self.name = name
         self.seed = seed
+        self.sample_moves = int(sample_moves)
+        self.rng = np.random.default_rng(seed)
         self.quit = False
         self._clear()
 
@@ -136,8 +146,11 @@ class GTPEngine:
         trees = Trees(self.game, 1, capacity_for(self.simulations, False), self.search_config, self.seed + len(self.previous))
         trees.set_roots(np.array([0]), s[None])
         self.agent.net.eval()
-        result = trees.search(np.array([0]), self.evaluate, noise=False)
-        return int(pick(result, 0.0)[0]), float(result["value"][0])
+        sample = len(self.previous) < self.sample_moves
+        # a drawn move: Gumbel root search chooses under fresh Gumbel noise (a draw from its improved
+        # policy, as in self-play); PUCT search draws in proportion to its visits
+        result = trees.search(np.array([0]), self.evaluate, noise=sample and self.search_config.gumbel)
+        return int(pick(result, 1.0 if sample else 0.0, [self.rng])[0]), float(result["value"][0])
 
     def _genmove(self, colour: int, play: bool) -> str:
         t = time.time()
@@ -289,13 +302,16 @@ def load_go_agent(run_dir: str | Path, checkpoint: str = "best") -> Any:
 
 
 def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = False, resign: float | None = None,
-          checkpoint: str = "best", lines: TextIO | None = None, out: TextIO | None = None) -> int:
+          checkpoint: str = "best", lines: TextIO | None = None, out: TextIO | None = None, sample_moves: int = 0,
+          seed: int = 0) -> int:
     """Play GTP on stdin/stdout with the AlphaZero Go agent of ``run_dir`` until ``quit``. While it
     runs, everything but the protocol's answers (progress, warnings, logs) is written to stderr."""
     if simulations is not None and simulations <= 0:
         raise SandboxError(f"--simulations must be a positive number of search simulations a move, not {simulations}.")
     if resign is not None and not -1.0 <= resign <= 1.0:
         raise SandboxError(f"--resign takes a value between -1 (lost) and 1 (won), not {resign}.")
+    if sample_moves < 0:
+        raise SandboxError(f"--sample-moves takes how many of a game's first moves to draw from the search's visits (0 or more), not {sample_moves}.")
     out = out or sys.stdout
     lines = lines or sys.stdin
     with redirect_stdout(sys.stderr):
@@ -304,7 +320,8 @@ def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = Fal
         def log(message: str) -> None:
             print(message, file=sys.stderr, flush=True)
 
-        engine = GTPEngine(agent, simulations, resign, log=None if quiet else log, name="sandbox-alphazero")
+        engine = GTPEngine(agent, simulations, resign, log=None if quiet else log, name="sandbox-alphazero",
+                           seed=seed, sample_moves=sample_moves)
         if not quiet:
             log(f"sandbox gtp: {run_dir} ({agent.game.name}, {engine.simulations} simulations a move), waiting for GTP commands")
         return engine.run(lines, out)
@@ -410,11 +427,14 @@ def gnugo_command(level: int = 1, komi: float = 7.5, binary: str = "/usr/games/g
     return argv
 
 
-def sandbox_gtp_command(run_dir: str | Path, simulations: int | None = None, quiet: bool = True, checkpoint: str = "best") -> list[str]:
+def sandbox_gtp_command(run_dir: str | Path, simulations: int | None = None, quiet: bool = True, checkpoint: str = "best",
+                        sample_moves: int = 0, seed: int = 0) -> list[str]:
     """``sandbox gtp RUN`` as an argv for :class:`GTPClient`, with this Python."""
     argv = [sys.executable, "-m", "sandbox.cli", "gtp", str(run_dir), "--checkpoint", checkpoint]
     if simulations is not None:
         argv += ["--simulations", str(simulations)]
+    if sample_moves:
+        argv += ["--sample-moves", str(sample_moves), "--seed", str(seed)]
     return argv + (["--quiet"] if quiet else [])
 
 
