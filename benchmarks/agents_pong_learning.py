@@ -12,6 +12,11 @@ Writes the run to ``--out``, the curve to benchmarks/results/agents_pong_curve.p
 benchmarks/results/agents_pong_learning.json; prints a table last. A run with overrides (a lever
 measured on its own, e.g. ``agent.bf16=true``) writes to ``agents_pong_learning_<key>-<value>.json``
 and ``agents_pong_curve_<key>-<value>.png`` instead (``_bf16-true``), so that each lever keeps its own figures.
+
+    python benchmarks/agents_pong_learning.py --levers
+
+plays nothing: the table of every lever's figures side by side (each ``agents_pong_learning*.json``),
+also written to benchmarks/results/agents_pong_levers.json.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -36,8 +42,12 @@ def main() -> None:
     p.add_argument("--out", default=str(ROOT / "runs" / "pong-ppo"))
     p.add_argument("--eval-every", type=int, default=100_000)
     p.add_argument("--skip-train", action="store_true", help="only evaluate, record and plot an existing run")
+    p.add_argument("--levers", action="store_true", help="train nothing: the table of every lever's results side by side")
     p.add_argument("overrides", nargs="*", help="extra key=value settings for the run (e.g. agent.torch_threads=1)")
     args = p.parse_args()
+    if args.levers:
+        levers_table()
+        return
     suffix = lever_suffix(args.overrides)
     results, curve = RESULTS_DIR / f"agents_pong_learning{suffix}.json", RESULTS_DIR / f"agents_pong_curve{suffix}.png"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "WANDB_SILENT": "true"}
@@ -103,6 +113,37 @@ def main() -> None:
     print(f"{'recorded episode':<28} {video} ({len(frames)} frames)")
     mean = final_eval.get("mean_return")
     print(f"{'best checkpoint, 10 episodes':<28} {mean} (target >= 18: {'PASS' if result['passed'] else 'MISS'})")
+
+
+def levers_table() -> None:
+    """Every lever's hour side by side, from the results each run wrote (the preset's own first)."""
+    rows = []
+    for path in sorted(RESULTS_DIR.glob("agents_pong_learning*.json")):
+        try:
+            r = json.loads(path.read_text())
+            r["env_steps"]  # noqa: B018
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        final = r.get("final_eval_10_episodes") or {}
+        rows.append({"file": path.name, "overrides": r.get("overrides") or [], "minutes": r.get("minutes_asked"),
+                     "env_steps": r["env_steps"], "steps_per_second": r.get("mean_steps_per_second"),
+                     "best_in_training_eval": r.get("best_eval"), "last_10_training_episodes": r.get("last_10_episodes_mean"),
+                     "best_checkpoint_10_episodes": final.get("mean_return"), "std_10_episodes": final.get("std_return"),
+                     "passed": final.get("mean_return") is not None and final["mean_return"] >= 18.0})
+    rows.sort(key=lambda row: (bool(row["overrides"]), row["file"]))
+    (RESULTS_DIR / "agents_pong_levers.json").write_text(json.dumps({"target": 18.0, "levers": rows}, indent=1))
+
+    def num(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    print(f"{'lever (overrides of ppo-pong)':<34} {'min':>4} {'env steps':>10} {'steps/s':>8} {'best eval':>9} "
+          f"{'last 10 train':>13} {'10-episode score':>16}")
+    for row in rows:
+        final = "-" if row["best_checkpoint_10_episodes"] is None else \
+            f"{row['best_checkpoint_10_episodes']:.1f} ± {num(row['std_10_episodes'], '.1f')}"
+        print(f"{' '.join(row['overrides']) or '(the preset as it was then)':<34} {num(row['minutes'], '.0f'):>4} {row['env_steps']:>10} "
+              f"{num(row['steps_per_second'], '.0f'):>8} {num(row['best_in_training_eval'], '.1f'):>9} "
+              f"{num(row['last_10_training_episodes'], '.1f'):>13} {final:>16}")
 
 
 if __name__ == "__main__":
