@@ -14,8 +14,9 @@ against training time) plays GNU Go at each ``--levels`` (0 to 10, 10 its full s
 games a level, colours alternating (the agent is Black in the even games), GNU Go's random seed set
 to the game's number. GNU Go's seed alone seldom changes its moves, and the agent's search is
 deterministic, so without more the 40 games of a cell were some 20 games played twice; the agent
-draws its moves of a game's first ``--sample-moves`` plies (6) in proportion to its search's visits
-(``sandbox gtp --sample-moves``, seeded with the level), which makes the games of a cell differ.
+draws its moves of a game's first ``--sample-moves`` plies (6) from its search (Go's Gumbel search
+chooses under Gumbel noise: ``sandbox gtp --sample-moves``, seeded with the level), which makes the
+games of a cell differ.
 
 The agent is ``sandbox gtp RUN`` in a subprocess, GNU Go is ``gnugo --mode gtp --chinese-rules
 --positional-superko --komi 7.5 --level L``; the referee (:func:`sandbox.agents.alphazero.gtp.play_game`)
@@ -216,8 +217,8 @@ def main() -> None:
     ap.add_argument("--games", type=int, default=40, help="games a level and point, colours alternating (default 40)")
     ap.add_argument("--simulations", type=int, help="the agent's search simulations a move (default: the run's evaluation search)")
     ap.add_argument("--sample-moves", type=int, default=6, metavar="N",
-                    help="the agent draws each of a game's first N moves (either colour's) in proportion to its search's visits "
-                         "('sandbox gtp --sample-moves'), so that the games of a cell differ; 0: always its most visited move, "
+                    help="the agent draws each of a game's first N moves (either colour's) from its search rather than take its best "
+                         "('sandbox gtp --sample-moves'), so that the games of a cell differ; 0: always its best move, "
                          "which repeats a game whenever GNU Go does (default 6: the agent's first 3 moves)")
     ap.add_argument("--checkpoint", choices=["best", "latest"], default="best", help="the checkpoint of each RUN (--train plays the latest)")
     ap.add_argument("--komi", type=float, default=7.5)
@@ -239,7 +240,7 @@ def main() -> None:
     if args.run_dir is not None and not args.train:
         ap.error("--run-dir is the folder --train trains; give --train MINUTES ... with it")
     if args.sample_moves < 0:
-        ap.error(f"--sample-moves takes how many of a game's first moves the agent draws from its visits (0 or more), not {args.sample_moves}")
+        ap.error(f"--sample-moves takes how many of a game's first moves the agent draws from its search (0 or more), not {args.sample_moves}")
     if not Path(args.gnugo).exists():
         sys.exit(f"error: GNU Go is not installed at {args.gnugo} (apt-get install gnugo).")
     with GTPClient([args.gnugo, "--mode", "gtp"], "gnugo") as g:

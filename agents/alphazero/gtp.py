@@ -311,7 +311,7 @@ def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = Fal
     if resign is not None and not -1.0 <= resign <= 1.0:
         raise SandboxError(f"--resign takes a value between -1 (lost) and 1 (won), not {resign}.")
     if sample_moves < 0:
-        raise SandboxError(f"--sample-moves takes how many of a game's first moves to draw from the search's visits (0 or more), not {sample_moves}.")
+        raise SandboxError(f"--sample-moves takes how many of a game's first moves to draw from the search rather than take its best (0 or more), not {sample_moves}.")
     out = out or sys.stdout
     lines = lines or sys.stdin
     with redirect_stdout(sys.stderr):
