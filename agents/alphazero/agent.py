@@ -88,6 +88,9 @@ class AlphaZeroConfig:
                                  "search leaves legal moves out)")
     value_mix: float = option(0.0, "share of each position's value target taken by the search's root value there, the rest "
                                     "being the game's result (0: the result alone, as AlphaZero; 0.5: their mean)", low=0, high=1)
+    ownership: float = option(0.0, "weight of an auxiliary loss: a head beside the value's predicts who owns each point at "
+                                   "the game's end (Go only; KataGo's lever: one target per point teaches territory sooner "
+                                   "than one result per game); 0: no such head", low=0, high=100)
     augment: bool = option(True, "train on random board symmetries of each position")
     buffer_size: int = option(100_000, "positions in the replay buffer", low=1)
     batch_size: int = option(256, "positions per gradient step", low=1)
@@ -150,30 +153,35 @@ class _Schedule:
     evaluation (for ``eval_minutes``)."""
 
     window: dict[str, Any]
-    losses: list[tuple[float, float]]
+    losses: list[tuple[float, float, float]]
     next_log: int | None
     next_eval: int | None
     eval_clock: float
 
 
 class Replay:
-    """A ring buffer of (planes int8, policy target, result z)."""
+    """A ring buffer of (planes int8, policy target, result z), and with ``cells`` the final
+    ownership of each point (int8, for the player to move) for the ownership head."""
 
-    def __init__(self, capacity: int, shape: tuple[int, ...], actions: int) -> None:
+    def __init__(self, capacity: int, shape: tuple[int, ...], actions: int, cells: int = 0) -> None:
         self.x = np.zeros((capacity, *shape), np.int8)
         self.p = np.zeros((capacity, actions), np.float32)
         self.z = np.zeros(capacity, np.float32)
+        self.o = np.zeros((capacity, cells), np.int8) if cells else None
         self.capacity, self.pos, self.size = capacity, 0, 0
 
-    def add(self, x: np.ndarray, p: np.ndarray, z: np.ndarray) -> None:
+    def add(self, x: np.ndarray, p: np.ndarray, z: np.ndarray, o: np.ndarray | None = None) -> None:
         for i in range(len(x)):
             self.x[self.pos], self.p[self.pos], self.z[self.pos] = x[i], p[i], z[i]
+            if self.o is not None and o is not None:
+                self.o[self.pos] = o[i]
             self.pos = (self.pos + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         i = rng.integers(0, self.size, n)
-        return self.x[i].astype(np.float32), self.p[i], self.z[i]
+        o = self.o[i].astype(np.float32) if self.o is not None else None
+        return self.x[i].astype(np.float32), self.p[i], self.z[i], o
 
 
 class AlphaZero(Agent):
@@ -226,8 +234,11 @@ class AlphaZero(Agent):
                               f"use agent.solver=false.")
         if self.device.type == "cpu":
             set_threads(cfg.threads)
+        if cfg.ownership and not hasattr(game, "ownership"):
+            raise ConfigError(f"agent.ownership={cfg.ownership:g} trains a head on who owns each point at the end, which "
+                              f"{game.name} has no notion of (Go has); use agent.ownership=0.")
         self.check_sizes()
-        self.net = PolicyValueNet(config.backbone, game).to(self.device)
+        self.net = self.new_net()
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.search_cfg = SearchConfig(
             simulations=cfg.simulations, c_puct=cfg.c_puct, dirichlet_alpha=cfg.dirichlet_alpha or game.dirichlet_alpha,
@@ -235,7 +246,8 @@ class AlphaZero(Agent):
             solver=cfg.solver)
         self.eval_sims = cfg.eval_simulations or cfg.simulations
         self.eval_cfg = replace(self.search_cfg, simulations=self.eval_sims)
-        self.buffer = Replay(cfg.buffer_size, (game.planes, game.height, game.width), game.num_actions)
+        self.buffer = Replay(cfg.buffer_size, (game.planes, game.height, game.width), game.num_actions,
+                             game.cells if cfg.ownership else 0)
         self.elo = Elo()
         self.snapshots: dict[str, dict[str, torch.Tensor]] = {}
         self.counters = {"games": 0, "positions": 0, "updates": 0}
@@ -246,6 +258,10 @@ class AlphaZero(Agent):
         self.rate_seconds_per_game: float | None = None
         #: seconds to stop the actors and Ray at the end, kept out of max_minutes' closing time (a guess until measured)
         self.teardown_seconds = 2.0 if self.cfg.actors else 0.0  # (auto too: fit() sets 0 when it runs the single loop)
+
+    def new_net(self) -> PolicyValueNet:
+        """A freshly initialised network of the run's shape (with the ownership head when ``agent.ownership``)."""
+        return PolicyValueNet(self.config.backbone, self.game, ownership=self.cfg.ownership > 0).to(self.device)
 
     # -- the network as an evaluator ------------------------------------------------------------
     def evaluator(self, net: PolicyValueNet | None = None, symmetries: int = 1) -> Evaluator:
@@ -311,7 +327,7 @@ class AlphaZero(Agent):
             return self._fit_with_actors(run, actors)
         self.teardown_seconds = 0.0
         selfplay = SelfPlay(self.game, cfg.games, cfg.simulations, cfg.reuse_tree, cfg.temperature_moves, self.search_cfg,
-                            seed=self.config.seed * 7919 + run.step, value_mix=cfg.value_mix)
+                            seed=self.config.seed * 7919 + run.step, value_mix=cfg.value_mix, ownership=cfg.ownership > 0)
         evaluate = self.evaluator()
         owed = 0.0
         sched = self._schedule(run)
@@ -449,7 +465,7 @@ class AlphaZero(Agent):
 
     def _add_game(self, played: Game, window: dict[str, Any]) -> None:
         """A finished self-play game into the replay buffer and the logged window's counts."""
-        self.buffer.add(played.x, played.p, played.z)
+        self.buffer.add(played.x, played.p, played.z, played.own)
         self.counters["games"] += 1
         window["games"] += 1
         window["len"] += played.length
@@ -490,7 +506,7 @@ class AlphaZero(Agent):
         elif run.checkpoint_due():
             run.checkpoint(self)
 
-    def _log_window(self, run: Run, w: dict[str, Any], losses: list[tuple[float, float]]) -> None:
+    def _log_window(self, run: Run, w: dict[str, Any], losses: list[tuple[float, float, float]]) -> None:
         """Self-play and training metrics of the window ``w``. With actors, self-play runs beside
         training: the speeds are per second of the loop (waiting for games and training), and the
         weights' lag (training steps between the weights a call played with and its arrival) is logged."""
@@ -504,9 +520,11 @@ class AlphaZero(Agent):
             metrics.update({"rollout/game_length": w["len"] / w["games"], "rollout/first_player_wins": w["first_wins"] / w["games"],
                             "rollout/draws": w["draws"] / w["games"]})
         if losses:
-            pl, vl = np.mean(losses, axis=0)
-            metrics.update({"train/loss": float(pl + vl), "train/policy_loss": float(pl), "train/value_loss": float(vl),
-                            "train/learning_rate": self.opt.param_groups[0]["lr"]})
+            pl, vl, ol = np.mean(losses, axis=0)
+            metrics.update({"train/loss": float(pl + vl + self.cfg.ownership * ol), "train/policy_loss": float(pl),
+                            "train/value_loss": float(vl), "train/learning_rate": self.opt.param_groups[0]["lr"]})
+            if self.cfg.ownership:
+                metrics["train/ownership_loss"] = float(ol)
         if w.get("calls"):
             metrics.update({"rollout/actor_lag": w["lag"] / w["calls"], "rollout/actor_lag_max": w["lag_max"]})
         run.log(metrics)
@@ -518,29 +536,48 @@ class AlphaZero(Agent):
             lr *= 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
         return lr
 
-    def train_step(self, progress: float = 0.0) -> tuple[float, float]:
-        """One gradient step on a batch from the buffer, each position under a random symmetry, at
-        the learning rate of ``progress`` (the share of the run's budget spent)."""
-        cfg, game = self.cfg, self.game
-        for group in self.opt.param_groups:
-            group["lr"] = self.learning_rate_at(progress)
-        x, p, z = self.buffer.sample(self.rng, cfg.batch_size)
-        if cfg.augment and game.num_symmetries > 1:
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """``n`` positions drawn from the buffer, each under a random board symmetry (``augment``):
+        planes, policy targets, value targets and ownership targets (None without the head), the
+        policy and the ownership turned with the planes."""
+        game = self.game
+        x, p, z, o = self.buffer.sample(self.rng, n)
+        if self.cfg.augment and game.num_symmetries > 1:
             ks = self.rng.integers(0, game.num_symmetries, len(x))
             for k in range(1, game.num_symmetries):
                 sel = ks == k
                 if sel.any():
                     x[sel], p[sel] = game.symmetry(x[sel], p[sel], k)
+                    if o is not None:  # the points as a policy over them (and a pass, dropped again)
+                        board = np.concatenate([o[sel], np.zeros((int(sel.sum()), 1), np.float32)], 1)
+                        o[sel] = game.symmetry(x[:0], board, k)[1][:, :-1]
+        return x, p, z, o
+
+    def train_step(self, progress: float = 0.0) -> tuple[float, float, float]:
+        """One gradient step on a batch from the buffer, each position under a random symmetry, at
+        the learning rate of ``progress`` (the share of the run's budget spent). The policy's
+        cross-entropy plus the value's squared error, plus ``ownership`` times the ownership head's
+        binary cross-entropy per point (owner +1 -> 1, -1 -> 0, neither -> 1/2). Returns the three
+        losses (the last 0 without the head)."""
+        cfg = self.cfg
+        for group in self.opt.param_groups:
+            group["lr"] = self.learning_rate_at(progress)
+        x, p, z, o = self.batch(cfg.batch_size)
         self.net.train()
-        logits, value = self.net(torch.from_numpy(x).to(self.device))
+        logits, value, own = self.net.heads(torch.from_numpy(x).to(self.device))
         target = torch.from_numpy(p).to(self.device)
         policy_loss = -(target * F.log_softmax(logits, -1)).sum(-1).mean()
         value_loss = F.mse_loss(value, torch.from_numpy(z).to(self.device))
+        loss = policy_loss + value_loss
+        ownership_loss = torch.zeros(())
+        if own is not None and o is not None:
+            ownership_loss = F.binary_cross_entropy_with_logits(own.float(), (torch.from_numpy(o).to(self.device) + 1) / 2)
+            loss = loss + cfg.ownership * ownership_loss
         self.opt.zero_grad()
-        (policy_loss + value_loss).backward()
+        loss.backward()
         self.opt.step()
         self.counters["updates"] += 1
-        return float(policy_loss.detach()), float(value_loss.detach())
+        return float(policy_loss.detach()), float(value_loss.detach()), float(ownership_loss.detach())
 
     # -- evaluation and Elo ---------------------------------------------------------------------
     def planned_games(self) -> tuple[int, int]:
@@ -601,7 +638,7 @@ class AlphaZero(Agent):
                 metrics.update(rates)
         metrics = {**dict(sorted(headline.items(), key=lambda kv: not kv[0].endswith("/perfect"))), **metrics}
         for snap_name, weights in list(self.snapshots.items())[-2:]:
-            other = PolicyValueNet(self.config.backbone, self.game).to(self.device)
+            other = self.new_net()
             other.load_state_dict(weights)
             other.eval()
             a = self.player(name, random_opening=2, seed=run.step, rating=True)
@@ -768,6 +805,8 @@ class AlphaZero(Agent):
         """The network and its optimiser; the replay buffer, the Elo snapshots' weights, the ratings and counters."""
         n = self.buffer.size
         buffers: dict[str, Any] = {"buffer.x": self.buffer.x[:n], "buffer.p": self.buffer.p[:n], "buffer.z": self.buffer.z[:n]}
+        if self.buffer.o is not None:
+            buffers["buffer.o"] = self.buffer.o[:n]
         for j, weights in enumerate(self.snapshots.values()):
             buffers.update({f"snap.{j}.{k}": v for k, v in weights.items()})
         state = {"buffer_pos": self.buffer.pos, "elo": self.elo.results, "snapshots": list(self.snapshots), "counters": self.counters,
@@ -780,6 +819,8 @@ class AlphaZero(Agent):
             self.buffer.x[:n] = buffers["buffer.x"][:n].numpy()
             self.buffer.p[:n] = buffers["buffer.p"][:n].numpy()
             self.buffer.z[:n] = buffers["buffer.z"][:n].numpy()
+            if self.buffer.o is not None and "buffer.o" in buffers:
+                self.buffer.o[:n] = buffers["buffer.o"][:n].numpy()
             self.buffer.size = n
             self.buffer.pos = int(state.get("buffer_pos", n)) % self.buffer.capacity
         self.elo = Elo(state.get("elo", []))

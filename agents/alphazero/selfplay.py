@@ -33,23 +33,26 @@ class Game:
     """A finished self-play game: its positions ``x`` (n, planes, H, W) int8, the search's policy
     targets ``p`` (n, A), each position's value target ``z`` (n,) for the player to move there (the
     game's result, or its mix with the search's root value: ``value_mix``), the game's length in
-    plies, and its ``result`` for the first player (1 won, 0 draw, -1 lost)."""
+    plies, its ``result`` for the first player (1 won, 0 draw, -1 lost) and, when self-play asks
+    for it (``ownership``), who owns each point at the end, for the player to move at each
+    position, ``own`` (n, cells) int8 (1 the mover, -1 the opponent, 0 neither)."""
 
     x: np.ndarray
     p: np.ndarray
     z: np.ndarray
     length: int
     result: float
+    own: np.ndarray | None = None
 
 
 class SelfPlay:
     """``games`` self-play games searched in lockstep, each with its own tree (tree reuse kept)."""
 
     def __init__(self, game: Any, games: int, simulations: int, reuse_tree: bool, temperature_moves: int,
-                 search_cfg: SearchConfig, seed: int, value_mix: float = 0.0) -> None:
+                 search_cfg: SearchConfig, seed: int, value_mix: float = 0.0, ownership: bool = False) -> None:
         self.game, self.games = game, games
         self.reuse_tree, self.temperature_moves = reuse_tree, temperature_moves
-        self.value_mix = value_mix
+        self.value_mix, self.ownership = value_mix, ownership
         self.g_all = np.arange(games)
         self.trees = Trees(game, games, capacity_for(simulations, reuse_tree), search_cfg, seed=seed)
         self.states = game.initial(games)
@@ -79,13 +82,18 @@ class SelfPlay:
         self.ply += 1
         fin = np.nonzero(term)[0]
         done: list[Game] = []
-        for i in fin:
+        area = game.ownership(nxt[fin]) if self.ownership and len(fin) else None  # (fin, cells), +1 the first player's
+        for j, i in enumerate(fin):
             xs, ps, players, values = zip(*self.history[i])
             z = np.where(np.array(players) == to_play[i], reward[i], -reward[i]).astype(np.float32)
             if self.value_mix:
                 z = ((1 - self.value_mix) * z + self.value_mix * np.array(values, np.float32)).astype(np.float32)
             first = float(reward[i] if to_play[i] == 0 else -reward[i])
-            done.append(Game(np.stack(xs), np.stack(ps), z, int(self.ply[i]), float(np.sign(first))))
+            own = None
+            if area is not None:
+                sign = np.where(np.array(players) == 0, 1, -1).astype(np.int8)
+                own = (sign[:, None] * area[j][None, :]).astype(np.int8)
+            done.append(Game(np.stack(xs), np.stack(ps), z, int(self.ply[i]), float(np.sign(first)), own))
             self.history[i] = []
         # 4. move the trees on (reusing the subtree under each move), new games in the finished slots
         cont = np.nonzero(~term)[0]
@@ -121,10 +129,11 @@ class SelfPlayActor:
         set_threads(max(1, agent_cfg.threads))
         torch.manual_seed(seed % 2**63)
         self.game, self.simulations = game, agent_cfg.simulations
-        self.net = PolicyValueNet(backbone, game).eval()
+        ownership = agent_cfg.ownership > 0
+        self.net = PolicyValueNet(backbone, game, ownership=ownership).eval()
         self.version = -1
         self.selfplay = SelfPlay(game, agent_cfg.games, agent_cfg.simulations, agent_cfg.reuse_tree, agent_cfg.temperature_moves,
-                                 search_cfg, seed, agent_cfg.value_mix)
+                                 search_cfg, seed, agent_cfg.value_mix, ownership)
 
     def ready(self) -> bool:
         """True once the actor is built (a call the learner waits on at the start)."""

@@ -60,7 +60,10 @@ class Go(Game):
     #: ko point (-1 none), passes in a row, moves played, the last capture's move number (0: none
     #: yet), then the superko history: one hash per move (see ``__init__``)
     extra = 4
-    planes = 5
+    #: own stones, the opponent's, the ko point, Black to move, the opponent just passed; then own
+    #: stones in groups of 1, 2 and 3 or more liberties, and the opponent's (atari at a glance: a
+    #: small network learns captures and escapes from these far sooner than from the stones alone)
+    planes = 11
     num_symmetries = 8
     provable = False  # the search leaves out legal moves (own eyes, early passes)
 
@@ -286,8 +289,10 @@ class Go(Game):
         may_pass = ~moves.any(1) | (states[:, self._passes] > 0)
         return np.concatenate([moves, may_pass[:, None]], 1)
 
-    def score(self, states: np.ndarray) -> np.ndarray:
-        """(B,) Black's area minus White's area minus komi (Tromp-Taylor)."""
+    def area(self, states: np.ndarray) -> np.ndarray:
+        """(B, cells) int8 owner of each point by area (Tromp-Taylor): 1 Black (a black stone, or an
+        empty point that reaches only black stones), -1 White, 0 neither (an empty point that
+        reaches both or none)."""
         board = self.boards(states)
         empty = board == 0
 
@@ -302,9 +307,18 @@ class Go(Game):
                 r = grown
 
         rb, rw = reach(1), reach(2)
-        black = (board == 1).sum((1, 2)) + (empty & rb & ~rw).sum((1, 2))
-        white = (board == 2).sum((1, 2)) + (empty & rw & ~rb).sum((1, 2))
-        return black - white - self.komi
+        black = (board == 1) | (empty & rb & ~rw)
+        white = (board == 2) | (empty & rw & ~rb)
+        return (black.astype(np.int8) - white.astype(np.int8)).reshape(len(states), -1)
+
+    def ownership(self, states: np.ndarray) -> np.ndarray:
+        """(B, cells) int8: who owns each point at the end of a game, +1 the first player (Black),
+        -1 the second, 0 neither: the target of AlphaZero's auxiliary ownership head."""
+        return self.area(states)
+
+    def score(self, states: np.ndarray) -> np.ndarray:
+        """(B,) Black's area minus White's area minus komi (Tromp-Taylor)."""
+        return self.area(states).sum(1, dtype=np.int64) - self.komi
 
     def step(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b, n = len(states), self.size
@@ -383,14 +397,22 @@ class Go(Game):
         board = self.boards(states)
         tp = self.to_play(states)
         me = (tp + 1)[:, None, None]
-        x = np.zeros((b, 5, n, n), np.float32)
-        x[:, 0] = board == me
-        x[:, 1] = (board != 0) & (board != me)
+        x = np.zeros((b, self.planes, n, n), np.float32)
+        own = board == me
+        opp = (board != 0) & ~own
+        x[:, 0] = own
+        x[:, 1] = opp
         ko = states[:, self._ko]
         rows = np.nonzero(ko >= 0)[0]
         x[rows, 2, ko[rows] // n, ko[rows] % n] = 1.0
         x[:, 3] = (tp == 0)[:, None, None]
         x[:, 4] = (states[:, self._passes] > 0)[:, None, None]
+        lab, libs = self.groups(board)
+        sl = self._stone_libs(lab, libs)
+        for j, (lo, hi) in enumerate(((1, 1), (2, 2), (3, self.cells))):
+            band = (sl >= lo) & (sl <= hi)
+            x[:, 5 + j] = own & band
+            x[:, 8 + j] = opp & band
         return x
 
     def observation(self, state: np.ndarray, player: int, to_move: bool) -> dict[str, np.ndarray]:
