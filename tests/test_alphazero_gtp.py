@@ -151,6 +151,12 @@ def test_sample_moves_draws_the_opening_and_then_plays_the_search_s_best(go_run:
     sampled = [opening(seed, 2) for seed in range(6)]
     assert len({tuple(moves[:2]) for moves in sampled}) > 1  # the first two moves drawn: games differ
     assert sampled[0] == opening(0, 2)  # ... the same for the same seed
+    engine = GTPEngine(agent, simulations=16, seed=0, sample_moves=2)  # one engine, game after game (as a match plays)
+    games = []
+    for _ in range(6):
+        engine.command("clear_board", [])
+        games.append(tuple(engine.command("genmove", [colour]) for colour in "bw"))
+    assert len(set(games)) > 1
     for moves in sampled:  # the third move is the search's best again, as a greedy engine finds it
         engine = GTPEngine(agent, simulations=16)
         engine.command("play", ["b", moves[0]])

@@ -143,10 +143,13 @@ class GTPEngine:
     def think(self, colour: int) -> tuple[int, float]:
         """Search the position with ``colour`` to move: the move and the root's value for it."""
         s = self._with_mover(colour)
-        trees = Trees(self.game, 1, capacity_for(self.simulations, False), self.search_config, self.seed + len(self.previous))
+        sample = len(self.previous) < self.sample_moves
+        # a drawn move's noise comes from the engine's stream, which runs on from game to game (a
+        # seed from the ply alone gave every game of a match the same draws: the same game again)
+        seed = int(self.rng.integers(2**31)) if sample else self.seed + len(self.previous)
+        trees = Trees(self.game, 1, capacity_for(self.simulations, False), self.search_config, seed)
         trees.set_roots(np.array([0]), s[None])
         self.agent.net.eval()
-        sample = len(self.previous) < self.sample_moves
         # a drawn move: Gumbel root search chooses under fresh Gumbel noise (a draw from its improved
         # policy, as in self-play); PUCT search draws in proportion to its visits
         result = trees.search(np.array([0]), self.evaluate, noise=sample and self.search_config.gumbel)
