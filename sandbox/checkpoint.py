@@ -106,6 +106,23 @@ def decode(plugin: Checkpointable, tensors: dict[str, torch.Tensor], doc: dict[s
     plugin.restore(groups["buffers"], doc.get("state", {}))  # type: ignore[arg-type]
 
 
+def misfit(exc: BaseException) -> str:
+    """The line of a failed load that says what does not fit (torch's load_state_dict opens with a
+    line that names only the module: the next one names the tensor and both shapes), cut short."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    import re
+
+    first = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
+    shapes = re.match(r"size mismatch for (\S+): copying a param with shape torch\.Size\((\[.*?\])\) from checkpoint, "
+                      r"the shape in current model is torch\.Size\((\[.*?\])\)", first)
+    if shapes:
+        name, theirs, ours = shapes.groups()
+        return f"{name} is {theirs} in the checkpoint but {ours} in the network the config makes"
+    return first.rstrip(".")[:200]
+
+
 def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
     """Put an optimiser's per-parameter tensors (``<param>/<key>``) and scalars back."""
     per_param: dict[int, dict[str, Any]] = {}

@@ -394,7 +394,7 @@ class Run:
         except SandboxError:
             raise
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
-            raise RunDirError(f"the {which} checkpoint of {self.dir} does not fit its config ({str(exc).splitlines()[0][:160]}); "
+            raise RunDirError(f"the {which} checkpoint of {self.dir} does not fit its config ({checkpoint.misfit(exc)}); "
                               "resume with the run's own config.yaml, or train a new run.") from None
         self._step = int(state.get("step", 0))
         self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
@@ -788,6 +788,6 @@ def load(run_dir: str | Path, which: str = "best") -> Plugin:
     except SandboxError:
         raise
     except (KeyError, RuntimeError, ValueError) as exc:
-        raise RunDirError(f"the {which} checkpoint of {run_dir} does not fit its config ({str(exc).splitlines()[0][:160]}).") from None
+        raise RunDirError(f"the {which} checkpoint of {run_dir} does not fit its config ({checkpoint.misfit(exc)}).") from None
     plugin.run_dir = run_dir  # type: ignore[attr-defined]
     return plugin

@@ -228,6 +228,6 @@ def test_a_checkpoint_that_does_not_fit_the_config_is_one_sentence_on_resume(tmp
     config = d / "config.yaml"
     config.write_text(config.read_text().replace("- 8", "- 16"))  # the network the checkpoint holds is 8 wide
     metrics = (d / "metrics.jsonl").read_bytes()
-    with pytest.raises(sandbox.RunDirError, match="does not fit its config"):
+    with pytest.raises(sandbox.RunDirError, match=r"does not fit its config \(\S+ is \[8.*\] in the checkpoint but \[16.*\] in the network"):
         sandbox.train(None, [f"out={d}", "steps=8"], progress=False)
     assert (d / "metrics.jsonl").read_bytes() == metrics
