@@ -47,7 +47,8 @@ def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> d
     games: list[dict[str, Any]] = []
     with tempfile.TemporaryFile("w+") as log, \
             GTPClient(sandbox_gtp_command(run, args.simulations, quiet=False, checkpoint=checkpoint,
-                                          sample_moves=args.sample_moves, seed=level), "sandbox", stderr=log) as agent, \
+                                          sample_moves=args.sample_moves, seed=level, symmetries=args.symmetries),
+                       "sandbox", stderr=log) as agent, \
             GTPClient(gnugo_command(level, args.komi, binary=args.gnugo), "gnugo") as gnugo:
         for i in range(args.games):
             agent_black = i % 2 == 0
@@ -216,6 +217,9 @@ def main() -> None:
     ap.add_argument("--levels", type=int, nargs="+", default=[1, 10], help="GNU Go levels, 0 to 10 (default 1 10)")
     ap.add_argument("--games", type=int, default=40, help="games a level and point, colours alternating (default 40)")
     ap.add_argument("--simulations", type=int, help="the agent's search simulations a move (default: the run's evaluation search)")
+    ap.add_argument("--symmetries", type=int, metavar="N",
+                    help="the agent averages its network over N of the board's 8 symmetries ('sandbox gtp --symmetries'; "
+                         "default: the run's agent.eval_symmetries)")
     ap.add_argument("--sample-moves", type=int, default=6, metavar="N",
                     help="the agent draws each of a game's first N moves (either colour's) from its search rather than take its best "
                          "('sandbox gtp --sample-moves'), so that the games of a cell differ; 0: always its best move, "
@@ -241,6 +245,8 @@ def main() -> None:
         ap.error("--run-dir is the folder --train trains; give --train MINUTES ... with it")
     if args.sample_moves < 0:
         ap.error(f"--sample-moves takes how many of a game's first moves the agent draws from its search (0 or more), not {args.sample_moves}")
+    if args.symmetries is not None and not 1 <= args.symmetries <= 8:
+        ap.error(f"--symmetries takes how many of the board's 8 symmetries the agent averages its network over (1 to 8), not {args.symmetries}")
     if not Path(args.gnugo).exists():
         sys.exit(f"error: GNU Go is not installed at {args.gnugo} (apt-get install gnugo).")
     with GTPClient([args.gnugo, "--mode", "gtp"], "gnugo") as g:
@@ -255,10 +261,13 @@ def main() -> None:
                      "give another --out or leave out --append.")
     result: dict[str, Any] = {"opponent": f"GNU Go {gnugo_version}", "rules": "chinese (area), positional superko", "komi": args.komi,
                               "levels": args.levels, "games_per_cell": args.games, "simulations": args.simulations,
+                              "symmetries": args.symmetries,
                               "sample_moves": args.sample_moves, "max_moves": args.max_moves, "points": list(earlier), "complete": False}
 
     def play_point(run: Path, checkpoint: str, label: str, overrides: list[str] | None = None) -> None:
-        point = {"label": label, **describe(run, checkpoint), **({"set": overrides} if overrides else {}), "levels": []}
+        point = {"label": label, **describe(run, checkpoint), **({"set": overrides} if overrides else {}),
+                 "simulations": args.simulations, "symmetries": args.symmetries, "sample_moves": args.sample_moves,  # null: the run's own
+                 "levels": []}
         result["points"].append(point)
         for level in args.levels:
             print(f"{label}: GNU Go level {level}", flush=True)

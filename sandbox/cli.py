@@ -189,6 +189,10 @@ def _parser() -> ArgumentParser:
                        description=GTP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("--simulations", type=int, metavar="N", help="search simulations a move (default: the run's evaluation search, agent.eval_simulations)")
+    s.add_argument("--symmetries", type=int, metavar="N",
+                   help="average the network's priors and value over N of the board's 8 symmetries (1 to 8), in one "
+                        "batch: its errors partly cancel, for up to N times the network's time a move "
+                        "(default: the run's agent.eval_symmetries)")
     s.add_argument("--resign", type=float, metavar="V", help="resign when the search values the position below V, from -1 (lost) to 1 (won) (default: never)")
     s.add_argument("--sample-moves", type=int, default=0, metavar="N",
                    help="draw each of a game's first N moves (either colour's) from the search (a Gumbel search's choice under noise, "
@@ -683,7 +687,7 @@ def cmd_gtp(args: argparse.Namespace) -> int:
     if serve is None:
         raise SandboxError("sandbox gtp needs the sandbox's AlphaZero agent (the agents plugins), which is not installed.")
     return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint or "best",
-                 sample_moves=args.sample_moves, seed=args.seed)
+                 sample_moves=args.sample_moves, seed=args.seed, symmetries=args.symmetries)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import sandbox
 from sandbox.agents.alphazero.gtp import (GTPClient, GTPEngine, GTPError, action_to_vertex, gnugo_command, play_game,
@@ -166,11 +167,46 @@ def test_sample_moves_draws_the_opening_and_then_plays_the_search_s_best(go_run:
         GTPEngine(agent, sample_moves=-1)
 
 
+def test_symmetries_average_the_network_over_the_turned_boards(go_run: Path) -> None:
+    agent = sandbox.load(go_run)
+    assert agent.cfg.eval_symmetries == 1  # the run's own: the board as it is
+    game = agent.game
+    states = game.initial(1)
+    for action in (3, 40, 12):
+        states, _, _ = game.step(states, np.array([action]))
+    legal = game.legal(states)
+    plain = GTPEngine(agent, simulations=4).evaluate(states, legal)
+    eight = GTPEngine(sandbox.load(go_run), simulations=4, symmetries=8)
+    assert eight.symmetries == 8
+    priors, value = eight.evaluate(states, legal)
+    # by hand: the network on each of the 8 turned boards, its policy turned back, the means
+    x = game.encode(states)
+    turned = []
+    for k in range(8):
+        turned.append(game.symmetry(x, legal, k)[0] if k else x)
+    with torch.no_grad():
+        logits, values = agent.net(torch.from_numpy(np.concatenate(turned)))
+    logits, values = logits.numpy(), values.numpy().reshape(-1)
+    mean = np.zeros_like(priors)
+    for k in range(8):
+        lk = logits[k:k + 1] if not k else game.symmetry(x[:0], logits[k:k + 1], game.inverse_symmetry(k))[1]
+        lk = np.where(legal, lk, -np.inf)
+        e = np.exp(lk - lk.max(1, keepdims=True))
+        mean += e / e.sum(1, keepdims=True) / 8
+    assert np.allclose(priors, mean, atol=1e-5) and np.isclose(value[0], values.mean(), atol=1e-5)
+    assert not np.allclose(priors, plain[0], atol=1e-4)  # the untrained network is not symmetric: averaging changes it
+    done = gtp([str(go_run), "--simulations", "3", "--symmetries", "8", "--checkpoint", "latest"], "genmove b\nquit\n")
+    assert done.returncode == 0 and "averaged over 8 board symmetries" in done.stderr
+    assert answers(done.stdout)[0].startswith("= ")
+
+
 def test_runs_that_are_not_go_agents_are_one_sentence(tmp_path: Path) -> None:
     ttt = sandbox.train(None, [*TINY, "env=tictactoe", f"out={tmp_path / 'ttt'}"], progress=False).dir
     for args, words in (([str(ttt)], "alphazero agent run on tictactoe"), ([str(tmp_path / "missing")], "no run directory"),
                         ([str(ttt), "--simulations", "x"], "invalid int value"),
                         ([str(ttt), "--sample-moves", "-1"], "--sample-moves takes how many"),
+                        ([str(ttt), "--symmetries", "9"], "--symmetries takes how many of the board's 8 symmetries"),
+                        ([str(ttt), "--symmetries", "0"], "(1 to 8), not 0"),
                         ([str(ttt), "--seed", "one"], "invalid int value")):
         done = gtp(args, "genmove b\nquit\n")
         assert done.returncode == 2 and done.stdout == ""
@@ -181,7 +217,7 @@ def test_runs_that_are_not_go_agents_are_one_sentence(tmp_path: Path) -> None:
 def test_gtp_help_explains() -> None:
     done = subprocess.run([sys.executable, "-m", "sandbox.cli", "gtp", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for words in ("Go Text Protocol", "GoGui", "Sabaki", "--simulations", "--checkpoint", "--quiet", "--sample-moves", "genmove", "positional superko", "stderr"):
+    for words in ("Go Text Protocol", "GoGui", "Sabaki", "--simulations", "--symmetries", "--checkpoint", "--quiet", "--sample-moves", "genmove", "positional superko", "stderr"):
         assert words in done.stdout
 
 

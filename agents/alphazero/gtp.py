@@ -84,10 +84,12 @@ class GTPEngine:
 
     def __init__(self, agent: Any, simulations: int | None = None, resign: float | None = None,
                  log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0,
-                 sample_moves: int = 0) -> None:
+                 sample_moves: int = 0, symmetries: int | None = None) -> None:
         """``agent``: a loaded AlphaZero agent of a Go run. ``simulations``: the search's size a
-        move (default: the run's evaluation search). ``resign``: resign when the search values the
-        position below this, from -1 (lost) to 1 (won), for the player to move (default: never).
+        move (default: the run's evaluation search). ``symmetries``: the board symmetries (1 to 8)
+        the network's priors and value are averaged over (default: the run's ``eval_symmetries``).
+        ``resign``: resign when the search values the position below this, from -1 (lost) to 1
+        (won), for the player to move (default: never).
         ``log``: where one line about each generated move goes (None: nowhere). ``sample_moves``:
         on the game's first this many moves (either colour's), the move is drawn rather than the
         search's best (Gumbel root search: its choice under Gumbel noise; PUCT: in proportion to
@@ -102,7 +104,10 @@ class GTPEngine:
         self.komi = agent.game.komi
         self.simulations = int(simulations or agent.eval_sims)
         self.search_config = dataclasses.replace(agent.eval_cfg, simulations=self.simulations)
-        self.evaluate = agent.evaluator(symmetries=agent.cfg.eval_symmetries)
+        if symmetries is not None:
+            agent.set_eval_symmetries(symmetries)
+        self.symmetries = agent.cfg.eval_symmetries
+        self.evaluate = agent.evaluator(symmetries=self.symmetries)
         self.resign = resign
         self.log = log
         self.name = name
@@ -306,7 +311,7 @@ def load_go_agent(run_dir: str | Path, checkpoint: str = "best") -> Any:
 
 def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = False, resign: float | None = None,
           checkpoint: str = "best", lines: TextIO | None = None, out: TextIO | None = None, sample_moves: int = 0,
-          seed: int = 0) -> int:
+          seed: int = 0, symmetries: int | None = None) -> int:
     """Play GTP on stdin/stdout with the AlphaZero Go agent of ``run_dir`` until ``quit``. While it
     runs, everything but the protocol's answers (progress, warnings, logs) is written to stderr."""
     if simulations is not None and simulations <= 0:
@@ -315,6 +320,8 @@ def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = Fal
         raise SandboxError(f"--resign takes a value between -1 (lost) and 1 (won), not {resign}.")
     if sample_moves < 0:
         raise SandboxError(f"--sample-moves takes how many of a game's first moves to draw from the search rather than take its best (0 or more), not {sample_moves}.")
+    if symmetries is not None and not 1 <= symmetries <= Go.num_symmetries:
+        raise SandboxError(f"--symmetries takes how many of the board's {Go.num_symmetries} symmetries the network is averaged over (1 to {Go.num_symmetries}), not {symmetries}.")
     out = out or sys.stdout
     lines = lines or sys.stdin
     with redirect_stdout(sys.stderr):
@@ -324,9 +331,10 @@ def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = Fal
             print(message, file=sys.stderr, flush=True)
 
         engine = GTPEngine(agent, simulations, resign, log=None if quiet else log, name="sandbox-alphazero",
-                           seed=seed, sample_moves=sample_moves)
+                           seed=seed, sample_moves=sample_moves, symmetries=symmetries)
         if not quiet:
-            log(f"sandbox gtp: {run_dir} ({agent.game.name}, {engine.simulations} simulations a move), waiting for GTP commands")
+            log(f"sandbox gtp: {run_dir} ({agent.game.name}, {engine.simulations} simulations a move, the network averaged over "
+                f"{engine.symmetries} board symmetr{'y' if engine.symmetries == 1 else 'ies'}), waiting for GTP commands")
         return engine.run(lines, out)
 
 
@@ -431,11 +439,13 @@ def gnugo_command(level: int = 1, komi: float = 7.5, binary: str = "/usr/games/g
 
 
 def sandbox_gtp_command(run_dir: str | Path, simulations: int | None = None, quiet: bool = True, checkpoint: str = "best",
-                        sample_moves: int = 0, seed: int = 0) -> list[str]:
+                        sample_moves: int = 0, seed: int = 0, symmetries: int | None = None) -> list[str]:
     """``sandbox gtp RUN`` as an argv for :class:`GTPClient`, with this Python."""
     argv = [sys.executable, "-m", "sandbox.cli", "gtp", str(run_dir), "--checkpoint", checkpoint]
     if simulations is not None:
         argv += ["--simulations", str(simulations)]
+    if symmetries is not None:
+        argv += ["--symmetries", str(symmetries)]
     if sample_moves:
         argv += ["--sample-moves", str(sample_moves), "--seed", str(seed)]
     return argv + (["--quiet"] if quiet else [])
