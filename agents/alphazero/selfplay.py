@@ -130,7 +130,7 @@ class SelfPlayActor:
         torch.manual_seed(seed % 2**63)
         self.game, self.simulations = game, agent_cfg.simulations
         ownership = agent_cfg.ownership > 0
-        self.net = PolicyValueNet(backbone, game, ownership=ownership).eval()
+        self.net = PolicyValueNet(backbone, game, ownership=ownership, policy_head=agent_cfg.policy_head).eval()
         self.version = -1
         self.selfplay = SelfPlay(game, agent_cfg.games, agent_cfg.simulations, agent_cfg.reuse_tree, agent_cfg.temperature_moves,
                                  search_cfg, seed, agent_cfg.value_mix, ownership)

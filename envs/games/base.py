@@ -38,6 +38,10 @@ class Game:
     dirichlet_alpha: ClassVar[float] = 0.3
     #: a move cap after which the game is scored as it stands (None: games end by themselves)
     max_moves: ClassVar[int | None] = None
+    #: whether the first ``cells`` actions are the board's points in the planes' order (a stone on
+    #: that point; actions after them, as Go's pass, are not points): a network may then give each
+    #: point its logit from its feature map there (``agent.policy_head=conv``)
+    point_actions: ClassVar[bool] = False
     #: whether a search may prove positions (MCTS-solver): its moves (:meth:`search_moves`) are all
     #: the legal ones and a position's value depends on the position alone
     provable: ClassVar[bool] = True

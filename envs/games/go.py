@@ -66,6 +66,7 @@ class Go(Game):
     planes = 11
     num_symmetries = 8
     provable = False  # the search leaves out legal moves (own eyes, early passes)
+    point_actions = True
 
     def __init__(self, size: int = 9, komi: float = 7.5, max_moves: int | None = None) -> None:
         """Go on a ``size``×``size`` board with ``komi`` for White; a game is scored as it stands

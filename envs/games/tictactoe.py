@@ -30,6 +30,7 @@ class TicTacToe(Game):
     agents = ("player_1", "player_2")
     num_symmetries = 8
     dirichlet_alpha = 1.0
+    point_actions = True
 
     def legal(self, states: np.ndarray) -> np.ndarray:
         return states[:, :9] == 0
