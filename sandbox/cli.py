@@ -242,7 +242,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_fields(title: str, config_cls: Any, prefix: str) -> None:
+def _print_fields(title: str, config_cls: Any, prefix: str, values: dict[str, Any] | None = None) -> None:
+    """The fields of a config class, a line each: name, type, default and help. ``values``: what this
+    command would set them to (a preset's, the tuned values', the overrides'), shown in place of the
+    default where they differ, the default beside it."""
     from sandbox.config import describe
 
     print(title)
@@ -253,23 +256,48 @@ def _print_fields(title: str, config_cls: Any, prefix: str) -> None:
     if not rows:
         print("  (no fields)")
         return
+    chosen = _shown_values(config_cls, values or {})
+    rows = [(name, tp, f"{chosen[name]} (default {default})" if chosen.get(name, default) != default else default, help_)
+            for name, tp, default, help_ in rows]
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     for name, tp, default, help_ in rows:
         print(f"  {prefix}{name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
 
 
+def _shown_values(config_cls: Any, values: dict[str, Any]) -> dict[str, str]:
+    """``values`` of the fields of ``config_cls`` written as --help writes defaults (a value that
+    does not parse is shown as given: training will say what is wrong with it)."""
+    from sandbox.config import coerce, fields_of, to_dict
+    from sandbox.errors import ConfigError
+
+    fields = fields_of(config_cls)
+    shown: dict[str, str] = {}
+    for name, value in values.items():
+        if name not in fields:
+            continue
+        try:
+            value = coerce(value, fields[name][0], name)
+        except ConfigError:
+            pass
+        shown[name] = repr(value) if isinstance(value, str) else str(to_dict(value))
+    return shown
+
+
 def train_help(argv: list[str]) -> int:
+    from sandbox import tuned
     from sandbox.config import RunConfig, WandbConfig, plugin_config_class, raw_config
     from sandbox.registry import REGISTRIES
 
     print(TRAIN_HELP)
     raw = raw_config(argv[0] if argv and "=" not in argv[0] else None, [a for a in argv if "=" in a])
+    resolved = tuned.apply(raw)[0]  # what the command would run with: the preset's, the tuned values and the overrides
     shown = False
     for section, kind in (("agent", "agent"), ("model", "generative"), ("data", "dataset"), ("backbone", "backbone"), ("env", "env")):
-        if section in raw:
-            name = raw[section]["name"]
+        if isinstance(resolved.get(section), dict) and "name" in resolved[section]:
+            name = resolved[section]["name"]
             entry = REGISTRIES[kind].get(name)
-            _print_fields(f"{section}={name}: {entry.description}\n  fields ({section}.FIELD=VALUE):", plugin_config_class(section, name), f"{section}.")
+            _print_fields(f"{section}={name}: {entry.description}\n  fields ({section}.FIELD=VALUE):", plugin_config_class(section, name),
+                          f"{section}.", resolved[section])
             print()
             shown = True
     if not shown:
@@ -279,12 +307,15 @@ def train_help(argv: list[str]) -> int:
 
     print("Run keys (KEY=VALUE):")
     rows = [r for r in describe(RunConfig) if r[0] not in SECTIONS and r[0] != "wandb"]
+    chosen = _shown_values(RunConfig, {k: v for k, v in resolved.items() if k not in SECTIONS and k != "wandb"})
+    rows = [(name, tp, f"{chosen[name]} (default {default})" if chosen.get(name, default) != default else default, help_)
+            for name, tp, default, help_ in rows]
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     for name, tp, default, help_ in rows:
         print(f"  {name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
     for section in ("agent", "model", "env", "data", "backbone"):
         print(f"  {section.ljust(w[0])}  {'plugin name'.ljust(w[1])}  {''.ljust(w[2])}  select the {section} (then {section}.FIELD=VALUE)")
-    _print_fields("W&B keys:", WandbConfig, "wandb.")
+    _print_fields("W&B keys:", WandbConfig, "wandb.", resolved.get("wandb") if isinstance(resolved.get("wandb"), dict) else None)
     return 0
 
 

@@ -73,6 +73,20 @@ def test_train_help_shows_plugin_fields_and_defaults():
     assert "backbone.d_model" in backbone.stdout and "token width" in backbone.stdout
 
 
+def test_train_help_shows_the_values_the_command_would_run_with_beside_the_defaults():
+    out = run_cli("train", "alphazero-go9", "agent.simulations=99", "agent.search=puct", "max_minutes=5", "--help")
+    assert out.returncode == 0
+    lines = {line.split()[0]: line for line in out.stdout.splitlines() if line.startswith("  ") and line.split()}
+    assert "99 (default 64)" in lines["agent.simulations"]  # an override
+    assert "1.5 (default 0.0)" in lines["agent.ownership"]  # the tuned value of the pair
+    assert "[32] (default [32, 64, 64])" in lines["backbone.channels"]  # the tuned backbone's section is shown too
+    assert "'puct'" in lines["agent.search"] and "(default" not in lines["agent.search"]  # as the default: shown once
+    assert "5.0 (default None)" in lines["max_minutes"]
+    assert "(default" not in lines["agent.c_puct"]
+    odd = run_cli("train", "alphazero-go9", "agent.simulations=lots", "--help")  # help still explains; training will refuse it
+    assert odd.returncode == 0 and "'lots' (default 64)" in odd.stdout
+
+
 @pytest.mark.parametrize("command", ["list", "eval", "play", "sample", "compare", "demo"])
 def test_every_command_has_help(command):
     out = run_cli(command, "--help")
