@@ -36,6 +36,11 @@ PLUGINS = {
     "alphazero": ["agent=alphazero", "env=tictactoe", "backbone=mlp", "backbone.hidden=[16]", "steps=64", "agent.simulations=4",
                   "agent.games=4", "agent.batch_size=16", "agent.min_buffer=16", "agent.eval_games=2", "agent.eval_simulations=4",
                   "agent.eval_opponents=[random]", "agent.eval_every=32", "agent.log_every=8"],
+    # Go with the ownership head's targets in the replay buffer and the convolutional heads
+    "alphazero-go": ["agent=alphazero", "env=go9", "backbone.channels=[8]", "backbone.residual_blocks=1", "backbone.hidden=16",
+                     "steps=96", "agent.simulations=4", "agent.gumbel_actions=4", "agent.games=4", "agent.batch_size=16",
+                     "agent.min_buffer=16", "agent.eval_games=2", "agent.eval_simulations=4", "agent.eval_every=48",
+                     "agent.log_every=8", "agent.actors=0", "agent.ownership=1", "agent.policy_head=conv"],
     "ddpm": ["model=ddpm", "data=digits", "backbone=cnn", "backbone.channels=[8,16]", "steps=4", "model.batch=8", "model.grid=4",
              "model.log_every=1", "model.sample_every=0", "model.eval_every=0", "model.timesteps=10", "model.sample_batch=4",
              "model.eval_steps=2"],
@@ -62,6 +67,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("ppo", ["checkpoint:pair-written@2", "metrics.jsonl:half-row@2", "run.json:half-written@2"]),  # then closed by a resume
     ("reinforce", ["step.safetensors:written@2"]),
     ("alphazero", ["checkpoint:pointed@2"]),
+    ("alphazero-go", ["step.safetensors:written@2", "checkpoint:pair-written@2"]),
     ("ddpm", ["pipeline:removed"]),  # the old pipeline deleted, the new one still in pipeline.tmp (the widest of the two windows)
 ]
 
@@ -117,4 +123,7 @@ def test_a_kill_in_a_write_window_then_resume(tmp_path: Path, plugin: str, fault
         assert (d / "pipeline" / "model_index.json").is_file()
     import sandbox
 
-    sandbox.load(d)  # the run itself loads from what was kept
+    agent = sandbox.load(d)  # the run itself loads from what was kept
+    if plugin == "alphazero-go":  # with its ownership targets, one a kept position
+        assert agent.buffer.size > 0 and agent.buffer.o is not None and agent.net.spatial
+        assert set(agent.buffer.o[: agent.buffer.size].ravel().tolist()) <= {-1, 0, 1}
