@@ -125,5 +125,6 @@ def test_a_kill_in_a_write_window_then_resume(tmp_path: Path, plugin: str, fault
 
     agent = sandbox.load(d)  # the run itself loads from what was kept
     if plugin == "alphazero-go":  # with its ownership targets, one a kept position
+        agent = sandbox.load(d, which="latest")
         assert agent.buffer.size > 0 and agent.buffer.o is not None and agent.net.spatial
         assert set(agent.buffer.o[: agent.buffer.size].ravel().tolist()) <= {-1, 0, 1}
