@@ -42,6 +42,9 @@ import sandbox
 from sandbox.agents.alphazero.gtp import GTPClient, GTPError, gnugo_command, play_game, sandbox_gtp_command
 from sandbox.errors import SandboxError
 
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
 def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> dict[str, Any]:
     """``args.games`` games of the agent of ``run`` against GNU Go at ``level``, colours alternating."""
     games: list[dict[str, Any]] = []
@@ -230,7 +233,13 @@ def main() -> None:
     ap.add_argument("--gnugo", default="/usr/games/gnugo", help="the GNU Go program (3.8)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/alphazero_gnugo.json"), help="the JSON written")
     ap.add_argument("--table", action="store_true", help="play nothing: print the table of --out and draw its curve again")
+    ap.add_argument("--levers", action="store_true",
+                    help="play nothing: every results file's points side by side (the curve's, then each lever's: "
+                         "training overrides, match-time simulations and symmetries), also to alphazero_gnugo_levers.json")
     args = ap.parse_args()
+    if args.levers:
+        levers_table()
+        return
     if args.table:
         try:
             result = json.loads(args.out.read_text())
@@ -312,6 +321,47 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
     files = ([args.out] if not args.table else []) + ([curve] if draw_curve(result, curve) else [])
     if files:
         print("wrote " + " and ".join(map(str, files)))
+
+
+def levers_table() -> None:
+    """Every point of every results file of this benchmark in one table: the curve's
+    (alphazero_gnugo.json) first, then each lever's file, a row a point with what it changed
+    (training overrides, match-time simulations and symmetries) and its cells' wins and margins."""
+    rows = []
+    for path in sorted(RESULTS_DIR.glob("alphazero_gnugo*.json"), key=lambda p: (p.name != "alphazero_gnugo.json", p.name)):
+        if path.name == "alphazero_gnugo_levers.json":
+            continue
+        try:
+            result = json.loads(path.read_text())
+            points = list(result["points"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for p in points:
+            if not isinstance(p, dict):
+                continue
+            row = {"file": path.name, "label": p.get("label"), "set": p.get("set") or [], "step": p.get("step"),
+                   "train_minutes": p.get("train_minutes"),
+                   "simulations": p.get("simulations", result.get("simulations")), "symmetries": p.get("symmetries", result.get("symmetries")),
+                   "levels": {}}
+            for c in p.get("levels") or []:
+                row["levels"][str(c.get("level"))] = {"win": c.get("win"), "games": c.get("games"), "mean_margin": c.get("mean_margin")}
+            rows.append(row)
+    (RESULTS_DIR / "alphazero_gnugo_levers.json").write_text(json.dumps({"target": "50% against GNU Go level 10", "points": rows}, indent=1))
+    levels = sorted({int(k) for r in rows for k in r["levels"]})
+
+    def cell(row: dict[str, Any], level: int) -> str:
+        c = row["levels"].get(str(level))
+        if c is None:
+            return "-"
+        margin = "-" if c["mean_margin"] is None else f"{c['mean_margin']:+.1f}"
+        return f"{c['win']}/{c['games']} {margin}"
+
+    print(f"{'results file':<44}{'changed':<34}{'train min':>10}{'step':>10}" + "".join(f"{f'level {lv}: wins margin':>24}" for lv in levels))
+    for row in rows:
+        changed = " ".join([*row["set"], *([f"--simulations {row['simulations']}"] if row["simulations"] else []),
+                            *([f"--symmetries {row['symmetries']}"] if row["symmetries"] else [])]) or "-"
+        minutes = "-" if row["train_minutes"] is None else f"{row['train_minutes']:.0f}"
+        print(f"{row['file'][:43]:<44}{changed[:33]:<34}{minutes:>10}{str(row['step']):>10}" + "".join(f"{cell(row, lv):>24}" for lv in levels))
 
 
 if __name__ == "__main__":

@@ -64,3 +64,30 @@ def test_the_board_count_replays_the_record_and_counts_stones_as_they_stand() ->
     assert board_margin({"record": "Z9", "agent": "B"}, 7.5) is None and board_margin({"end": "void", "agent": "B"}, 7.5) is None
     cell = {"detail": [{"record": "E5 pass pass", "agent": "B"}, {"record": "E5 pass pass", "agent": "W"}, {"record": "", "agent": "W"}]}
     assert ahead_by_board(cell, 7.5) == 2  # the empty board: White (the agent) leads by the komi
+
+
+def test_the_levers_table_puts_every_point_of_every_results_file_side_by_side(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    import benchmarks.alphazero_gnugo as bench
+
+    def point(minutes: float, wins: tuple[int, int], **extra) -> dict:
+        return {"label": f"p{minutes}", "step": int(minutes * 20000), "train_minutes": minutes, **extra,
+                "levels": [{"level": 1, "win": wins[0], "games": 40, "mean_margin": -5.0},
+                           {"level": 10, "win": wins[1], "games": 40, "mean_margin": None}]}
+
+    monkeypatch.setattr(bench, "RESULTS_DIR", tmp_path)
+    (tmp_path / "alphazero_gnugo_symmetries-8.json").write_text(json.dumps({"points": [point(180, (20, 9), symmetries=8)]}))
+    (tmp_path / "alphazero_gnugo.json").write_text(json.dumps({"simulations": None, "points": [point(60, (6, 1)), point(180, (15, 7))]}))
+    (tmp_path / "alphazero_gnugo_conv.json").write_text(json.dumps({"points": [point(60, (9, 2), set=["agent.policy_head=conv"])]}))
+    (tmp_path / "alphazero_gnugo_broken.json").write_text("{not json")
+    bench.levers_table()
+    rows = json.loads((tmp_path / "alphazero_gnugo_levers.json").read_text())["points"]
+    assert [r["file"] for r in rows] == ["alphazero_gnugo.json"] * 2 + ["alphazero_gnugo_conv.json", "alphazero_gnugo_symmetries-8.json"]
+    assert rows[3]["symmetries"] == 8 and rows[2]["set"] == ["agent.policy_head=conv"] and rows[1]["levels"]["10"]["win"] == 7
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and "level 10: wins margin" in lines[0]
+    assert "agent.policy_head=conv" in lines[3] and "9/40 -5.0" in lines[3] and lines[3].rstrip().endswith("2/40 -")
+    assert "--symmetries 8" in lines[4] and "20/40" in lines[4]
+    bench.levers_table()  # its own output file is not read back as a lever
+    assert len(json.loads((tmp_path / "alphazero_gnugo_levers.json").read_text())["points"]) == 4
