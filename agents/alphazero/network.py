@@ -90,7 +90,7 @@ def spatial_channels(body: nn.Module, game: Any) -> int:
     if not getattr(game, "point_actions", False):
         raise ConfigError(f"agent.policy_head=conv gives each board point its own logit, but {game.name}'s moves are not "
                           f"its points; use agent.policy_head=linear.")
-    if not isinstance(body, CNN) or body.input_scale != 1.0:
+    if not isinstance(body, CNN):
         raise ConfigError(f"agent.policy_head=conv reads a CNN's feature map, and the backbone is "
                           f"{type(body).__name__.lower()}; use backbone=cnn or agent.policy_head=linear.")
     with torch.no_grad():
