@@ -256,9 +256,7 @@ def _print_fields(title: str, config_cls: Any, prefix: str, values: dict[str, An
     if not rows:
         print("  (no fields)")
         return
-    chosen = _shown_values(config_cls, values or {})
-    rows = [(name, tp, f"{chosen[name]} (default {default})" if chosen.get(name, default) != default else default, help_)
-            for name, tp, default, help_ in rows]
+    rows = _with_values(rows, _shown_values(config_cls, values or {}))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     for name, tp, default, help_ in rows:
         print(f"  {prefix}{name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
@@ -281,6 +279,12 @@ def _shown_values(config_cls: Any, values: dict[str, Any]) -> dict[str, str]:
             pass
         shown[name] = repr(value) if isinstance(value, str) else str(to_dict(value))
     return shown
+
+
+def _with_values(rows: list[tuple[str, str, str, str]], chosen: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """--help rows with the chosen value in the default's column, the default beside it, where they differ."""
+    return [(name, tp, f"{chosen[name]} (default {default})" if chosen.get(name, default) != default else default, help_)
+            for name, tp, default, help_ in rows]
 
 
 def train_help(argv: list[str]) -> int:
@@ -307,9 +311,7 @@ def train_help(argv: list[str]) -> int:
 
     print("Run keys (KEY=VALUE):")
     rows = [r for r in describe(RunConfig) if r[0] not in SECTIONS and r[0] != "wandb"]
-    chosen = _shown_values(RunConfig, {k: v for k, v in resolved.items() if k not in SECTIONS and k != "wandb"})
-    rows = [(name, tp, f"{chosen[name]} (default {default})" if chosen.get(name, default) != default else default, help_)
-            for name, tp, default, help_ in rows]
+    rows = _with_values(rows, _shown_values(RunConfig, {k: v for k, v in resolved.items() if k not in SECTIONS and k != "wandb"}))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     for name, tp, default, help_ in rows:
         print(f"  {name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
