@@ -147,7 +147,20 @@ def describe(run: Path, checkpoint: str) -> dict[str, Any]:
     doc = json.loads((run / "checkpoints" / f"{pointer.get('file')}.json").read_text()) if pointer else {}
     seconds = doc.get("elapsed_seconds")
     return {"run": str(run), "checkpoint": which, "step": doc.get("step"),
-            "train_minutes": None if seconds is None else round(seconds / 60.0, 2)}
+            "train_minutes": None if seconds is None else round(seconds / 60.0, 2),
+            "policy_head": policy_head_of(run / "checkpoints" / f"{pointer.get('file')}.safetensors") if pointer else None}
+
+
+def policy_head_of(tensors: Path) -> str | None:
+    """``conv`` or ``linear``: the policy head the checkpoint's network has (``agent.policy_head=auto``
+    builds either), read from its tensors' names."""
+    from safetensors import safe_open
+
+    if not tensors.is_file():
+        return None
+    with safe_open(str(tensors), framework="pt") as f:
+        names = list(f.keys())
+    return "conv" if any(n.endswith("policy.local.weight") for n in names) else "linear"
 
 
 def wilson(wins: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -323,6 +336,17 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
         print("wrote " + " and ".join(map(str, files)))
 
 
+def head_of_point(point: dict[str, Any]) -> str:
+    """The policy head a point's network had: recorded since ``policy_head=auto``; before, the
+    preset's ``linear`` unless the run set ``agent.policy_head``."""
+    if point.get("policy_head"):
+        return str(point["policy_head"])
+    for key in point.get("set") or []:
+        if str(key).startswith("agent.policy_head="):
+            return str(key).split("=", 1)[1]
+    return "linear"
+
+
 def levers_table() -> None:
     """Every point of every results file of this benchmark in one table: the curve's
     (alphazero_gnugo.json) first, then each lever's file, a row a point with what it changed
@@ -340,7 +364,7 @@ def levers_table() -> None:
             if not isinstance(p, dict):
                 continue
             row = {"file": path.name, "label": p.get("label"), "set": p.get("set") or [], "step": p.get("step"),
-                   "train_minutes": p.get("train_minutes"),
+                   "train_minutes": p.get("train_minutes"), "policy_head": head_of_point(p),
                    "simulations": p.get("simulations", result.get("simulations")), "symmetries": p.get("symmetries", result.get("symmetries")),
                    "levels": {}}
             for c in p.get("levels") or []:
@@ -356,12 +380,12 @@ def levers_table() -> None:
         margin = "-" if c["mean_margin"] is None else f"{c['mean_margin']:+.1f}"
         return f"{c['win']}/{c['games']} {margin}"
 
-    print(f"{'results file':<44}{'changed':<34}{'train min':>10}{'step':>10}" + "".join(f"{f'level {lv}: wins margin':>24}" for lv in levels))
+    print(f"{'results file':<44}{'changed':<34}{'head':<8}{'train min':>10}{'step':>10}" + "".join(f"{f'level {lv}: wins margin':>24}" for lv in levels))
     for row in rows:
         changed = " ".join([*row["set"], *([f"--simulations {row['simulations']}"] if row["simulations"] else []),
                             *([f"--symmetries {row['symmetries']}"] if row["symmetries"] else [])]) or "-"
         minutes = "-" if row["train_minutes"] is None else f"{row['train_minutes']:.0f}"
-        print(f"{row['file'][:43]:<44}{changed[:33]:<34}{minutes:>10}{str(row['step']):>10}" + "".join(f"{cell(row, lv):>24}" for lv in levels))
+        print(f"{row['file'][:43]:<44}{changed[:33]:<34}{row['policy_head']:<8}{minutes:>10}{str(row['step']):>10}" + "".join(f"{cell(row, lv):>24}" for lv in levels))
 
 
 if __name__ == "__main__":

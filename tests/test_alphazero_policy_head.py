@@ -4,6 +4,9 @@ not points or the backbone keeps no map of the board's size."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +78,30 @@ def test_actors_build_the_same_network(tmp_path) -> None:
     agent = sandbox.load(agent.dir)
     actor = SelfPlayActor(agent.game, agent.config.backbone, agent.cfg, agent.search_cfg, seed=1)
     assert set(actor.net.state_dict()) == set(agent.net.state_dict())
+
+
+def test_auto_builds_the_conv_head_where_it_fits(tmp_path) -> None:
+    from sandbox.backbones.mlp import MLPConfig
+
+    assert PolicyValueNet(small_cnn(), Go(9), policy_head="auto").spatial
+    assert PolicyValueNet(small_cnn(), TicTacToe(), policy_head="auto").spatial  # its moves are points too
+    assert not PolicyValueNet(Section("mlp", MLPConfig(hidden=[16])), Go(9), policy_head="auto").spatial
+    shrunk = Section("cnn", CNNConfig(arch="small", channels=[8, 8], downsample_to=4, hidden=16))
+    assert not PolicyValueNet(shrunk, Go(9), policy_head="auto").spatial
+    from sandbox.envs.games.connect_four import ConnectFour
+
+    assert not PolicyValueNet(small_cnn(), ConnectFour(), policy_head="auto").spatial
+    # the go9 preset says auto: a CNN run gets the conv head, an MLP run the linear one, and the
+    # Go benchmark reads which from the checkpoint
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.alphazero_gnugo import describe
+
+    base = [t for t in TINY if not t.startswith("agent.policy_head")]
+    cnn = sandbox.train(None, [*base, "steps=16", f"out={tmp_path / 'cnn'}"], progress=False)
+    assert sandbox.load(cnn.dir).net.spatial and describe(cnn.dir, "latest")["policy_head"] == "conv"
+    mlp = sandbox.train(None, [*[t for t in base if not t.startswith("backbone.")], "backbone=mlp", "backbone.hidden=[16]",
+                               "steps=16", f"out={tmp_path / 'mlp'}"], progress=False)
+    assert not sandbox.load(mlp.dir).net.spatial and describe(mlp.dir, "latest")["policy_head"] == "linear"
 
 
 @pytest.mark.parametrize("overrides,match", [

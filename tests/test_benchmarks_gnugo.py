@@ -77,7 +77,8 @@ def test_the_levers_table_puts_every_point_of_every_results_file_side_by_side(tm
                            {"level": 10, "win": wins[1], "games": 40, "mean_margin": None}]}
 
     monkeypatch.setattr(bench, "RESULTS_DIR", tmp_path)
-    (tmp_path / "alphazero_gnugo_symmetries-8.json").write_text(json.dumps({"points": [point(180, (20, 9), symmetries=8)]}))
+    (tmp_path / "alphazero_gnugo_symmetries-8.json").write_text(json.dumps({"points": [point(180, (20, 9), symmetries=8,
+                                                                                             policy_head="conv")]}))
     (tmp_path / "alphazero_gnugo.json").write_text(json.dumps({"simulations": None, "points": [point(60, (6, 1)), point(180, (15, 7))]}))
     (tmp_path / "alphazero_gnugo_conv.json").write_text(json.dumps({"points": [point(60, (9, 2), set=["agent.policy_head=conv"])]}))
     (tmp_path / "alphazero_gnugo_broken.json").write_text("{not json")
@@ -85,6 +86,8 @@ def test_the_levers_table_puts_every_point_of_every_results_file_side_by_side(tm
     rows = json.loads((tmp_path / "alphazero_gnugo_levers.json").read_text())["points"]
     assert [r["file"] for r in rows] == ["alphazero_gnugo.json"] * 2 + ["alphazero_gnugo_conv.json", "alphazero_gnugo_symmetries-8.json"]
     assert rows[3]["symmetries"] == 8 and rows[2]["set"] == ["agent.policy_head=conv"] and rows[1]["levels"]["10"]["win"] == 7
+    # the head: recorded (auto builds either), else what the run set, else the old preset's linear
+    assert [r["policy_head"] for r in rows] == ["linear", "linear", "conv", "conv"]
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 5 and "level 10: wins margin" in lines[0]
     assert "agent.policy_head=conv" in lines[3] and "9/40 -5.0" in lines[3] and lines[3].rstrip().endswith("2/40 -")

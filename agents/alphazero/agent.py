@@ -91,11 +91,12 @@ class AlphaZeroConfig:
     ownership: float = option(0.0, "weight of an auxiliary loss: a head beside the value's predicts who owns each point at "
                                    "the game's end (Go only; KataGo's lever: one target per point teaches territory sooner "
                                    "than one result per game); 0: no such head", low=0, high=100)
-    policy_head: Literal["linear", "conv"] = option(
+    policy_head: Literal["linear", "conv", "auto"] = option(
         "linear", "linear: the policy (and ownership) head is one layer from the backbone's feature vector (backbone.hidden "
                   "wide); conv: each board point's logit comes from the CNN's feature map at that point, told the whole "
                   "board's features (AlphaZero's and KataGo's heads, without the vector's bottleneck; Go and tic-tac-toe, "
-                  "a CNN that keeps the board's size)")
+                  "a CNN that keeps the board's size); auto: conv where the game and backbone allow it, else linear "
+                  "(the go9 preset)")
     augment: bool = option(True, "train on random board symmetries of each position")
     buffer_size: int = option(100_000, "positions in the replay buffer", low=1)
     batch_size: int = option(256, "positions per gradient step", low=1)

@@ -45,7 +45,9 @@ class PolicyValueNet(nn.Module):
     ``policy_head``: ``linear``, one layer from the backbone's features (a vector of
     ``backbone.hidden``) to every action; ``conv``, a :class:`SpatialHead` on the CNN's feature
     map, each point's logit from the map at that point (the ownership head too), for games whose
-    actions are their board's points (Go, tic-tac-toe) and a CNN that keeps the board's size."""
+    actions are their board's points (Go, tic-tac-toe) and a CNN that keeps the board's size;
+    ``auto``, ``conv`` where the game and the backbone allow it, else ``linear`` (``spatial`` says
+    which was built)."""
 
     def __init__(self, backbone: Any, game: Any, value_hidden: int = 64, ownership: bool = False,
                  policy_head: str = "linear") -> None:
@@ -54,7 +56,7 @@ class PolicyValueNet(nn.Module):
         self.body = build(backbone, self.spec)
         d = self.body.out_dim
         self.value = nn.Sequential(nn.Linear(d, value_hidden), nn.ReLU(), nn.Linear(value_hidden, 1), nn.Tanh())
-        self.spatial = policy_head == "conv"
+        self.spatial = policy_head == "conv" or (policy_head == "auto" and conv_head_fits(self.body, game))
         if self.spatial:
             channels = spatial_channels(self.body, game)
             self.policy = SpatialHead(channels, d, game.num_actions - game.cells)
@@ -79,6 +81,17 @@ class PolicyValueNet(nn.Module):
         features = self.body.head(fmap.flatten(1))
         return (self.policy(fmap, features), self.value(features).squeeze(-1),
                 self.ownership(fmap, features) if own else None)
+
+
+def conv_head_fits(body: nn.Module, game: Any) -> bool:
+    """Whether ``policy_head=conv`` would be accepted here (``auto`` then builds it)."""
+    from sandbox.errors import ConfigError
+
+    try:
+        spatial_channels(body, game)
+    except ConfigError:
+        return False
+    return True
 
 
 def spatial_channels(body: nn.Module, game: Any) -> int:
