@@ -8,8 +8,10 @@ The loop, top to bottom (:meth:`AlphaZero.fit`):
    ``temperature_moves`` plies, then the most visited. The subtree under the move is kept (tree
    reuse). A finished game's positions enter the replay buffer with its result ``z`` (or, with
    ``value_mix``, its mix with the search's root value at each position), and a new game starts
-   in its slot.
-2. **Training.** For every new position, ``train_ratio / batch_size`` updates on batches drawn
+   in its slot. With ``fast_simulations`` (KataGo's playout cap randomization) only a
+   ``full_search_share`` of the moves is searched with ``simulations`` and recorded; the others
+   get a fast search and are just played.
+2. **Training.** For every new position recorded, ``train_ratio / batch_size`` updates on batches drawn
    from the buffer, each position under a random board symmetry: cross-entropy to the search's
    policy plus squared error to ``z``.
 3. **Evaluation.** Every ``eval_every`` self-play moves (and at the start and the end): matches
@@ -66,6 +68,13 @@ if TYPE_CHECKING:
 @dataclass
 class AlphaZeroConfig:
     simulations: int = option(64, "search simulations per self-play move", low=1)
+    fast_simulations: int = option(0, "KataGo's playout cap randomization: with N > 0, a self-play move is searched with "
+                                      "simulations and its positions kept for training only with probability "
+                                      "full_search_share, else searched with N simulations and just played (more games an "
+                                      "hour, every policy target still a full search's); 0: every move searched in full",
+                                   low=0)
+    full_search_share: float = option(0.25, "with fast_simulations: the share of self-play moves searched in full and kept "
+                                            "for training (KataGo: 0.25)", above=0, high=1)
     eval_simulations: int = option(0, "simulations per move when acting and evaluating (0: as simulations)", low=0)
     eval_symmetries: int = option(1, "when acting and evaluating, average the network's priors and value over this many of the "
                                      "board's symmetries (1: the board as it is; Connect Four has 2, its mirror image; "
@@ -148,6 +157,12 @@ class AlphaZeroConfig:
             raise ConfigError("agent.learning_rate, eval_minutes (when set) and c_puct must be positive.")
         if self.log_seconds is not None and self.log_seconds < 0:
             raise ConfigError(f"agent.log_seconds={self.log_seconds} must be ≥ 0 (or null: log by moves only).")
+        if self.fast_simulations and not 0 < self.fast_simulations < self.simulations:
+            raise ConfigError(f"agent.fast_simulations={self.fast_simulations} must be between 1 and agent.simulations="
+                              f"{self.simulations} (fewer simulations for the moves that are only played; 0: every move in full).")
+        if not 0 < self.full_search_share <= 1:
+            raise ConfigError(f"agent.full_search_share={self.full_search_share} must be in (0, 1] (the share of moves "
+                              "searched in full and kept for training).")
         if not 0 <= self.noise_fraction <= 1:
             raise ConfigError(f"agent.noise_fraction={self.noise_fraction} must be in [0, 1].")
 
@@ -334,7 +349,8 @@ class AlphaZero(Agent):
             return self._fit_with_actors(run, actors)
         self.teardown_seconds = 0.0
         selfplay = SelfPlay(self.game, cfg.games, cfg.simulations, cfg.reuse_tree, cfg.temperature_moves, self.search_cfg,
-                            seed=self.config.seed * 7919 + run.step, value_mix=cfg.value_mix, ownership=cfg.ownership > 0)
+                            seed=self.config.seed * 7919 + run.step, value_mix=cfg.value_mix, ownership=cfg.ownership > 0,
+                            fast_simulations=cfg.fast_simulations, full_search_share=cfg.full_search_share)
         evaluate = self.evaluator()
         owed = 0.0
         sched = self._schedule(run)
@@ -347,14 +363,14 @@ class AlphaZero(Agent):
             self.net.eval()
             for played in selfplay.move(evaluate):
                 self._add_game(played, window)
-            self.counters["positions"] += cfg.games
-            window["sims"] += cfg.games * cfg.simulations
+            self.counters["positions"] += selfplay.last_recorded
+            window["sims"] += cfg.games * selfplay.last_simulations
             window["moves"] += cfg.games
             t1 = time.time()
             window["self"] += t1 - t0
             run.step += cfg.games
             if self.buffer.size >= max(cfg.min_buffer, cfg.batch_size):
-                owed += cfg.games * cfg.train_ratio / cfg.batch_size
+                owed += selfplay.last_recorded * cfg.train_ratio / cfg.batch_size
                 while owed >= 1:
                     sched.losses.append(self.train_step(run.progress()))
                     owed -= 1
@@ -373,7 +389,8 @@ class AlphaZero(Agent):
            back the games that ended; the learner calls it again at once with the newest weights.
         2. An arrived call counts its moves (``games`` × ``actor_moves``) into ``run.step``, so
            ``steps``, ``eval_every`` and ``log_every`` mean what they mean in the single loop, and
-           owes ``train_ratio / batch_size`` training steps per move, as there.
+           owes ``train_ratio / batch_size`` training steps per position recorded, as there (every
+           move's, or with ``fast_simulations`` only the full searches').
         3. Every ``weights_every`` training steps the weights go to Ray's object store; an actor
            fetches them at its next call. The learner never trains more than ``max_lag`` steps past
            the weights of a call still in flight: it publishes and waits for that actor's games.
@@ -434,7 +451,8 @@ class AlphaZero(Agent):
                         pending[call(i)] = (i, published["version"])  # 2. at once again, with the newest weights
                         for played in out["games"]:
                             self._add_game(played, window)
-                        self.counters["positions"] += out["moves"]
+                        positions = out["positions"]
+                        self.counters["positions"] += positions
                         run.step += out["moves"]
                         lag = self.counters["updates"] - out["version"]
                         window["sims"] += out["sims"]
@@ -443,7 +461,7 @@ class AlphaZero(Agent):
                         window["lag_max"] = max(window["lag_max"], lag)
                         window["calls"] += 1
                         if self.buffer.size >= max(cfg.min_buffer, cfg.batch_size):
-                            owed += out["moves"] * cfg.train_ratio / cfg.batch_size
+                            owed += positions * cfg.train_ratio / cfg.batch_size
                     if run.interrupted:
                         continue  # should_stop() ends the loop as interrupted
                     # 3. the training steps owed, no more than max_lag past the oldest weights still played with
@@ -472,7 +490,8 @@ class AlphaZero(Agent):
 
     def _add_game(self, played: Game, window: dict[str, Any]) -> None:
         """A finished self-play game into the replay buffer and the logged window's counts."""
-        self.buffer.add(played.x, played.p, played.z, played.own)
+        if len(played.z):  # a game searched only fast (fast_simulations) brings its result alone
+            self.buffer.add(played.x, played.p, played.z, played.own)
         self.counters["games"] += 1
         window["games"] += 1
         window["len"] += played.length

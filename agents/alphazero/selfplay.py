@@ -49,10 +49,16 @@ class SelfPlay:
     """``games`` self-play games searched in lockstep, each with its own tree (tree reuse kept)."""
 
     def __init__(self, game: Any, games: int, simulations: int, reuse_tree: bool, temperature_moves: int,
-                 search_cfg: SearchConfig, seed: int, value_mix: float = 0.0, ownership: bool = False) -> None:
+                 search_cfg: SearchConfig, seed: int, value_mix: float = 0.0, ownership: bool = False,
+                 fast_simulations: int = 0, full_search_share: float = 1.0) -> None:
         self.game, self.games = game, games
         self.reuse_tree, self.temperature_moves = reuse_tree, temperature_moves
         self.value_mix, self.ownership = value_mix, ownership
+        self.simulations, self.fast_simulations, self.full_search_share = simulations, fast_simulations, full_search_share
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))  # draws full or fast searches
+        #: of the last :meth:`move`: the simulations each game's search ran, and the positions
+        #: recorded for training (all games' after a full search, none after a fast one)
+        self.last_simulations, self.last_recorded = simulations, games
         self.g_all = np.arange(games)
         self.trees = Trees(game, games, capacity_for(simulations, reuse_tree), search_cfg, seed=seed)
         self.states = game.initial(games)
@@ -63,20 +69,30 @@ class SelfPlay:
     def move(self, evaluate: Evaluator) -> list[Game]:
         """One move in every game: search all trees, draw the moves (in proportion to visits for the
         first ``temperature_moves`` plies, then the most visited), play them; the games that ended,
-        whose slots start new games."""
+        whose slots start new games.
+
+        With ``fast_simulations`` (KataGo's playout cap randomization), the move is searched with
+        ``simulations`` and its positions recorded for training with probability
+        ``full_search_share``, else searched with ``fast_simulations`` and only played: games come
+        sooner (more results for the value head an hour), and every policy target is still a full
+        search's. A game whose moves were all fast ends with no positions."""
         game, g_all, trees = self.game, self.g_all, self.trees
         states = self.states
-        # 1. search every tree at once and choose the moves
-        res = trees.search(g_all, evaluate, noise=True)
+        # 1. search every tree at once (in full, or fast: the move is only played) and choose the moves
+        full = not self.fast_simulations or self.rng.random() < self.full_search_share
+        sims = self.simulations if full else self.fast_simulations
+        self.last_simulations, self.last_recorded = sims, self.games if full else 0
+        res = trees.search(g_all, evaluate, noise=True, simulations=sims)
         actions = pick(res, 0.0)
         early = np.nonzero(self.ply < self.temperature_moves)[0]
         if len(early) and "action" not in res:
             actions[early] = pick(rows(res, early), 1.0, [trees.rngs[i] for i in early])
         # 2. remember each position with its policy target, the player to move and the search's value there
-        x = game.encode(states).astype(np.int8)
         to_play = game.to_play(states)
-        for i in g_all:
-            self.history[i].append((x[i], res["target"][i], int(to_play[i]), float(res["value"][i])))
+        if full:
+            x = game.encode(states).astype(np.int8)
+            for i in g_all:
+                self.history[i].append((x[i], res["target"][i], int(to_play[i]), float(res["value"][i])))
         # 3. play the moves; a finished game's positions get its result z (mixed with the root values: value_mix)
         nxt, term, reward = game.step(states, actions)
         self.ply += 1
@@ -84,6 +100,12 @@ class SelfPlay:
         done: list[Game] = []
         area = game.ownership(nxt[fin]) if self.ownership and len(fin) else None  # (fin, cells), +1 the first player's
         for j, i in enumerate(fin):
+            if not self.history[i]:  # every move of the game searched fast: its result, no positions
+                first = float(reward[i] if to_play[i] == 0 else -reward[i])
+                done.append(Game(np.zeros((0, *x_shape(game)), np.int8), np.zeros((0, game.num_actions), np.float32),
+                                 np.zeros(0, np.float32), int(self.ply[i]), float(np.sign(first)),
+                                 np.zeros((0, game.cells), np.int8) if area is not None else None))
+                continue
             xs, ps, players, values = zip(*self.history[i])
             z = np.where(np.array(players) == to_play[i], reward[i], -reward[i]).astype(np.float32)
             if self.value_mix:
@@ -110,6 +132,11 @@ class SelfPlay:
         return done
 
 
+def x_shape(game: Any) -> tuple[int, int, int]:
+    """The shape of one position's input planes."""
+    return (game.planes, game.height, game.width)
+
+
 def actor_seed(run_seed: int, index: int, step: int) -> int:
     """The seed of actor ``index``'s search trees, from the run's seed and the step it starts at
     (a resumed run's actors start on fresh streams)."""
@@ -133,7 +160,8 @@ class SelfPlayActor:
         self.net = PolicyValueNet(backbone, game, ownership=ownership, policy_head=agent_cfg.policy_head).eval()
         self.version = -1
         self.selfplay = SelfPlay(game, agent_cfg.games, agent_cfg.simulations, agent_cfg.reuse_tree, agent_cfg.temperature_moves,
-                                 search_cfg, seed, agent_cfg.value_mix, ownership)
+                                 search_cfg, seed, agent_cfg.value_mix, ownership, agent_cfg.fast_simulations,
+                                 agent_cfg.full_search_share)
 
     def ready(self) -> bool:
         """True once the actor is built (a call the learner waits on at the start)."""
@@ -162,17 +190,21 @@ class SelfPlayActor:
         """``moves`` lockstep moves with the weights of ``version`` (``weights``: a one-element list
         holding their Ray object reference, fetched only when the version is new). Returns the
         games that ended, the positions played (``moves`` × games), the simulations, the seconds
-        and the weights' version."""
+        and the weights' version; ``positions``, those recorded for training (fewer than the moves
+        with ``fast_simulations``)."""
         if version != self.version:
             import ray
 
             self.load(ray.get(weights[0]), version)
         t = time.time()
         games: list[Game] = []
+        sims = positions = 0
         for _ in range(moves):
             games += self.selfplay.move(self.evaluate)
-        n = moves * self.selfplay.games
-        return {"games": games, "moves": n, "sims": n * self.simulations, "seconds": time.time() - t, "version": self.version}
+            sims += self.selfplay.games * self.selfplay.last_simulations
+            positions += self.selfplay.last_recorded
+        return {"games": games, "moves": moves * self.selfplay.games, "positions": positions, "sims": sims,
+                "seconds": time.time() - t, "version": self.version}
 
 
 # -- Ray: started and stopped as `sandbox sweep` does ----------------------------------------------
