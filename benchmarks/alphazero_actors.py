@@ -34,7 +34,9 @@ def throughput(run_dir: Path) -> dict[str, float]:
         raise SystemExit(f"{run_dir}: fewer than two self-play rows were logged; raise --steps or lower --log-every.")
     first, last = logged[0], logged[-1]
     seconds = last["time"] - first["time"]
-    return {"games": last["rollout/games"] - first["rollout/games"], "moves": last["step"] - first["step"], "seconds": round(seconds, 2),
+    positions = ({"positions_per_s": round((last["rollout/positions"] - first["rollout/positions"]) / seconds, 1)}
+                 if "rollout/positions" in first and "rollout/positions" in last else {})
+    return {**positions, "games": last["rollout/games"] - first["rollout/games"], "moves": last["step"] - first["step"], "seconds": round(seconds, 2),
             "games_per_s": round((last["rollout/games"] - first["rollout/games"]) / seconds, 2),
             "moves_per_s": round((last["step"] - first["step"]) / seconds, 1),
             "lag_max": max((r.get("rollout/actor_lag_max", 0) for r in logged), default=0)}

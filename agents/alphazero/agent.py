@@ -541,6 +541,7 @@ class AlphaZero(Agent):
             "time/simulations_per_second": w["sims"] / busy, "time/games_per_second": w["games"] / max(w["self"] + w["train"], 1e-9),
             "time/moves_per_second": w["moves"] / busy, "time/train_share": w["train"] / max(w["self"] + w["train"], 1e-9),
             "rollout/buffer": self.buffer.size, "rollout/games": self.counters["games"], "train/updates": self.counters["updates"],
+            "rollout/positions": self.counters["positions"],
         }
         if w["games"]:
             metrics.update({"rollout/game_length": w["len"] / w["games"], "rollout/first_player_wins": w["first_wins"] / w["games"],
