@@ -42,17 +42,29 @@ def throughput(run_dir: Path) -> dict[str, float]:
             "lag_max": max((r.get("rollout/actor_lag_max", 0) for r in logged), default=0)}
 
 
-def main() -> None:
+def speed_arguments(game: str, steps: int) -> argparse.ArgumentParser:
+    """The options of a self-play speed benchmark: the game, the moves each way, the log rows' spacing, the seed."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--game", choices=list(PRESETS), default="tictactoe")
-    ap.add_argument("--steps", type=int, default=60_000, help="self-play moves each way")
-    ap.add_argument("--actors", type=int, default=2, help="actors of the Ray way")
+    ap.add_argument("--game", choices=list(PRESETS), default=game)
+    ap.add_argument("--steps", type=int, default=steps, help="self-play moves each way")
     ap.add_argument("--log-every", type=int, default=2048, help="self-play moves between the rows the speed is read from")
     ap.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def speed_overrides(args: argparse.Namespace) -> list[str]:
+    """A run of ``--steps`` moves that evaluates only at its start and end (one game against random)."""
+    return [f"steps={args.steps}", "max_minutes=null", "agent.eval_every=0", "agent.eval_games=1", "agent.eval_opponents=[random]",
+            "agent.elo_snapshots=0", f"agent.log_every={args.log_every}", f"seed={args.seed}", "wandb.mode=disabled"]
+
+
+def main() -> None:
+    ap = speed_arguments("tictactoe", 60_000)
+    ap.description = __doc__
+    ap.add_argument("--actors", type=int, default=2, help="actors of the Ray way")
     args = ap.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    common = [f"steps={args.steps}", "max_minutes=null", "agent.eval_every=0", "agent.eval_games=1", "agent.eval_opponents=[random]",
-              "agent.elo_snapshots=0", f"agent.log_every={args.log_every}", f"seed={args.seed}", "wandb.mode=disabled"]
+    common = speed_overrides(args)
     rows = []
     for actors in (0, args.actors):
         out = Path("runs") / f"bench-alphazero-actors{actors}-{args.game}-{stamp}"

@@ -15,7 +15,6 @@ benchmarks/results/alphazero_playout_cap_<game>.json; prints a table last.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -25,21 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import sandbox  # noqa: E402
-from benchmarks.alphazero_actors import PRESETS, throughput  # noqa: E402
+from benchmarks.alphazero_actors import PRESETS, speed_arguments, speed_overrides, throughput  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--game", choices=list(PRESETS), default="go9")
-    ap.add_argument("--steps", type=int, default=30_000, help="self-play moves each way")
+    ap = speed_arguments("go9", 30_000)
+    ap.description = __doc__
     ap.add_argument("--fast", type=int, default=8, help="agent.fast_simulations of the capped way")
     ap.add_argument("--share", type=float, default=0.25, help="agent.full_search_share of the capped way")
-    ap.add_argument("--log-every", type=int, default=2048, help="self-play moves between the rows the speed is read from")
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    common = [f"steps={args.steps}", "max_minutes=null", "agent.eval_every=0", "agent.eval_games=1", "agent.eval_opponents=[random]",
-              "agent.elo_snapshots=0", f"agent.log_every={args.log_every}", f"seed={args.seed}", "wandb.mode=disabled"]
+    common = speed_overrides(args)
     ways = [("every move in full", []),
             (f"cap {args.fast}, {args.share:g} full", [f"agent.fast_simulations={args.fast}", f"agent.full_search_share={args.share}"])]
     rows = []
