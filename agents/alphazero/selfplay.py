@@ -100,8 +100,8 @@ class SelfPlay:
         done: list[Game] = []
         area = game.ownership(nxt[fin]) if self.ownership and len(fin) else None  # (fin, cells), +1 the first player's
         for j, i in enumerate(fin):
+            first = float(reward[i] if to_play[i] == 0 else -reward[i])  # the result for the first player
             if not self.history[i]:  # every move of the game searched fast: its result, no positions
-                first = float(reward[i] if to_play[i] == 0 else -reward[i])
                 done.append(Game(np.zeros((0, *x_shape(game)), np.int8), np.zeros((0, game.num_actions), np.float32),
                                  np.zeros(0, np.float32), int(self.ply[i]), float(np.sign(first)),
                                  np.zeros((0, game.cells), np.int8) if area is not None else None))
@@ -110,7 +110,6 @@ class SelfPlay:
             z = np.where(np.array(players) == to_play[i], reward[i], -reward[i]).astype(np.float32)
             if self.value_mix:
                 z = ((1 - self.value_mix) * z + self.value_mix * np.array(values, np.float32)).astype(np.float32)
-            first = float(reward[i] if to_play[i] == 0 else -reward[i])
             own = None
             if area is not None:
                 sign = np.where(np.array(players) == 0, 1, -1).astype(np.int8)
@@ -155,7 +154,7 @@ class SelfPlayActor:
 
         set_threads(max(1, agent_cfg.threads))
         torch.manual_seed(seed % 2**63)
-        self.game, self.simulations = game, agent_cfg.simulations
+        self.game = game
         ownership = agent_cfg.ownership > 0
         self.net = PolicyValueNet(backbone, game, ownership=ownership, policy_head=agent_cfg.policy_head).eval()
         self.version = -1
