@@ -304,11 +304,16 @@ def main() -> None:
             try:
                 if (out / "run.json").exists():  # an earlier sitting's run: resumed up to max_minutes of training in all,
                     # --set only with keys a resume may change (agent.actors=, agent.threads=, ...)
-                    sandbox.train(None, [f"out={out}", f"max_minutes={minutes}", *args.set], progress=False)
+                    trained = sandbox.train(None, [f"out={out}", f"max_minutes={minutes}", *args.set], progress=False)
                 else:
-                    sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set], progress=False)
+                    trained = sandbox.train("alphazero-go9", [f"max_minutes={minutes}", f"out={out}", "wandb.mode=disabled", *args.set],
+                                            progress=False)
             except SandboxError as exc:
                 sys.exit(f"error: {exc}")
+            if trained.stop_reason in ("interrupted", "stopped"):  # short of its minutes: not the point its label would say
+                done = describe(out, "latest").get("train_minutes")
+                sys.exit(f"training stopped ({trained.stop_reason}) after {done} of {minutes:g} minutes, so no matches were "
+                         f"played for it; the run keeps its checkpoint in {out}: the same command with --append resumes it.")
             play_point(out, "latest", f"{out.name} @ {minutes:g} min", args.set)
     result["complete"] = True
     args.out.write_text(json.dumps(result, indent=1))

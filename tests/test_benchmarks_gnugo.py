@@ -94,3 +94,37 @@ def test_the_levers_table_puts_every_point_of_every_results_file_side_by_side(tm
     assert "--symmetries 8" in lines[4] and "20/40" in lines[4]
     bench.levers_table()  # its own output file is not read back as a lever
     assert len(json.loads((tmp_path / "alphazero_gnugo_levers.json").read_text())["points"]) == 4
+
+
+@pytest.mark.skipif(not Path("/usr/games/gnugo").exists(), reason="GNU Go is not installed (apt-get install gnugo)")
+def test_a_sitting_stopped_by_ctrl_c_plays_no_matches_under_its_label(tmp_path: Path) -> None:
+    """Ctrl-C during --train: the run keeps its checkpoint, and the benchmark stops with one sentence
+    instead of playing the short network as the point of the minutes it was asked for."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    out, results = tmp_path / "go", tmp_path / "go.json"
+    tiny = ["agent.actors=0", "agent.games=4", "agent.simulations=4", "agent.gumbel_actions=4", "agent.eval_every=0",
+            "agent.eval_games=1", "agent.eval_opponents=[random]", "agent.elo_snapshots=0", "agent.min_buffer=16",
+            "agent.batch_size=16", "backbone.channels=[8]", "backbone.residual_blocks=1", "backbone.hidden=16"]
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    proc = subprocess.Popen([sys.executable, str(root / "benchmarks" / "alphazero_gnugo.py"), "--train", "30", "--run-dir", str(out),
+                             "--out", str(results), "--set", *tiny], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (out / "metrics.jsonl").exists() or len((out / "metrics.jsonl").read_text().splitlines()) < 2:
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "training stopped (interrupted)" in stderr and "--append resumes it" in stderr and "Traceback" not in stderr
+    assert "GNU Go level" not in stdout and not results.exists()
+    assert list((out / "checkpoints").glob("step-*.safetensors")), "the run keeps its checkpoint"
