@@ -59,7 +59,17 @@ def main() -> None:
         else:
             cmd = ["train", "ppo-pong", f"max_minutes={args.minutes}", f"out={out}", f"agent.eval_every={args.eval_every}",
                    "wandb.mode=disabled", *args.overrides, "--no-progress"]
-        subprocess.run([sys.executable, "-m", "sandbox", *cmd], cwd=ROOT, env=env, check=True)
+        train = subprocess.Popen([sys.executable, "-m", "sandbox", *cmd], cwd=ROOT, env=env)
+        try:
+            code = train.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached the training too: let it write its checkpoint
+            code = train.wait()
+        if code == 130:
+            sys.exit(f"training stopped by Ctrl-C, so nothing was evaluated or written to benchmarks/results; the run keeps "
+                     f"its checkpoint in {out}: the same command resumes it.")
+        if code != 0:
+            sys.exit(f"error: the training ended with exit status {code} (its message is above); nothing was written to "
+                     "benchmarks/results.")
     train_s = time.time() - t0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     episodes = [(r["step"], r["rollout/episodic_return"], r["time"]) for r in rows if "rollout/episodic_return" in r]

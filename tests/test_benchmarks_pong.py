@@ -34,3 +34,36 @@ def test_the_levers_table_puts_every_lever_side_by_side(tmp_path: Path, monkeypa
     assert len(lines) == 4 and "10-episode score" in lines[0]
     assert lines[2].startswith("agent.anneal_over=budget") and "9.4 ± 2.0" in lines[2] and "3200000" in lines[2]
     assert lines[1].rstrip().endswith("-")  # no 10-episode evaluation in that file: a dash, not a zero
+
+
+def test_ctrl_c_during_training_ends_with_one_sentence_and_writes_no_results(tmp_path: Path) -> None:
+    """Ctrl-C reaches the training too (one process group): it writes its checkpoint, and the
+    benchmark says so in one sentence instead of a traceback, evaluating and writing nothing."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "pong"
+    tiny = ["agent.n_envs=2", "agent.n_steps=16", "agent.batch_size=32", "agent.n_epochs=1", "backbone.hidden=32",
+            "agent.bf16=false"]
+    results = root / "benchmarks" / "results" / f"agents_pong_learning{bench.lever_suffix(tiny)}.json"
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    proc = subprocess.Popen([sys.executable, str(root / "benchmarks" / "agents_pong_learning.py"), "--minutes", "30", "--out", str(out),
+                             "--eval-every", "1000000", *tiny], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while not (out / "metrics.jsonl").exists() or len((out / "metrics.jsonl").read_text().splitlines()) < 2:
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        _, stderr = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert "training stopped by Ctrl-C" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    assert not results.exists()
+    assert list((out / "checkpoints").glob("step-*.safetensors")), "the run keeps its checkpoint"
