@@ -42,9 +42,10 @@ def throughput(run_dir: Path) -> dict[str, float]:
             "lag_max": max((r.get("rollout/actor_lag_max", 0) for r in logged), default=0)}
 
 
-def speed_arguments(game: str, steps: int) -> argparse.ArgumentParser:
-    """The options of a self-play speed benchmark: the game, the moves each way, the log rows' spacing, the seed."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def speed_arguments(doc: str | None, game: str, steps: int) -> argparse.ArgumentParser:
+    """The options of a self-play speed benchmark (described by ``doc``): the game, the moves each
+    way, the log rows' spacing, the seed."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--game", choices=list(PRESETS), default=game)
     ap.add_argument("--steps", type=int, default=steps, help="self-play moves each way")
     ap.add_argument("--log-every", type=int, default=2048, help="self-play moves between the rows the speed is read from")
@@ -59,8 +60,7 @@ def speed_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def main() -> None:
-    ap = speed_arguments("tictactoe", 60_000)
-    ap.description = __doc__
+    ap = speed_arguments(__doc__, "tictactoe", 60_000)
     ap.add_argument("--actors", type=int, default=2, help="actors of the Ray way")
     args = ap.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")

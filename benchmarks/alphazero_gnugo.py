@@ -144,11 +144,12 @@ def describe(run: Path, checkpoint: str) -> dict[str, Any]:
         return {"run": str(run), "checkpoint": "exported", "step": None, "train_minutes": None}
     which = checkpoint if read_pointer(run, checkpoint) is not None else "latest"
     pointer = read_pointer(run, which) or {}
-    doc = json.loads((run / "checkpoints" / f"{pointer.get('file')}.json").read_text()) if pointer else {}
+    stem = run / "checkpoints" / str(pointer.get("file"))
+    doc = json.loads(stem.with_suffix(".json").read_text()) if pointer else {}
     seconds = doc.get("elapsed_seconds")
     return {"run": str(run), "checkpoint": which, "step": doc.get("step"),
             "train_minutes": None if seconds is None else round(seconds / 60.0, 2),
-            "policy_head": policy_head_of(run / "checkpoints" / f"{pointer.get('file')}.safetensors") if pointer else None}
+            "policy_head": policy_head_of(stem.with_suffix(".safetensors")) if pointer else None}
 
 
 def policy_head_of(tensors: Path) -> str | None:

@@ -28,8 +28,7 @@ from benchmarks.alphazero_actors import PRESETS, speed_arguments, speed_override
 
 
 def main() -> None:
-    ap = speed_arguments("go9", 30_000)
-    ap.description = __doc__
+    ap = speed_arguments(__doc__, "go9", 30_000)
     ap.add_argument("--fast", type=int, default=8, help="agent.fast_simulations of the capped way")
     ap.add_argument("--share", type=float, default=0.25, help="agent.full_search_share of the capped way")
     args = ap.parse_args()

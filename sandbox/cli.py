@@ -256,10 +256,7 @@ def _print_fields(title: str, config_cls: Any, prefix: str, values: dict[str, An
     if not rows:
         print("  (no fields)")
         return
-    rows = _with_values(rows, _shown_values(config_cls, values or {}))
-    w = [max(len(r[i]) for r in rows) for i in range(3)]
-    for name, tp, default, help_ in rows:
-        print(f"  {prefix}{name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
+    _print_rows(_with_values(rows, _shown_values(config_cls, values or {})), prefix)
 
 
 def _shown_values(config_cls: Any, values: dict[str, Any]) -> dict[str, str]:
@@ -287,6 +284,14 @@ def _with_values(rows: list[tuple[str, str, str, str]], chosen: dict[str, str]) 
             for name, tp, default, help_ in rows]
 
 
+def _print_rows(rows: list[tuple[str, str, str, str]], prefix: str = "") -> list[int]:
+    """--help rows (key, type, value, help) in aligned columns; returns the columns' widths."""
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    for name, tp, default, help_ in rows:
+        print(f"  {prefix}{name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
+    return w
+
+
 def train_help(argv: list[str]) -> int:
     from sandbox import tuned
     from sandbox.config import RunConfig, WandbConfig, plugin_config_class, raw_config
@@ -311,10 +316,7 @@ def train_help(argv: list[str]) -> int:
 
     print("Run keys (KEY=VALUE):")
     rows = [r for r in describe(RunConfig) if r[0] not in SECTIONS and r[0] != "wandb"]
-    rows = _with_values(rows, _shown_values(RunConfig, {k: v for k, v in resolved.items() if k not in SECTIONS and k != "wandb"}))
-    w = [max(len(r[i]) for r in rows) for i in range(3)]
-    for name, tp, default, help_ in rows:
-        print(f"  {name.ljust(w[0])}  {tp.ljust(w[1])}  {default.ljust(w[2])}  {help_}")
+    w = _print_rows(_with_values(rows, _shown_values(RunConfig, {k: v for k, v in resolved.items() if k not in SECTIONS and k != "wandb"})))
     for section in ("agent", "model", "env", "data", "backbone"):
         print(f"  {section.ljust(w[0])}  {'plugin name'.ljust(w[1])}  {''.ljust(w[2])}  select the {section} (then {section}.FIELD=VALUE)")
     _print_fields("W&B keys:", WandbConfig, "wandb.", resolved.get("wandb") if isinstance(resolved.get("wandb"), dict) else None)
