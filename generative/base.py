@@ -30,6 +30,7 @@ from sandbox.checkpoint import Saved
 from sandbox.config import RunConfig, option
 from sandbox.device import isolated_rng, set_threads
 from sandbox.errors import ConfigError
+from sandbox.progress import show_progress
 from sandbox.memory import available_memory  # read through this module, so a test can replace it here
 from sandbox.plugin import GenerativeModel
 from sandbox.tracking import in_section
@@ -83,23 +84,6 @@ class EMA:
         torch._foreach_lerp_(ema_p, new_p, 1.0 - d)
         for b, nb in zip(self.module.buffers(), module.buffers()):
             b.copy_(nb)
-
-
-def show_progress(progress: bool | None, stream: Any = None) -> bool:
-    """Whether long work draws a progress bar: as asked (True, False), or, for None, when ``stream``
-    (stderr by default) is a terminal or a Jupyter kernel's; never into a file or a pipe, where a
-    bar's redraws would only fill a log."""
-    import sys
-
-    if progress is not None:
-        return bool(progress)
-    stream = sys.stderr if stream is None else stream
-    try:
-        if stream.isatty():
-            return True
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return False
-    return type(stream).__module__.startswith("ipykernel")
 
 
 def progress_bar(total: int, desc: str, progress: bool | None, unit: str = "step") -> Any:

@@ -60,7 +60,8 @@ Train the agent or generative model a preset, a YAML file and key=value override
 for env=, data= and backbone=). With out= naming an existing run, that run resumes from its latest
 checkpoint with its own config and what is left of its budget; besides steps=, max_minutes=,
 checkpoint_minutes= and device=, only keys of where it trains may change (threads, agent.actors=).
-Ctrl-C writes a checkpoint and stops.
+Ctrl-C writes a checkpoint and stops. Progress: a bar on a terminal; into a file or a pipe a line a
+minute (step, share of the budget, time spent and left, the last metrics); --no-progress: neither.
 """
 
 
@@ -347,7 +348,7 @@ def _print_tuned(raw: dict[str, Any]) -> None:
 def cmd_train(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         return train_help([a for a in argv if a not in ("-h", "--help")])
-    progress = "--no-progress" not in argv
+    progress = False if "--no-progress" in argv else None  # None: a bar on a terminal, a line a minute into a log
     argv = [a for a in argv if a != "--no-progress"]
     flags = [a for a in argv if a.startswith("-")]
     if flags:

@@ -50,7 +50,7 @@ def run_demo(out: Path, only: list[str] | None = None) -> int:
     for i, (name, _) in enumerate(found.items(), 1):
         print(f"\n[{i}/{len(found)}] training {name} ...", file=sys.stderr)
         run_dir = out / name
-        run = train(name, [f"out={run_dir}"])
+        run = train(name, [f"out={run_dir}"], progress=None)  # a bar on a terminal, lines into a log
         runs.append(run.dir)
         if (line := wandb_sync_line(run.dir)) is not None:
             print(f"  {line}")

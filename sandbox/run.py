@@ -39,6 +39,7 @@ from sandbox.faults import fault_point
 from sandbox.files import (CHECKPOINT_STEM, atomic_write, check_contained, check_output_folder, check_run_dir, clean_temporaries, is_run_dir,
                            only_leftovers)
 from sandbox.processes import Processes
+from sandbox.progress import ProgressLines, show_progress
 from sandbox.registry import plugin_class
 
 if TYPE_CHECKING:
@@ -439,8 +440,9 @@ class Run:
         return previous
 
     @contextmanager
-    def session(self, progress: bool = True) -> Iterator[Run]:
+    def session(self, progress: bool | None = True) -> Iterator[Run]:
         """Open tracking and the progress bar, catch Ctrl-C / SIGTERM as a request to stop.
+        ``progress``: True a bar, False nothing, None a bar on a terminal and else a line a minute.
         The other processes of a run launched in several only catch the signals."""
         from sandbox.tracking import Tracker
 
@@ -472,18 +474,22 @@ class Run:
         self._last_checkpoint = time.time()
 
         previous = self._catch_signals()
-        if progress:
+        desc = f"{self.dir.name} step {self._step}"
+        if show_progress(progress):
             from tqdm.auto import tqdm
 
             # the bar counts tenths of a percent of the budget (steps or max_minutes, whichever ends first)
             self._bar = tqdm(
                 total=1000,
-                desc=f"{self.dir.name} step {self._step}",
+                desc=desc,
                 bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
                 dynamic_ncols=True,
                 mininterval=1.0,
                 file=sys.stderr,
             )
+        elif progress is None:  # into a file or a pipe: the same figures, a line a minute
+            self._bar = ProgressLines(1000, desc, every=60.0)
+        if self._bar is not None:
             self._update_bar()
         status = "failed"
         try:
@@ -493,6 +499,7 @@ class Run:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             if self._bar is not None:
+                self._bar.set_description(f"{self.dir.name} step {self._step}", refresh=False)  # the last step too
                 self._bar.close()
                 self._bar = None
             self.tracker.close(0 if status != "failed" else 1)
@@ -573,7 +580,7 @@ def _resume_config(run_dir: Path, raw: dict[str, Any]) -> RunConfig:
 def train(
     config: str | Path | dict | RunConfig | None = None,
     overrides: list[str] | tuple[str, ...] = (),
-    progress: bool = True,
+    progress: bool | None = True,
     tuned: bool = True,
     on_log: Callable[[Run, dict[str, Any], int], None] | None = None,
 ) -> Run:
@@ -586,6 +593,8 @@ def train(
     tuned values shipped for its pair (plugin and env or data set, see :mod:`sandbox.tuned`), with
     the preset or file and the overrides on top; ``tuned=False`` starts from the plugin's defaults.
     ``on_log(run, metrics, step)`` is called after every logged row (it may ``run.request_stop()``).
+    ``progress``: True a progress bar, False none, None a bar on a terminal and a line a minute into
+    a file or a pipe (``sandbox train``'s default).
     """
     started = time.time()
     notice: tuned_values.Tuned | None = None
@@ -632,7 +641,7 @@ def train(
     cfg.out = str(run_dir)
     seed_everything(cfg.seed)
     plugin = cls(cfg)  # networks and envs are built, and impossible combinations refused, before anything is written
-    if notice is not None and progress and processes.main:
+    if notice is not None and progress is not False and processes.main:
         print(notice.line(), file=sys.stderr)
     run = Run(run_dir, cfg, started=started)
     run.processes = processes
@@ -730,7 +739,7 @@ def gone_here(run_dir: Path) -> bool:
     return host in (None, socket.gethostname()) and _killed_before_closing(run_dir)
 
 
-def _train_run(run: Run, plugin: Plugin, resume: bool, notice: tuned_values.Tuned | None, progress: bool) -> Run:
+def _train_run(run: Run, plugin: Plugin, resume: bool, notice: tuned_values.Tuned | None, progress: bool | None) -> Run:
     """The rest of :func:`train`: resume or write the config, then train and checkpoint."""
     run_dir, cfg = run.dir, run.config
     restored = False
