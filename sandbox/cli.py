@@ -10,9 +10,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sandbox.errors import SandboxError
+
+if TYPE_CHECKING:
+    from sandbox.tuned import Tuned
 
 DESCRIPTION = """\
 Train agents and generative models on shared backbones, watch them play, sample from them, and
@@ -300,7 +303,7 @@ def train_help(argv: list[str]) -> int:
 
     print(TRAIN_HELP)
     raw = raw_config(argv[0] if argv and "=" not in argv[0] else None, [a for a in argv if "=" in a])
-    resolved = tuned.apply(raw)[0]  # what the command would run with: the preset's, the tuned values and the overrides
+    resolved, info = tuned.apply(raw)  # what the command would run with: the preset's, the tuned values and the overrides
     shown = False
     for section, kind in (("agent", "agent"), ("model", "generative"), ("data", "dataset"), ("backbone", "backbone"), ("env", "env")):
         if isinstance(resolved.get(section), dict) and "name" in resolved[section]:
@@ -312,7 +315,7 @@ def train_help(argv: list[str]) -> int:
             shown = True
     if not shown:
         print("Plugin fields: add agent=NAME, model=NAME, data=NAME, backbone=NAME or env=NAME before --help.\n")
-    _print_tuned(raw)
+    _print_tuned(raw, resolved, info)
     from sandbox.config import SECTIONS, describe
 
     print("Run keys (KEY=VALUE):")
@@ -324,11 +327,8 @@ def train_help(argv: list[str]) -> int:
     return 0
 
 
-def _print_tuned(raw: dict[str, Any]) -> None:
-    """What the tuned values of the pair set, as the key=value lines that would set them."""
-    from sandbox import tuned
-
-    with_values, info = tuned.apply(raw)
+def _print_tuned(raw: dict[str, Any], with_values: dict[str, Any], info: Tuned | None) -> None:
+    """What the tuned values of the pair set (``tuned.apply(raw)``), as the key=value lines that would set them."""
     if info is None:
         return
     print(info.line())
