@@ -124,6 +124,20 @@ def losing_moves(log: dict[int, list[tuple[str, np.ndarray, int]]], solver: Solv
     return lost
 
 
+def round_positions(agent: Any, kind: str, opening: int, games: int, mcts: int, seeds: tuple[int, int]) -> list[np.ndarray]:
+    """Every position of ``games`` games of ``agent`` against itself (``kind`` "self-play") or pure
+    MCTS with ``mcts`` simulations, each side opening with ``opening`` plies drawn from its visit
+    counts; ``seeds``: the agent's and its opponent's."""
+    seen: list[np.ndarray] = []
+    a = Recorder(agent.player("agent", random_opening=opening, seed=seeds[0]), seen)
+    if kind == "self-play":
+        b = Recorder(agent.player("agent'", random_opening=opening, seed=seeds[1]), seen)
+    else:
+        b = Recorder(opponent(agent.game, f"mcts:{mcts}", seed=seeds[1]), seen)
+    play_match(agent.game, a, b, games)
+    return seen
+
+
 def gather(agent: Any, n: int, mcts: int, games: int, match_states: list[np.ndarray], seed: int = 0, rounds: int = 20) -> tuple[list[np.ndarray], dict[str, int]]:
     """At least ``n`` end-game positions (if ``rounds`` of extra games find them): the match's, then
     rounds of ``games`` self-play games and ``games`` against pure MCTS, with random openings."""
@@ -137,13 +151,8 @@ def gather(agent: Any, n: int, mcts: int, games: int, match_states: list[np.ndar
             break
         opening = 4 + 2 * (r % 3)  # 4, 6 or 8 plies drawn from the visit counts
         for kind in ("self-play", f"vs mcts:{mcts}"):
-            seen: list[np.ndarray] = []
-            a = Recorder(agent.player("agent", random_opening=opening, seed=seed + 2 * r), seen)
-            if kind == "self-play":
-                b = Recorder(agent.player("agent'", random_opening=opening, seed=seed + 2 * r + 1), seen)
-            else:
-                b = Recorder(opponent(agent.game, f"mcts:{mcts}", seed=seed + 100 + r), seen)
-            play_match(agent.game, a, b, games)
+            seen = round_positions(agent, kind, opening, games, mcts,
+                                   (seed + 2 * r, seed + 2 * r + 1 if kind == "self-play" else seed + 100 + r))
             before = len(found)
             add_end_game(seen, found, f"{kind}, random opening")
             bar.update(min(len(found), n) - min(before, n))

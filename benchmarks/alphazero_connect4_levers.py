@@ -39,9 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sandbox  # noqa: E402
-from benchmarks.alphazero_connect4 import Recorder, add_end_game, empty_range  # noqa: E402
+from benchmarks.alphazero_connect4 import add_end_game, empty_range, round_positions  # noqa: E402
 from benchmarks.connect4_solver import Position, Solver  # noqa: E402
-from sandbox.agents.alphazero.opponents import opponent, play_match  # noqa: E402
 from sandbox.agents.alphazero.search import Trees, capacity_for, pick  # noqa: E402
 
 #: the settings judged when none is given: the search's size, the mirror image, the solver
@@ -78,13 +77,7 @@ def gather(agent: Any, rounds: int, games: int, mcts: int, empties: tuple[int, i
     for r in tqdm(range(rounds), desc="rounds of games", unit="round", file=sys.stderr):
         opening = 4 + 2 * (r % 3)
         for kind in ("self-play", "mcts"):
-            seen: list[np.ndarray] = []
-            a = Recorder(agent.player("agent", random_opening=opening, seed=1000 + r), seen)
-            if kind == "self-play":
-                b = Recorder(agent.player("agent'", random_opening=opening, seed=2000 + r), seen)
-            else:
-                b = Recorder(opponent(agent.game, f"mcts:{mcts}", seed=3000 + r), seen)
-            play_match(agent.game, a, b, games)
+            seen = round_positions(agent, kind, opening, games, mcts, (1000 + r, 2000 + r if kind == "self-play" else 3000 + r))
             add_end_game(seen, found, kind, empties)
     return [s for s, _ in found.values()]
 

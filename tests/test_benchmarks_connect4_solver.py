@@ -416,6 +416,27 @@ def test_levers_keep_the_decisive_positions_and_count_each_settings_mistakes():
     assert sum(report["by_empties"].values()) == expected_mistakes and set(report["by_empties"]) <= {"8", "9"}
 
 
+def test_a_round_of_games_keeps_every_position_of_both_sides():
+    """benchmarks' round_positions (both C4 benchmarks gather end-game positions with it): every
+    position either side moved in, of every game, against itself or pure MCTS."""
+    from benchmarks.alphazero_connect4 import round_positions
+    from sandbox.agents.alphazero.opponents import SearchPlayer
+    from sandbox.agents.alphazero.search import SearchConfig
+
+    class OneSimulationAgent(LeftmostPriorAgent):
+        def player(self, name, random_opening=0, seed=0):
+            return SearchPlayer(GAME, self.evaluator(), SearchConfig(simulations=1), name, seed, random_opening)
+
+    for kind in ("self-play", "mcts"):
+        seen = round_positions(OneSimulationAgent(), kind, 0, 3, 20, (1, 2))
+        pieces = [int(np.count_nonzero(s[:42])) for s in seen]
+        by_count = [pieces.count(k) for k in range(max(pieces) + 1)]
+        assert by_count[0] == 3  # each game's first position, once
+        assert all(a >= b for a, b in zip(by_count, by_count[1:])) and min(by_count) >= 1  # no ply of a game missing
+        if kind == "self-play":  # the stand-in against itself plays one fixed game: 3 copies of each of its positions
+            assert by_count == [3] * len(by_count) and len({s.tobytes() for s in seen}) == len(by_count)
+
+
 @pytest.mark.parametrize("text,match", [("800:sims=800", "its keys are"), ("x:simulations=many", "simulations is a whole number"),
                                         ("x:solver=maybe", "true or false"), ("mirror:symmetries=2", "needs a name and simulations"),
                                         (":simulations=8", "needs a name")])
