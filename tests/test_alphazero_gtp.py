@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import sandbox
-from sandbox.agents.alphazero.gtp import (GTPClient, GTPEngine, GTPError, action_to_vertex, gnugo_command, play_game,
-                                          sandbox_gtp_command, vertex_to_action)
+from sandbox.agents.alphazero.gtp import (GTPClient, GTPEngine, GTPError, action_to_vertex, gnugo_command, handicap_vertices,
+                                          play_game, sandbox_gtp_command, vertex_to_action)
 
 GNUGO = "/usr/games/gnugo"
 needs_gnugo = pytest.mark.skipif(not Path(GNUGO).exists(), reason=f"GNU Go is not installed at {GNUGO} (apt-get install gnugo)")
@@ -135,6 +135,58 @@ def test_a_failing_command_is_an_answer_and_its_traceback_goes_to_stderr(go_run:
     assert got[0] == "?7 internal error: the search broke" and got[1] == "= " and "X . . " in got[2] and got[3] == "= "
     captured = capsys.readouterr()
     assert captured.out == "" and "Traceback" in captured.err and "RuntimeError" in captured.err
+
+
+def test_fixed_handicap_takes_the_star_points_of_the_specification() -> None:
+    corners = ["G7", "C3", "C7", "G3"]  # upper right, lower left, upper left, lower right
+    expected = {2: corners[:2], 3: corners[:3], 4: corners, 5: [*corners, "E5"], 6: [*corners, "C5", "G5"],
+                7: [*corners, "C5", "G5", "E5"], 8: [*corners, "C5", "G5", "E7", "E3"],
+                9: [*corners, "C5", "G5", "E7", "E3", "E5"]}
+    for stones, points in expected.items():
+        assert sorted(handicap_vertices(9, stones)) == sorted(points)
+    assert sorted(handicap_vertices(19, 4)) == ["D16", "D4", "Q16", "Q4"] and sorted(handicap_vertices(13, 2)) == ["D4", "K10"]
+    for size, stones in ((9, 1), (9, 10), (7, 5), (10, 5), (5, 2)):
+        with pytest.raises(GTPError, match="invalid number of stones"):
+            handicap_vertices(size, stones)
+
+
+@needs_gnugo
+def test_fixed_handicap_points_are_the_ones_gnu_go_answers() -> None:
+    """GNU Go is GTP's reference engine: every size it plays (up to 19) and every number of stones."""
+    for size in range(5, 20):
+        script = "".join(f"boardsize {size}\nclear_board\nfixed_handicap {n}\n" for n in range(0, 11)) + "quit\n"
+        out = subprocess.run([GNUGO, "--mode", "gtp"], input=script, capture_output=True, text=True, timeout=60).stdout
+        replies = answers(out)[2::3]  # the fixed_handicap answers
+        for n, reply in zip(range(0, 11), replies):
+            if reply.startswith("= "):
+                assert sorted(handicap_vertices(size, n)) == sorted(reply[2:].split()), (size, n)
+            else:
+                with pytest.raises(GTPError):
+                    handicap_vertices(size, n)
+
+
+def test_handicap_stones_then_white_moves_and_undo_keeps_them(go_run: Path) -> None:
+    engine = GTPEngine(sandbox.load(go_run), simulations=4)
+    script = "\n".join(["fixed_handicap 3", "fixed_handicap 2", "genmove w", "undo", "undo", "showboard", "final_score",
+                        "clear_board", "place_free_handicap 12", "clear_board", "set_free_handicap A1 B2 J9", "genmove b",
+                        "clear_board", "play b E5", "set_free_handicap A1 B2", "clear_board",
+                        "set_free_handicap A1", "set_free_handicap A1 A1", "set_free_handicap A1 pass", "set_free_handicap A1 Z9",
+                        "fixed_handicap two", "fixed_handicap 1", "place_free_handicap 1", "known_command set_free_handicap", "quit"]) + "\n"
+    out = io.StringIO()
+    engine.run(io.StringIO(script), out)
+    got = answers(out.getvalue())
+    assert got[0] == "= G7 C3 C7" and got[1] == "? board not empty"  # black's stones; then the board is not empty
+    white = got[2][2:]
+    assert white not in ("G7", "C3", "C7") and got[3:5] == ["= ", "? cannot undo"]  # white moved first; undo takes back its move only
+    rows = got[5].split("\n")
+    assert rows[-1].startswith("white to play")
+    assert rows[4].split()[1:10] == list("..X...X..") and rows[8].split()[1:10] == list("..X......")  # rows 7 and 3
+    assert got[6] == "= B+73.5"  # three black stones alone: the whole board black's, less komi 7.5
+    assert got[8] == "= G7 C3 C7 G3 C5 G5 E7 E3 E5"  # asked for 12: the engine places the 9 fixed points
+    assert got[10] == "= A1 B2 J9" and got[11].startswith("= ") and got[11][2:] not in ("A1", "B2", "J9")  # black may move after a set-up too
+    assert got[13:15] == ["= ", "? board not empty"]
+    assert got[16:20] == ["? bad vertex list"] * 4
+    assert got[20:23] == ["? invalid number of stones"] * 3 and got[23] == "= true"
 
 
 @pytest.mark.parametrize("gumbel", [True, False], ids=["gumbel", "puct"])

@@ -8,7 +8,9 @@ sandbox plays Go against real opponents through :class:`GTPClient` and :func:`pl
 
 :class:`GTPEngine` holds one game: the position as a row of the rules core
 (:class:`~sandbox.envs.games.go.Go`, with positional superko), the positions before each move for
-``undo``, and the komi the controller set. ``genmove`` searches the position afresh with the run's
+``undo``, and the komi the controller set; handicap stones (``fixed_handicap``,
+``place_free_handicap``, ``set_free_handicap``) are black stones set on the empty board, then White
+moves. ``genmove`` searches the position afresh with the run's
 evaluation search (``--simulations`` sets its size) and plays the move it picks. Vertices are GTP's:
 a column letter (A to T, no I) and a row number counted from the bottom, ``pass``, and ``resign``
 (only with ``--resign``). Only stdout carries the protocol: every log line, warning and traceback goes
@@ -73,6 +75,30 @@ def parse_colour(word: str) -> int:
     return colour
 
 
+
+def handicap_vertices(size: int, stones: int) -> list[str]:
+    """GTP's fixed handicap placement (section 4.1.1 of the specification; the points GNU Go, its
+    reference engine, answers): on the third line from the edge (the fourth from 12×12), 2 to 9
+    stones on odd boards of 9 and more, 2 to 4 on 7×7 and even boards; GTPError("invalid number of
+    stones") otherwise."""
+    most = 9 if size % 2 and size >= 9 else 4 if size >= 7 else 0
+    if not 2 <= stones <= most:
+        raise GTPError("invalid number of stones")
+    edge = 3 if size <= 11 else 4
+    low, mid, high = edge, (size + 1) // 2, size + 1 - edge  # row and column numbers, from 1
+
+    def at(col: int, row: int) -> str:
+        return f"{LETTERS[col - 1]}{row}"
+
+    corners = [at(high, high), at(low, low), at(low, high), at(high, low)]  # upper right, lower left, upper left, lower right
+    sides = [at(low, mid), at(high, mid)]  # left and right middle, then the top and bottom middle
+    centre = at(mid, mid)
+    if stones <= 4:
+        return corners[:stones]
+    if stones in (5, 7, 9):
+        return [*corners, *sides, at(mid, high), at(mid, low)][: stones - 1] + [centre]
+    return [*corners, *sides, at(mid, high), at(mid, low)][:stones]
+
 # -- the engine -------------------------------------------------------------------------------------
 class GTPEngine:
     """One game of Go played over GTP by an AlphaZero agent's network and search."""
@@ -80,7 +106,7 @@ class GTPEngine:
     #: the commands answered, as ``list_commands`` gives them
     COMMANDS = ("protocol_version", "name", "version", "known_command", "list_commands", "quit", "boardsize",
                 "clear_board", "komi", "play", "genmove", "reg_genmove", "undo", "showboard", "final_score",
-                "time_settings", "time_left")
+                "time_settings", "time_left", "fixed_handicap", "place_free_handicap", "set_free_handicap")
 
     def __init__(self, agent: Any, simulations: int | None = None, resign: float | None = None,
                  log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0,
@@ -144,6 +170,21 @@ class GTPEngine:
         nxt, _, _ = self.game.step(s[None], np.array([action]))
         self.previous.append(self.state)
         self.state = nxt[0]
+
+    def _handicap(self, vertices: list[str]) -> str:
+        """Black's handicap stones on an empty board, then White to move; like GTP's, they are not
+        moves of the game's history (``undo`` does not take them back)."""
+        if self.previous or np.any(self.state[: self.game.cells]):
+            raise GTPError("board not empty")
+        actions = [vertex_to_action(v, self.size) for v in vertices]
+        if len(actions) < 2 or len(set(actions)) < len(actions) or self.size * self.size in actions \
+                or len(actions) > self.game.cells - 1:
+            raise GTPError("bad vertex list")
+        for action in actions:
+            self._play(0, action)
+        self.state = self._with_mover(1)
+        self.previous = []
+        return " ".join(action_to_vertex(a, self.size) for a in actions)
 
     def think(self, colour: int) -> tuple[int, float]:
         """Search the position with ``colour`` to move: the move and the root's value for it."""
@@ -252,6 +293,18 @@ class GTPEngine:
             return "\n" + self.board_text()
         if name == "final_score":
             return self.final_score()
+        if name in ("fixed_handicap", "place_free_handicap"):
+            if len(args) != 1 or not args[0].isdigit():
+                raise GTPError("invalid number of stones")
+            stones = int(args[0])
+            if name == "place_free_handicap":  # the engine's choice: the fixed points, as many as there are
+                stones = min(stones, 9 if self.size % 2 and self.size >= 9 else 4) if stones >= 2 else stones
+            return self._handicap(handicap_vertices(self.size, stones))
+        if name == "set_free_handicap":
+            try:
+                return self._handicap(args)
+            except GTPError as exc:
+                raise GTPError("bad vertex list" if str(exc) == "invalid coordinate" else str(exc)) from None
         if name in ("time_settings", "time_left"):
             return ""  # the search's size, not the clock, sets how long a move takes
         raise GTPError("unknown command")
