@@ -189,6 +189,54 @@ def test_handicap_stones_then_white_moves_and_undo_keeps_them(go_run: Path) -> N
     assert got[20:23] == ["? invalid number of stones"] * 3 and got[23] == "= true"
 
 
+def test_final_status_list_reads_the_ownership_head(tmp_path: Path) -> None:
+    run = sandbox.train(None, [*TINY, "env=go9", "agent.ownership=1", f"out={tmp_path / 'own'}"], progress=False).dir
+    agent = sandbox.load(run)
+    engine = GTPEngine(agent, simulations=2, symmetries=8)
+    assert engine.command("known_command", ["final_status_list"]) == "true"
+    for move in ("b E5", "w D5", "b J1", "w A9"):
+        engine.command("play", move.split())
+    black = engine.ownership()
+    assert black.shape == (81,) and np.all((black > 0) & (black < 1))  # the real head, untrained: probabilities
+    groups = [g for status in ("alive", "dead") for g in engine.final_status(status).split("\n") if g]
+    assert sorted(groups) == ["A9", "D5", "E5", "J1"]  # each group has one status
+
+    class StonesInAtariAreDead(torch.nn.Module):  # a head whose judgement is known: a stone with one liberty is dead
+        ownership = True
+
+        def heads(self, x):
+            own, opp = x[:, 0] - 2 * x[:, 5], x[:, 1] - 2 * x[:, 8]  # planes 5 and 8: the mover's and the other's stones in atari
+            return None, None, 12.0 * (own - opp).flatten(1)
+
+    net = agent.net
+    agent.net = StonesInAtariAreDead()
+    try:
+        engine = GTPEngine(agent, simulations=2, symmetries=8)  # turned 8 ways and back: each stone's point again
+        for move in ("b E4", "b E6", "b D5", "w E5", "w H8", "b J9"):  # white E5 keeps one liberty, F5
+            engine.command("play", move.split())
+        for moves in range(2):  # white to move, then black: the same judgement from either side
+            black = engine.ownership().reshape(9, 9)
+            assert black[4, 4] > 0.99 and black[1, 7] < 0.01 and black[3, 4] > 0.99 and black[0, 8] > 0.99  # E5, H8, E6, J9
+            assert engine.command("final_status_list", ["dead"]) == "E5"
+            assert engine.command("final_status_list", ["ALIVE"]) == "J9\nE6\nD5\nE4\nH8"
+            assert engine.command("final_status_list", ["seki"]) == ""
+            engine.command("play", ["w", "pass"])
+    finally:
+        agent.net = net
+    for bad in (["dying"], [], ["dead", "alive"]):
+        with pytest.raises(GTPError, match="invalid status"):
+            engine.command("final_status_list", bad)
+
+
+def test_final_status_list_is_unknown_without_an_ownership_head(tmp_path: Path) -> None:
+    run = sandbox.train(None, [*TINY, "env=go9", "agent.ownership=0", f"out={tmp_path / 'no-own'}"], progress=False).dir
+    engine = GTPEngine(sandbox.load(run), simulations=2)
+    assert engine.command("known_command", ["final_status_list"]) == "false"
+    assert "final_status_list" not in engine.command("list_commands", []).split("\n")
+    with pytest.raises(GTPError, match="unknown command"):
+        engine.command("final_status_list", ["dead"])
+
+
 @pytest.mark.parametrize("gumbel", [True, False], ids=["gumbel", "puct"])
 def test_sample_moves_draws_the_opening_and_then_plays_the_search_s_best(go_run: Path, gumbel: bool) -> None:
     agent = sandbox.load(go_run)

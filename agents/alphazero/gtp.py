@@ -106,7 +106,8 @@ class GTPEngine:
     #: the commands answered, as ``list_commands`` gives them
     COMMANDS = ("protocol_version", "name", "version", "known_command", "list_commands", "quit", "boardsize",
                 "clear_board", "komi", "play", "genmove", "reg_genmove", "undo", "showboard", "final_score",
-                "time_settings", "time_left", "fixed_handicap", "place_free_handicap", "set_free_handicap")
+                "time_settings", "time_left", "fixed_handicap", "place_free_handicap", "set_free_handicap",
+                "final_status_list")
 
     def __init__(self, agent: Any, simulations: int | None = None, resign: float | None = None,
                  log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0,
@@ -141,6 +142,8 @@ class GTPEngine:
         self.sample_moves = int(sample_moves)
         self.rng = np.random.default_rng(seed)
         self.quit = False
+        #: the commands this engine answers: final_status_list needs the network's ownership head
+        self.commands = tuple(c for c in self.COMMANDS if c != "final_status_list" or agent.net.ownership is not None)
         self._clear()
 
     # -- the game ---------------------------------------------------------------------------------
@@ -234,6 +237,41 @@ class GTPEngine:
         score = float(self.game.score(self.state[None])[0])
         return "0" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}"
 
+    def ownership(self) -> np.ndarray:
+        """(N*N,) the network's probability that Black owns each point at the end of the game, read
+        from its ownership head (averaged over the engine's symmetries)."""
+        import torch
+
+        n, game = self.size, self.game
+        x = game.encode(self.state[None])
+        views = [game.symmetry(x, np.ones((1, game.num_actions), bool), k)[0] for k in range(self.symmetries)]
+        with torch.no_grad():
+            _, _, logits = self.agent.net.heads(torch.from_numpy(np.concatenate(views)).to(self.agent.device))
+        mine = 1.0 / (1.0 + np.exp(-logits.float().cpu().numpy()))  # for the player to move, on each turned board
+        back = []
+        for k, view in enumerate(mine):  # turned back: through the policy's mapping, with a pass column that is dropped
+            back.append(game.symmetry(x[:0], np.append(view, 0.0)[None], game.inverse_symmetry(k))[1][0, : n * n] if k else view)
+        mover_owns = np.mean(back, 0)
+        return mover_owns if int(self.state[game.cells]) == 0 else 1.0 - mover_owns
+
+    def final_status(self, status: str) -> str:
+        """GTP's ``final_status_list``: the stones of each status, a group a line. A group is dead
+        when the network's ownership head gives its points, on the mean, to the other colour; seki
+        is not told apart (always empty)."""
+        if status not in ("alive", "dead", "seki"):
+            raise GTPError("invalid status")
+        board = self.state[: self.game.cells].reshape(1, self.size, self.size)
+        labels = self.game.groups(board)[0][0].reshape(-1)
+        black = self.ownership()
+        lines = []
+        for label in np.unique(labels[labels > 0]):
+            points = np.flatnonzero(labels == label)
+            owner_is_black = float(black[points].mean()) > 0.5
+            dead = owner_is_black != (int(board.reshape(-1)[points[0]]) == 1)
+            if (status == "dead") == dead and status != "seki":
+                lines.append(" ".join(action_to_vertex(int(p), self.size) for p in points))
+        return "\n".join(lines)
+
     # -- the protocol -----------------------------------------------------------------------------
     def command(self, name: str, args: list[str]) -> str:
         """The answer to one command (without the ``=``); GTPError for a failing one."""
@@ -246,9 +284,9 @@ class GTPEngine:
 
             return __version__
         if name == "known_command":
-            return "true" if args and args[0] in self.COMMANDS else "false"
+            return "true" if args and args[0] in self.commands else "false"
         if name == "list_commands":
-            return "\n".join(self.COMMANDS)
+            return "\n".join(self.commands)
         if name == "quit":
             self.quit = True
             return ""
@@ -305,6 +343,10 @@ class GTPEngine:
                 return self._handicap(args)
             except GTPError as exc:
                 raise GTPError("bad vertex list" if str(exc) == "invalid coordinate" else str(exc)) from None
+        if name == "final_status_list" and name in self.commands:
+            if len(args) != 1:
+                raise GTPError("invalid status")
+            return self.final_status(args[0].lower())
         if name in ("time_settings", "time_left"):
             return ""  # the search's size, not the clock, sets how long a move takes
         raise GTPError("unknown command")
