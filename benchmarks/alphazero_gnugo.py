@@ -50,7 +50,8 @@ def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> d
     games: list[dict[str, Any]] = []
     with tempfile.TemporaryFile("w+") as log, \
             GTPClient(sandbox_gtp_command(run, args.simulations, quiet=False, checkpoint=checkpoint,
-                                          sample_moves=args.sample_moves, seed=level, symmetries=args.symmetries),
+                                          sample_moves=args.sample_moves, seed=level, symmetries=args.symmetries,
+                                          play_out=args.play_out),
                        "sandbox", stderr=log) as agent, \
             GTPClient(gnugo_command(level, args.komi, binary=args.gnugo), "gnugo") as gnugo:
         for i in range(args.games):
@@ -237,6 +238,9 @@ def main() -> None:
     ap.add_argument("--symmetries", type=int, metavar="N",
                     help="the agent averages its network over N of the board's 8 symmetries ('sandbox gtp --symmetries'; "
                          "default: the run's agent.eval_symmetries)")
+    ap.add_argument("--play-out", action="store_true",
+                    help="the agent plays on after GNU Go's pass until only its own eyes are left ('sandbox gtp --play-out'), "
+                         "so that dead stones are off the board when GNU Go's final_score judges it")
     ap.add_argument("--sample-moves", type=int, default=6, metavar="N",
                     help="the agent draws each of a game's first N moves (either colour's) from its search rather than take its best "
                          "('sandbox gtp --sample-moves'), so that the games of a cell differ; 0: always its best move, "
@@ -284,12 +288,13 @@ def main() -> None:
                      "give another --out or leave out --append.")
     result: dict[str, Any] = {"opponent": f"GNU Go {gnugo_version}", "rules": "chinese (area), positional superko", "komi": args.komi,
                               "levels": args.levels, "games_per_cell": args.games, "simulations": args.simulations,
-                              "symmetries": args.symmetries,
+                              "symmetries": args.symmetries, "play_out": args.play_out,
                               "sample_moves": args.sample_moves, "max_moves": args.max_moves, "points": list(earlier), "complete": False}
 
     def play_point(run: Path, checkpoint: str, label: str, overrides: list[str] | None = None) -> None:
         point = {"label": label, **describe(run, checkpoint), **({"set": overrides} if overrides else {}),
-                 "simulations": args.simulations, "symmetries": args.symmetries, "sample_moves": args.sample_moves,  # null: the run's own
+                 "simulations": args.simulations, "symmetries": args.symmetries, "play_out": args.play_out,
+                 "sample_moves": args.sample_moves,  # null: the run's own
                  "levels": []}
         result["points"].append(point)
         for level in args.levels:
@@ -356,7 +361,7 @@ def head_of_point(point: dict[str, Any]) -> str:
 def levers_table() -> None:
     """Every point of every results file of this benchmark in one table: the curve's
     (alphazero_gnugo.json) first, then each lever's file, a row a point with what it changed
-    (training overrides, match-time simulations and symmetries) and its cells' wins and margins."""
+    (training overrides, match-time simulations, symmetries and --play-out) and its cells' wins and margins."""
     rows = []
     for path in sorted(RESULTS_DIR.glob("alphazero_gnugo*.json"), key=lambda p: (p.name != "alphazero_gnugo.json", p.name)):
         if path.name == "alphazero_gnugo_levers.json":
@@ -372,7 +377,7 @@ def levers_table() -> None:
             row = {"file": path.name, "label": p.get("label"), "set": p.get("set") or [], "step": p.get("step"),
                    "train_minutes": p.get("train_minutes"), "policy_head": head_of_point(p),
                    "simulations": p.get("simulations", result.get("simulations")), "symmetries": p.get("symmetries", result.get("symmetries")),
-                   "levels": {}}
+                   "play_out": bool(p.get("play_out", result.get("play_out"))), "levels": {}}
             for c in p.get("levels") or []:
                 row["levels"][str(c.get("level"))] = {"win": c.get("win"), "games": c.get("games"), "mean_margin": c.get("mean_margin")}
             rows.append(row)
@@ -389,7 +394,8 @@ def levers_table() -> None:
     print(f"{'results file':<44}{'changed':<34}{'head':<8}{'train min':>10}{'step':>10}" + "".join(f"{f'level {lv}: wins margin':>24}" for lv in levels))
     for row in rows:
         changed = " ".join([*row["set"], *([f"--simulations {row['simulations']}"] if row["simulations"] else []),
-                            *([f"--symmetries {row['symmetries']}"] if row["symmetries"] else [])]) or "-"
+                            *([f"--symmetries {row['symmetries']}"] if row["symmetries"] else []),
+                            *(["--play-out"] if row["play_out"] else [])]) or "-"
         minutes = "-" if row["train_minutes"] is None else f"{row['train_minutes']:.0f}"
         print(f"{row['file'][:43]:<44}{changed[:33]:<34}{row['policy_head']:<8}{minutes:>10}{str(row['step']):>10}" + "".join(f"{cell(row, lv):>24}" for lv in levels))
 

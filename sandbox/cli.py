@@ -207,6 +207,10 @@ def _parser() -> ArgumentParser:
                         "else in proportion to its visits) rather than take its best, so that a match of many games plays "
                         "different games (default 0: always the best)")
     s.add_argument("--seed", type=int, default=0, help="the seed of --sample-moves' draws (default 0)")
+    s.add_argument("--play-out", action="store_true",
+                   help="after the opponent's pass, play on until nothing but the engine's own eyes is left (as in self-play) "
+                        "instead of passing when the board as it stands is won: for scorers that judge dead stones "
+                        "(GNU Go's final_score), so that the game ends with them taken off the board")
     _checkpoint_flag(s, "play")
     s.add_argument("--quiet", action="store_true", help="no log lines on stderr (by default one a generated move)")
 
@@ -727,7 +731,7 @@ def cmd_gtp(args: argparse.Namespace) -> int:
     if serve is None:
         raise SandboxError("sandbox gtp needs the sandbox's AlphaZero agent (the agents plugins), which is not installed.")
     return serve(args.run_dir, simulations=args.simulations, quiet=args.quiet, resign=args.resign, checkpoint=args.checkpoint or "best",
-                 sample_moves=args.sample_moves, seed=args.seed, symmetries=args.symmetries)
+                 sample_moves=args.sample_moves, seed=args.seed, symmetries=args.symmetries, play_out=args.play_out)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:

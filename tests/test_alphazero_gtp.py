@@ -237,6 +237,23 @@ def test_final_status_list_is_unknown_without_an_ownership_head(tmp_path: Path) 
         engine.command("final_status_list", ["dead"])
 
 
+def test_play_out_passes_only_when_nothing_but_eyes_is_left(go_run: Path) -> None:
+    agent = sandbox.load(go_run)
+    every = [action_to_vertex(a, 9) for a in range(81)]
+
+    def after_white_passes(empty: list[str], play_out: bool) -> str:
+        engine = GTPEngine(agent, simulations=8, play_out=play_out)
+        assert engine.command("set_free_handicap", [v for v in every if v not in empty]).count(" ") == 80 - len(empty)
+        engine.command("play", ["w", "pass"])  # black to move, on a board all black's: passing now wins
+        return engine.command("genmove", ["b"])
+
+    for play_out in (False, True):  # two true eyes and nothing else: a pass, either way
+        assert after_white_passes(["A1", "C1"], play_out) == "pass"
+    for trial in range(3):  # B1 and C1 empty side by side are no eyes: with --play-out black fills one before it passes
+        assert after_white_passes(["A1", "B1", "C1"], True) in ("B1", "C1")
+    assert "--play-out" in sandbox_gtp_command("runs/go9", play_out=True) and "--play-out" not in sandbox_gtp_command("runs/go9")
+
+
 @pytest.mark.parametrize("gumbel", [True, False], ids=["gumbel", "puct"])
 def test_sample_moves_draws_the_opening_and_then_plays_the_search_s_best(go_run: Path, gumbel: bool) -> None:
     agent = sandbox.load(go_run)

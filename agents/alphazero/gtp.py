@@ -111,7 +111,7 @@ class GTPEngine:
 
     def __init__(self, agent: Any, simulations: int | None = None, resign: float | None = None,
                  log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0,
-                 sample_moves: int = 0, symmetries: int | None = None) -> None:
+                 sample_moves: int = 0, symmetries: int | None = None, play_out: bool = False) -> None:
         """``agent``: a loaded AlphaZero agent of a Go run. ``simulations``: the search's size a
         move (default: the run's evaluation search). ``symmetries``: the board symmetries (1 to 8)
         the network's priors and value are averaged over (default: the run's ``eval_symmetries``).
@@ -121,7 +121,11 @@ class GTPEngine:
         on the game's first this many moves (either colour's), the move is drawn rather than the
         search's best (Gumbel root search: its choice under Gumbel noise; PUCT: in proportion to
         the visits), seeded with ``seed``, so that a match of many games from the empty board plays
-        different games (0: always the best, the same game against the same replies)."""
+        different games (0: always the best, the same game against the same replies).
+        ``play_out``: the opponent's pass does not let the engine pass: it passes only when nothing
+        but its own eyes is left, as in self-play before the first pass, so the game ends on a board
+        whose dead stones are taken off (for a scorer that judges them, as GNU Go's final_score does,
+        where the default ends the game on the opponent's pass whenever the board as it stands is won)."""
         if sample_moves < 0:
             raise SandboxError(f"the engine samples its first N moves, N ≥ 0, not {sample_moves}.")
         if not isinstance(getattr(agent, "game", None), Go):
@@ -140,6 +144,7 @@ class GTPEngine:
         self.name = name
         self.seed = seed
         self.sample_moves = int(sample_moves)
+        self.play_out = bool(play_out)
         self.rng = np.random.default_rng(seed)
         self.quit = False
         #: the commands this engine answers: final_status_list needs the network's ownership head
@@ -192,6 +197,8 @@ class GTPEngine:
     def think(self, colour: int) -> tuple[int, float]:
         """Search the position with ``colour`` to move: the move and the root's value for it."""
         s = self._with_mover(colour)
+        if self.play_out:  # the search sees no pass before its move: it may pass only when nothing else is left
+            s[self.game.cells + 2] = 0
         sample = len(self.previous) < self.sample_moves
         # a drawn move's noise comes from the engine's stream, which runs on from game to game (a
         # seed from the ply alone gave every game of a match the same draws: the same game again)
@@ -406,7 +413,7 @@ def load_go_agent(run_dir: str | Path, checkpoint: str = "best") -> Any:
 
 def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = False, resign: float | None = None,
           checkpoint: str = "best", lines: TextIO | None = None, out: TextIO | None = None, sample_moves: int = 0,
-          seed: int = 0, symmetries: int | None = None) -> int:
+          seed: int = 0, symmetries: int | None = None, play_out: bool = False) -> int:
     """Play GTP on stdin/stdout with the AlphaZero Go agent of ``run_dir`` until ``quit``. While it
     runs, everything but the protocol's answers (progress, warnings, logs) is written to stderr."""
     if simulations is not None and simulations <= 0:
@@ -426,7 +433,7 @@ def serve(run_dir: str | Path, simulations: int | None = None, quiet: bool = Fal
             print(message, file=sys.stderr, flush=True)
 
         engine = GTPEngine(agent, simulations, resign, log=None if quiet else log, name="sandbox-alphazero",
-                           seed=seed, sample_moves=sample_moves, symmetries=symmetries)
+                           seed=seed, sample_moves=sample_moves, symmetries=symmetries, play_out=play_out)
         if not quiet:
             log(f"sandbox gtp: {run_dir} ({agent.game.name}, {engine.simulations} simulations a move, the network averaged over "
                 f"{engine.symmetries} board symmetr{'y' if engine.symmetries == 1 else 'ies'}), waiting for GTP commands")
@@ -534,9 +541,9 @@ def gnugo_command(level: int = 1, komi: float = 7.5, binary: str = "/usr/games/g
 
 
 def sandbox_gtp_command(run_dir: str | Path, simulations: int | None = None, quiet: bool = True, checkpoint: str = "best",
-                        sample_moves: int = 0, seed: int = 0, symmetries: int | None = None) -> list[str]:
+                        sample_moves: int = 0, seed: int = 0, symmetries: int | None = None, play_out: bool = False) -> list[str]:
     """``sandbox gtp RUN`` as an argv for :class:`GTPClient`, with this Python."""
-    argv = [sys.executable, "-m", "sandbox.cli", "gtp", str(run_dir), "--checkpoint", checkpoint]
+    argv = [sys.executable, "-m", "sandbox.cli", "gtp", str(run_dir), "--checkpoint", checkpoint, *(["--play-out"] if play_out else [])]
     if simulations is not None:
         argv += ["--simulations", str(simulations)]
     if symmetries is not None:
