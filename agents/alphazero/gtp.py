@@ -76,13 +76,17 @@ def parse_colour(word: str) -> int:
 
 
 
+def most_handicap(size: int) -> int:
+    """The most fixed handicap stones GTP places on a board of ``size``: 9 on odd boards of 9 and
+    more, 4 on 7×7 and even boards, none below 7×7."""
+    return 9 if size % 2 and size >= 9 else 4 if size >= 7 else 0
+
+
 def handicap_vertices(size: int, stones: int) -> list[str]:
     """GTP's fixed handicap placement (section 4.1.1 of the specification; the points GNU Go, its
-    reference engine, answers): on the third line from the edge (the fourth from 12×12), 2 to 9
-    stones on odd boards of 9 and more, 2 to 4 on 7×7 and even boards; GTPError("invalid number of
-    stones") otherwise."""
-    most = 9 if size % 2 and size >= 9 else 4 if size >= 7 else 0
-    if not 2 <= stones <= most:
+    reference engine, answers): 2 to :func:`most_handicap` stones on the third line from the edge
+    (the fourth from 12×12); GTPError("invalid number of stones") otherwise."""
+    if not 2 <= stones <= most_handicap(size):
         raise GTPError("invalid number of stones")
     edge = 3 if size <= 11 else 4
     low, mid, high = edge, (size + 1) // 2, size + 1 - edge  # row and column numbers, from 1
@@ -91,13 +95,13 @@ def handicap_vertices(size: int, stones: int) -> list[str]:
         return f"{LETTERS[col - 1]}{row}"
 
     corners = [at(high, high), at(low, low), at(low, high), at(high, low)]  # upper right, lower left, upper left, lower right
-    sides = [at(low, mid), at(high, mid)]  # left and right middle, then the top and bottom middle
-    centre = at(mid, mid)
+    sides = [at(low, mid), at(high, mid), at(mid, high), at(mid, low)]  # the middles of the left, right, top and bottom
     if stones <= 4:
         return corners[:stones]
-    if stones in (5, 7, 9):
-        return [*corners, *sides, at(mid, high), at(mid, low)][: stones - 1] + [centre]
-    return [*corners, *sides, at(mid, high), at(mid, low)][:stones]
+    if stones % 2:  # 5, 7 and 9 take the centre
+        return [*corners, *sides][: stones - 1] + [at(mid, mid)]
+    return [*corners, *sides][:stones]
+
 
 # -- the engine -------------------------------------------------------------------------------------
 class GTPEngine:
@@ -343,7 +347,7 @@ class GTPEngine:
                 raise GTPError("invalid number of stones")
             stones = int(args[0])
             if name == "place_free_handicap":  # the engine's choice: the fixed points, as many as there are
-                stones = min(stones, 9 if self.size % 2 and self.size >= 9 else 4) if stones >= 2 else stones
+                stones = min(stones, most_handicap(self.size)) if stones >= 2 else stones
             return self._handicap(handicap_vertices(self.size, stones))
         if name == "set_free_handicap":
             try:
