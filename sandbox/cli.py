@@ -48,7 +48,8 @@ and time_left (accepted; --simulations, not the clock, sets how long a move take
 commands fixed_handicap, place_free_handicap and set_free_handicap (black stones on the empty
 board, then white moves; no compensation beyond the komi the controller sets), final_status_list
 dead|alive|seki (from the network's ownership head, where the run has one: a group is dead when
-the head gives its points to the other colour; seki is never told apart), quit.
+the head gives its points to the other colour; seki is never told apart), kgs-genmove_cleanup (KGS's
+clean-up phase: a move as with --play-out, passing only when nothing but its own eyes is left), quit.
 Rules: area scoring with komi, positional superko, no suicide. Vertices as D4 (columns A to T
 without I, rows counted from the bottom), pass; genmove answers resign only with --resign.
 final_score counts the board as it stands (Tromp-Taylor): dead stones count as alive.

@@ -251,6 +251,11 @@ def test_play_out_passes_only_when_nothing_but_eyes_is_left(go_run: Path) -> Non
         assert after_white_passes(["A1", "C1"], play_out) == "pass"
     for trial in range(3):  # B1 and C1 empty side by side are no eyes: with --play-out black fills one before it passes
         assert after_white_passes(["A1", "B1", "C1"], True) in ("B1", "C1")
+    engine = GTPEngine(agent, simulations=8)  # KGS's clean-up phase plays out whatever the engine's setting
+    engine.command("set_free_handicap", [v for v in every if v not in ("A1", "B1", "C1")])
+    engine.command("play", ["w", "pass"])
+    assert engine.command("kgs-genmove_cleanup", ["b"]) in ("B1", "C1") and not engine.play_out
+    assert engine.command("genmove", ["w"]) == "pass"  # white has no legal move but the pass
     assert "--play-out" in sandbox_gtp_command("runs/go9", play_out=True) and "--play-out" not in sandbox_gtp_command("runs/go9")
 
 

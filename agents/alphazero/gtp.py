@@ -111,7 +111,7 @@ class GTPEngine:
     COMMANDS = ("protocol_version", "name", "version", "known_command", "list_commands", "quit", "boardsize",
                 "clear_board", "komi", "play", "genmove", "reg_genmove", "undo", "showboard", "final_score",
                 "time_settings", "time_left", "fixed_handicap", "place_free_handicap", "set_free_handicap",
-                "final_status_list")
+                "final_status_list", "kgs-genmove_cleanup")
 
     def __init__(self, agent: Any, simulations: int | None = None, resign: float | None = None,
                  log: Callable[[str], None] | None = None, name: str = "sandbox-alphazero", seed: int = 0,
@@ -329,9 +329,15 @@ class GTPEngine:
                 return ""
             self._play(colour, vertex_to_action(args[1], self.size))
             return ""
-        if name in ("genmove", "reg_genmove"):
+        if name in ("genmove", "reg_genmove", "kgs-genmove_cleanup"):
             if len(args) < 1:
                 raise GTPError("invalid color")
+            if name == "kgs-genmove_cleanup":  # KGS's clean-up phase: capture the dead stones, pass only when nothing is left
+                play_out, self.play_out = self.play_out, True
+                try:
+                    return self._genmove(parse_colour(args[0]), play=True)
+                finally:
+                    self.play_out = play_out
             return self._genmove(parse_colour(args[0]), play=name == "genmove")
         if name == "undo":
             if not self.previous:
