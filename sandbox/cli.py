@@ -47,8 +47,8 @@ only), clear_board, komi, play, genmove, reg_genmove, undo, showboard, final_sco
 and time_left (accepted; --simulations, not the clock, sets how long a move takes), the handicap
 commands fixed_handicap, place_free_handicap and set_free_handicap (black stones on the empty
 board, then white moves; no compensation beyond the komi the controller sets), final_status_list
-dead|alive|seki (from the network's ownership head, where the run has one: a group is dead when
-the head gives its points to the other colour; seki is never told apart), kgs-genmove_cleanup (KGS's
+dead|alive|seki (from the network's ownership head, where the run has one: a group is dead unless
+the head keeps its points its colour with probability 0.9; seki is never told apart), kgs-genmove_cleanup (KGS's
 clean-up phase: a move as with --play-out, passing only when nothing but its own eyes is left), quit.
 Rules: area scoring with komi, positional superko, no suicide. Vertices as D4 (columns A to T
 without I, rows counted from the bottom), pass; genmove answers resign only with --resign.

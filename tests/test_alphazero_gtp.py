@@ -221,6 +221,20 @@ def test_final_status_list_reads_the_ownership_head(tmp_path: Path) -> None:
             assert engine.command("final_status_list", ["ALIVE"]) == "J9\nE6\nD5\nE4\nH8"
             assert engine.command("final_status_list", ["seki"]) == ""
             engine.command("play", ["w", "pass"])
+
+        class Sure(torch.nn.Module):  # every stone's point its own colour's, with one probability
+            ownership = True
+
+            def __init__(self, probability: float) -> None:
+                super().__init__()
+                self.logit = float(np.log(probability / (1 - probability)))
+
+            def heads(self, x):
+                return None, None, self.logit * (x[:, 0] - x[:, 1]).flatten(1)
+
+        for probability, dead in ((0.8, "J9\nE6\nD5\nE4\nH8\nE5"), (0.95, "")):  # alive takes 0.9 (GTPEngine.ALIVE)
+            agent.net = Sure(probability)  # the engine's agent: its next question reads this head
+            assert engine.command("final_status_list", ["dead"]) == dead
     finally:
         agent.net = net
     for bad in (["dying"], [], ["dead", "alive"]):
