@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sandbox.agents.alphazero.gtp import GTPClient, GTPEngine, GTPError, gnugo_command, load_go_agent, vertex_to_action
 from sandbox.errors import SandboxError
 
@@ -73,7 +71,7 @@ def judge(engine: GTPEngine, gnugo: GTPClient, record: str) -> dict[str, Any]:
     head, theirs = stones(engine.final_status("dead"), size), stones(gnugo.send("final_status_list dead"), size)
     score = gnugo.send("final_score")
     return {"moves": len(record.split()), "gnugo_dead": len(theirs), "head_dead": len(head), "both_dead": len(head & theirs),
-            "same": head == theirs, "gnugo_winner": score[:1] if score[:1] in "BW" else "0",
+            "same": head == theirs, "gnugo_winner": score[:1] if score[:1] in ("B", "W") else "0",
             "winner_board": winner(engine, set()), "winner_head": winner(engine, head), "winner_gnugo_dead": winner(engine, theirs),
             "gnugo_score": score}
 

@@ -284,7 +284,8 @@ class GTPEngine:
         lines = []
         for label in np.unique(labels[labels > 0]):
             points = np.flatnonzero(labels == label)
-            kept = float(black[points].mean()) if int(board.reshape(-1)[points[0]]) == 1 else 1.0 - float(black[points].mean())
+            mean = float(black[points].mean())
+            kept = mean if int(board.reshape(-1)[points[0]]) == 1 else 1.0 - mean
             dead = kept < self.ALIVE
             if (status == "dead") == dead and status != "seki":
                 lines.append(" ".join(action_to_vertex(int(p), self.size) for p in points))
