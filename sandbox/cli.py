@@ -44,7 +44,9 @@ agent makes (and any error) goes to stderr.
 
 Commands: protocol_version, name, version, known_command, list_commands, boardsize (the run's size
 only), clear_board, komi, play, genmove, reg_genmove, undo, showboard, final_score, time_settings
-and time_left (accepted; --simulations, not the clock, sets how long a move takes), the handicap
+and time_left (main time and Canadian byo-yomi: with a clock, each move searches as many of the
+--simulations as its share of the time left allows, a period's time over its stones, main time
+over half the empty points; without one, all of them), the handicap
 commands fixed_handicap, place_free_handicap and set_free_handicap (black stones on the empty
 board, then white moves; no compensation beyond the komi the controller sets), final_status_list
 dead|alive|seki (from the network's ownership head, where the run has one: a group is dead unless
@@ -197,7 +199,7 @@ def _parser() -> ArgumentParser:
     s = sub.add_parser("gtp", help="play Go over GTP (GoGui, Sabaki, GNU Go, bot arenas) with an AlphaZero Go run",
                        description=GTP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("run_dir", metavar="RUN_DIR")
-    s.add_argument("--simulations", type=int, metavar="N", help="search simulations a move (default: the run's evaluation search, agent.eval_simulations)")
+    s.add_argument("--simulations", type=int, metavar="N", help="search simulations a move, or at most, when the controller sets a clock (default: the run's evaluation search, agent.eval_simulations)")
     s.add_argument("--symmetries", type=int, metavar="N",
                    help="average the network's priors and value over N of the board's 8 symmetries (1 to 8), in one "
                         "batch: its errors partly cancel, for up to N times the network's time a move "

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import sandbox
-from sandbox.agents.alphazero.gtp import (GTPClient, GTPEngine, GTPError, action_to_vertex, gnugo_command, handicap_vertices,
-                                          play_game, sandbox_gtp_command, vertex_to_action)
+from sandbox.agents.alphazero.gtp import (Clock, GTPClient, GTPEngine, GTPError, action_to_vertex, gnugo_command,
+                                          handicap_vertices, play_game, sandbox_gtp_command, vertex_to_action)
 
 GNUGO = "/usr/games/gnugo"
 needs_gnugo = pytest.mark.skipif(not Path(GNUGO).exists(), reason=f"GNU Go is not installed at {GNUGO} (apt-get install gnugo)")
@@ -249,6 +249,53 @@ def test_final_status_list_is_unknown_without_an_ownership_head(tmp_path: Path) 
     assert "final_status_list" not in engine.command("list_commands", []).split("\n")
     with pytest.raises(GTPError, match="unknown command"):
         engine.command("final_status_list", ["dead"])
+
+
+def test_the_clock_shares_main_time_over_the_moves_left_then_byo_yomi_by_its_stones() -> None:
+    assert Clock.from_settings(["0", "5", "0"]) is None  # GTP's "no time limits"
+    for bad in (["10"], ["10", "0"], ["a", "0", "0"], ["-1", "0", "0"], ["1.5", "0", "0"], ["1", "2", "3", "4"]):
+        with pytest.raises(GTPError, match="syntax error"):
+            Clock.from_settings(bad)
+    absolute = Clock.from_settings(["100", "0", "0"])  # sudden death: 100 s for the game
+    margin = Clock.SAFETY, Clock.MARGIN
+    assert absolute.budget(0, 81) == pytest.approx(margin[0] * 100 / 40.5 - margin[1])  # half the empty points to go
+    assert absolute.budget(0, 4) == pytest.approx(margin[0] * 100 / Clock.MOVES_AT_LEAST - margin[1])
+    absolute.spend(0, 30.0)
+    assert absolute.left == {0: [70.0, 0], 1: [100.0, 0]}  # each colour's own time
+    absolute.spend(0, 80.0)
+    assert absolute.left[0] == [-10.0, 0] and absolute.budget(0, 81) == 0.0  # out of time: no time to spend
+    canadian = Clock.from_settings(["10", "30", "5"])  # 10 s main, then 5 moves in each 30 s
+    assert canadian.budget(1, 81) == pytest.approx(margin[0] * 6 - margin[1])  # never less than byo-yomi's pace
+    canadian.spend(1, 12.0)  # main time runs out 2 s into the move: the first period starts 2 s short
+    assert canadian.left[1] == [28.0, 5] and canadian.budget(1, 81) == pytest.approx(margin[0] * 28 / 5 - margin[1])
+    for _ in range(5):
+        canadian.spend(1, 1.0)
+    assert canadian.left[1] == [30.0, 5]  # its 5 stones played in time: a new period, in full
+    canadian.set_left(["w", "7", "2"])  # the controller's word is the clock's
+    assert canadian.left[1] == [7.0, 2] and canadian.budget(1, 81) == pytest.approx(margin[0] * 3.5 - margin[1])
+    for bad in (["x", "7", "2"], ["w", "7"], ["w", "-7", "2"], ["w", "seven", "2"]):
+        with pytest.raises(GTPError, match="syntax error|invalid color"):
+            canadian.set_left(bad)
+    assert Clock.from_settings(["0", "60", "10"]).left == {0: [60.0, 10], 1: [60.0, 10]}  # byo-yomi from the start
+
+
+def test_genmove_searches_as_much_as_the_clock_allows(go_run: Path) -> None:
+    logs: list[str] = []
+    engine = GTPEngine(sandbox.load(go_run), simulations=48, log=logs.append)
+    script = "\n".join(["genmove b", "time_settings 600 0 0", "genmove w", "genmove b", "time_left w 0 0", "genmove w",
+                        "time_settings 0 1 0", "genmove b", "time_settings x", "time_left b 1", "time_left z 1 0",
+                        "time_settings 1 0 0", "clear_board", "time_left b 5 1", "quit"]) + "\n"
+    out = io.StringIO()
+    engine.run(io.StringIO(script), out)
+    got = answers(out.getvalue())
+    assert all(a.startswith("= ") for a in got[:8]) and got[8:11] == ["? syntax error", "? syntax error", "? invalid color"]
+    sims = [int(line.split(", ")[1].split()[0]) for line in logs]
+    assert sims[0] == 48  # no clock: the whole search
+    assert sims[1] == GTPEngine.CALIBRATION  # a clock, and the search's speed not measured yet: a small search first
+    assert sims[2] == 48  # 600 s for the game: time enough for the whole search
+    assert sims[3] == 1  # white's clock says no time is left: the smallest search
+    assert sims[4] == 48 and "s left" not in logs[4]  # "no time limits" again
+    assert engine.clock.left[0] == [5.0, 1]  # clear_board set the 1-second game's clock afresh, then black's report
 
 
 def test_play_out_passes_only_when_nothing_but_eyes_is_left(go_run: Path) -> None:

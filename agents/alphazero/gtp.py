@@ -11,7 +11,8 @@ sandbox plays Go against real opponents through :class:`GTPClient` and :func:`pl
 ``undo``, and the komi the controller set; handicap stones (``fixed_handicap``,
 ``place_free_handicap``, ``set_free_handicap``) are black stones set on the empty board, then White
 moves. ``genmove`` searches the position afresh with the run's
-evaluation search (``--simulations`` sets its size) and plays the move it picks. Vertices are GTP's:
+evaluation search (``--simulations`` sets its size, or its most under a :class:`Clock` that
+``time_settings`` sets) and plays the move it picks. Vertices are GTP's:
 a column letter (A to T, no I) and a row number counted from the bottom, ``pass``, and ``resign``
 (only with ``--resign``). Only stdout carries the protocol: every log line, warning and traceback goes
 to stderr.
@@ -103,6 +104,73 @@ def handicap_vertices(size: int, stones: int) -> list[str]:
     return [*corners, *sides][:stones]
 
 
+class Clock:
+    """GTP's clock (section 4.2 of the specification): ``main`` seconds, then Canadian byo-yomi,
+    ``byo_stones`` moves in each period of ``byo_time`` seconds; ``left[colour]`` is ``[seconds,
+    stones]`` as ``time_left`` reports them (stones 0: still in main time). The engine keeps the
+    books itself between ``time_left`` commands (not every controller sends them)."""
+
+    #: the share of a move's time the search plans on, and the seconds kept back for everything
+    #: around it (the network's first call, the controller's round trip)
+    SAFETY, MARGIN = 0.8, 0.1
+    #: the engine's own moves still expected in main time: half the empty points, at least this many
+    MOVES_AT_LEAST = 10
+
+    def __init__(self, main: float, byo_time: float, byo_stones: int) -> None:
+        self.main, self.byo_time, self.byo_stones = main, byo_time, byo_stones
+        start = [float(main), 0] if main > 0 else [float(byo_time), byo_stones]
+        self.left = {0: list(start), 1: list(start)}
+
+    @classmethod
+    def from_settings(cls, args: list[str]) -> Clock | None:
+        """The clock of ``time_settings main_time byo_yomi_time byo_yomi_stones`` (whole seconds and
+        stones, none negative); None for GTP's "no time limits" (byo-yomi time without stones)."""
+        main, byo_time, byo_stones = parse_counts(args, 3)
+        if byo_time > 0 and byo_stones == 0:
+            return None
+        return cls(main, byo_time, byo_stones)
+
+    def set_left(self, args: list[str]) -> None:
+        """``time_left colour seconds stones``."""
+        if len(args) != 3:
+            raise GTPError("syntax error")
+        colour = parse_colour(args[0])
+        seconds, stones = parse_counts(args[1:], 2)
+        self.left[colour] = [float(seconds), stones]
+
+    def budget(self, colour: int, empty_points: int) -> float:
+        """The seconds the engine gives its next move: a byo-yomi period's time shared by the stones
+        still to play in it; in main time, the time left shared by the moves still expected, but
+        never less than byo-yomi would give."""
+        seconds, stones = self.left[colour]
+        if stones > 0:
+            share = seconds / stones
+        else:
+            share = seconds / max(self.MOVES_AT_LEAST, empty_points / 2)
+            if self.byo_stones > 0:
+                share = max(share, self.byo_time / self.byo_stones)
+        return max(0.0, self.SAFETY * share - self.MARGIN)
+
+    def spend(self, colour: int, seconds: float) -> None:
+        """Book a move of ``colour`` that took ``seconds``: main time runs down, then byo-yomi
+        begins; a period whose stones are all played starts again in full."""
+        left = self.left[colour]
+        left[0] -= seconds
+        if left[1] > 0:
+            left[1] -= 1
+            if left[1] == 0 and left[0] >= 0:
+                left[:] = [float(self.byo_time), self.byo_stones]
+        elif left[0] <= 0 and self.byo_stones > 0:
+            left[:] = [self.byo_time + left[0], self.byo_stones]  # an overrun eats into the first period
+
+
+def parse_counts(args: list[str], n: int) -> list[int]:
+    """``n`` whole numbers, none negative (GTP's seconds and stones); GTPError("syntax error") else."""
+    if len(args) != n or not all(a.isdigit() for a in args):
+        raise GTPError("syntax error")
+    return [int(a) for a in args]
+
+
 # -- the engine -------------------------------------------------------------------------------------
 class GTPEngine:
     """One game of Go played over GTP by an AlphaZero agent's network and search."""
@@ -151,6 +219,11 @@ class GTPEngine:
         self.play_out = bool(play_out)
         self.rng = np.random.default_rng(seed)
         self.quit = False
+        #: the clock ``time_settings`` set (None: no time limits, every move searches ``simulations``)
+        self.clock: Clock | None = None
+        #: seconds a simulation took in this engine's last clocked search (None: not measured yet)
+        self.seconds_per_simulation: float | None = None
+        self.last_simulations = self.simulations
         #: the commands this engine answers: final_status_list needs the network's ownership head
         self.commands = tuple(c for c in self.COMMANDS if c != "final_status_list" or agent.net.ownership is not None)
         self._clear()
@@ -162,6 +235,8 @@ class GTPEngine:
         return Go(self.size, self.komi, max_moves=4 * self.size * self.size)
 
     def _clear(self) -> None:
+        if self.clock is not None:  # a new game starts on a full clock
+            self.clock = Clock(self.clock.main, self.clock.byo_time, self.clock.byo_stones)
         self.game = self._core()
         self.state = self.game.initial(1)[0]
         self.previous: list[np.ndarray] = []
@@ -207,24 +282,49 @@ class GTPEngine:
         # a drawn move's noise comes from the engine's stream, which runs on from game to game (a
         # seed from the ply alone gave every game of a match the same draws: the same game again)
         seed = int(self.rng.integers(2**31)) if sample else self.seed + len(self.previous)
-        trees = Trees(self.game, 1, capacity_for(self.simulations, False), self.search_config, seed)
+        simulations = self.simulations_for(colour)
+        trees = Trees(self.game, 1, capacity_for(simulations, False), self.search_config, seed)
         trees.set_roots(np.array([0]), s[None])
         self.agent.net.eval()
         # a drawn move: Gumbel root search chooses under fresh Gumbel noise (a draw from its improved
         # policy, as in self-play); PUCT search draws in proportion to its visits
-        result = trees.search(np.array([0]), self.evaluate, noise=sample and self.search_config.gumbel)
+        start = time.perf_counter()
+        result = trees.search(np.array([0]), self.evaluate, noise=sample and self.search_config.gumbel,
+                              simulations=simulations)
+        if self.clock is not None:
+            self.seconds_per_simulation = (time.perf_counter() - start) / simulations
+        self.last_simulations = simulations
         return int(pick(result, 1.0 if sample else 0.0, [self.rng])[0]), float(result["value"][0])
 
+    #: with a clock and no measure of the search's speed yet, the first search is this small
+    CALIBRATION = 16
+
+    def simulations_for(self, colour: int) -> int:
+        """The search's size for ``colour``'s next move: ``simulations`` without a clock; with one,
+        as many as the clock's budget for the move allows at the speed the last search ran (the
+        first search, unmeasured, is :attr:`CALIBRATION` small), 1 to ``simulations``."""
+        if self.clock is None:
+            return self.simulations
+        if self.seconds_per_simulation is None:
+            return min(self.simulations, self.CALIBRATION)
+        empty = int(np.count_nonzero(self.state[: self.game.cells] == 0))
+        fit = int(self.clock.budget(colour, empty) / max(self.seconds_per_simulation, 1e-9))
+        return int(np.clip(fit, 1, self.simulations))
+
     def _genmove(self, colour: int, play: bool) -> str:
-        t = time.time()
+        t = time.perf_counter()
         action, value = self.think(colour)
         resigns = self.resign is not None and value < self.resign
         vertex = "resign" if resigns else action_to_vertex(action, self.size)
         if play and not resigns:
             self._play(colour, action)
+        seconds = time.perf_counter() - t
+        if self.clock is not None and play:
+            self.clock.spend(colour, seconds)
         if self.log is not None:
+            left = "" if self.clock is None else f", {self.clock.left[colour][0]:.1f} s left"
             self.log(f"genmove {'bw'[colour]}: {vertex} (value {value:+.2f} for {'black' if colour == 0 else 'white'}, "
-                     f"{self.simulations} simulations, {time.time() - t:.2f} s)")
+                     f"{self.last_simulations} simulations, {seconds:.2f} s{left})")
         return vertex
 
     def board_text(self) -> str:
@@ -372,8 +472,12 @@ class GTPEngine:
             if len(args) != 1:
                 raise GTPError("invalid status")
             return self.final_status(args[0].lower())
-        if name in ("time_settings", "time_left"):
-            return ""  # the search's size, not the clock, sets how long a move takes
+        if name == "time_settings":
+            self.clock = Clock.from_settings(args)
+            return ""
+        if name == "time_left":
+            (self.clock or Clock(0, 0, 0)).set_left(args)  # without time limits: checked, and it changes nothing
+            return ""
         raise GTPError("unknown command")
 
     def answer(self, line: str) -> str | None:
