@@ -218,6 +218,7 @@ def empty_range(text: str) -> tuple[int, int] | None:
 
 
 def main() -> None:
+    from sandbox.files import output_file_type
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--games", type=int, default=100, help="games of the match")
@@ -234,7 +235,7 @@ def main() -> None:
     ap.add_argument("--simulations", type=int, help="the agent's search a move in the match and the end games (default: the run's agent.eval_simulations)")
     ap.add_argument("--symmetries", type=int, choices=(1, 2), help="average the network over this many board symmetries when it plays: 1 or 2 "
                                                    "(default: the run's agent.eval_symmetries)")
-    ap.add_argument("--out", help="the JSON written (default: benchmarks/results/alphazero_connect4.json, with the overrides in its name)")
+    ap.add_argument("--out", type=output_file_type("--out", ".json"), help="the JSON written (default: benchmarks/results/alphazero_connect4.json, with the overrides in its name)")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="settings of the run over the preset's (e.g. agent.actors=2)")
     args = ap.parse_args()
     if args.run and args.overrides:

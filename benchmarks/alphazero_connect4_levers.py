@@ -124,6 +124,7 @@ def judge(agent: Any, states: np.ndarray, values: np.ndarray, moves: np.ndarray,
 
 
 def main() -> None:
+    from sandbox.files import output_file_type
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="the trained Connect Four run to judge")
     ap.add_argument("--which", choices=("latest", "best"), default="latest", help="the run's checkpoint")
@@ -135,7 +136,7 @@ def main() -> None:
                     help=f"a way of playing to judge (repeat; default: {' '.join(DEFAULT_SETTINGS)})")
     ap.add_argument("--cache", help="the positions and their solutions: read when the file exists, else written "
                                     "(default: benchmarks/results/alphazero_connect4_levers_positions.npz)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "alphazero_connect4_levers.json"), help="the JSON written")
+    ap.add_argument("--out", type=output_file_type("--out", ".json"), default=str(ROOT / "benchmarks" / "results" / "alphazero_connect4_levers.json"), help="the JSON written")
     args = ap.parse_args()
     settings = [parse_setting(s) for s in (args.setting or DEFAULT_SETTINGS)]
     empties = args.empties

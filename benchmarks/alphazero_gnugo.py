@@ -222,6 +222,7 @@ def draw_curve(result: dict[str, Any], path: Path) -> bool:
 
 
 def main() -> None:
+    from sandbox.files import output_file_type
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="*", metavar="RUN", help="go9 run directories or exported folders, each a point")
     ap.add_argument("--train", type=float, nargs="+", metavar="MINUTES",
@@ -249,7 +250,7 @@ def main() -> None:
     ap.add_argument("--komi", type=float, default=7.5)
     ap.add_argument("--max-moves", type=int, default=324, help="a game still going after this many moves is scored as it stands")
     ap.add_argument("--gnugo", default="/usr/games/gnugo", help="the GNU Go program (3.8)")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/alphazero_gnugo.json"), help="the JSON written")
+    ap.add_argument("--out", type=output_file_type("--out", ".json"), default=Path("benchmarks/results/alphazero_gnugo.json"), help="the JSON written")
     ap.add_argument("--table", action="store_true", help="play nothing: print the table of --out and draw its curve again")
     ap.add_argument("--levers", action="store_true",
                     help="play nothing: every results file's points side by side (the curve's, then each lever's: "

@@ -137,8 +137,9 @@ def check_diffusers(folder: Path, model: Any) -> str:
 
 
 def main() -> None:
+    from sandbox.files import output_file_type
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/export_formats.json"), help="the JSON written")
+    ap.add_argument("--out", type=output_file_type("--out", ".json"), default=Path("benchmarks/results/export_formats.json"), help="the JSON written")
     ap.add_argument("--only", default="", help="comma-separated run names (default: all of " + ", ".join(RUNS) + ")")
     args = ap.parse_args()
     names = [n for n in args.only.split(",") if n] or list(RUNS)

@@ -63,12 +63,13 @@ def rate(out: Path, warmup: int, steps: int, batch: int, processes: int) -> floa
 
 
 def main() -> None:
+    from sandbox.files import output_file_type
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=60, help="training steps of each run")
     ap.add_argument("--warmup", type=int, default=10, help="steps left out of the rate")
     ap.add_argument("--batch", type=int, default=64, help="model.batch (per process)")
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "generative_accelerate.json"))
+    ap.add_argument("--out", type=output_file_type("--out", ".json"), default=str(ROOT / "benchmarks" / "results" / "generative_accelerate.json"))
     args = ap.parse_args()
     if not 0 < args.warmup < args.steps:
         raise SystemExit("--warmup must be positive and below --steps.")

@@ -173,9 +173,10 @@ def part_sweep(runs: Path, cpu: bool, b: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    from sandbox.files import output_file_type
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cpu", action="store_true", help="the shortened CPU run (chosen by itself where there is no GPU)")
-    ap.add_argument("--out", default=None, help="the results file (default benchmarks/results/gpu.json, gpu_cpu.json for --cpu)")
+    ap.add_argument("--out", type=output_file_type("--out", ".json"), default=None, help="the results file (default benchmarks/results/gpu.json, gpu_cpu.json for --cpu)")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "bench-gpu"), help="folder of the runs (emptied first)")
     ap.add_argument("--skip", default="", help="parts to leave out, comma-separated: ppo, ddpm, fp32, az, sweep")
     args = ap.parse_args()

@@ -77,6 +77,7 @@ def judge(engine: GTPEngine, gnugo: GTPClient, record: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from sandbox.files import output_file_type
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="a go9 run directory (its network judges the stones), with the ownership head")
     ap.add_argument("--checkpoint", choices=("best", "latest"), default="latest")
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="an alphazero_gnugo.py results file whose games' last positions are judged")
     ap.add_argument("--limit", type=int, default=0, help="judge only the first N positions (0: all)")
     ap.add_argument("--gnugo", default="/usr/games/gnugo", help="the GNU Go program (3.8)")
-    ap.add_argument("--out", type=Path, default=RESULTS_DIR / "gtp_dead_stones.json")
+    ap.add_argument("--out", type=output_file_type("--out", ".json"), default=RESULTS_DIR / "gtp_dead_stones.json")
     args = ap.parse_args(argv)
     if args.limit < 0:
         sys.exit(f"error: --limit is a number of positions, 0 (all) or more, not {args.limit}.")

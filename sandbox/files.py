@@ -86,6 +86,21 @@ def check_output_file(path: str | Path, flag: str, suffix: str = "") -> Path:
     return p
 
 
+def output_file_type(flag: str, suffix: str = "") -> Callable[[str], Path]:
+    """An argparse ``type=`` for an output file's option (``--out``): :func:`check_output_file`,
+    whose sentence becomes the parser's error (usage, the sentence, exit 2) before any work, so that
+    a long measurement never ends in a file it cannot write."""
+    import argparse
+
+    def check(value: str) -> Path:
+        try:
+            return check_output_file(value, flag, suffix)
+        except SandboxError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return check
+
+
 def check_output_folder(path: str | Path, flag: str) -> Path:
     """``path`` if a new folder can be made there (or it is an existing folder), checked before any
     work, else one sentence (see :func:`_check_place`)."""
