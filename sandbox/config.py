@@ -642,5 +642,5 @@ def check_run_config(cfg: RunConfig) -> None:
     if cfg.checkpoint_minutes <= 0:
         raise ConfigError(f"checkpoint_minutes={cfg.checkpoint_minutes} must be positive.")
     dev = cfg.device
-    if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+    if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isascii() and dev[5:].isdigit())):
         raise ConfigError(f"device={dev!r} is not valid; use auto, cpu, cuda, cuda:N or mps.")

@@ -37,7 +37,7 @@ def _plan(spec: str | None) -> tuple[str, int] | None:
     if not spec:
         return None
     name, _, nth = spec.partition("@")
-    return name, max(1, int(nth)) if nth.isdigit() else 1
+    return name, max(1, int(nth)) if nth.isascii() and nth.isdigit() else 1
 
 
 _PLAN = _plan(os.environ.get(ENV))

@@ -780,7 +780,7 @@ def check_address(address: str) -> None:
 
     if address not in ("auto", "local") and not address.startswith("ray://"):
         host, _, port = address.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
             raise ConfigError(f"--address {address} is not HOST:PORT (the head's GCS address that 'ray start --head' prints), auto or ray://HOST:PORT.")
         try:
             socket.create_connection((host, int(port)), timeout=5).close()

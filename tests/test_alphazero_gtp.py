@@ -298,6 +298,17 @@ def test_genmove_searches_as_much_as_the_clock_allows(go_run: Path) -> None:
     assert engine.clock.left[0] == [5.0, 1]  # clear_board set the 1-second game's clock afresh, then black's report
 
 
+def test_numbers_are_ascii_digits_and_others_are_errors_not_crashes(go_run: Path) -> None:
+    """``str.isdigit`` takes ``²`` (and ``int`` then refuses it): every number GTP reads is ASCII digits."""
+    engine = GTPEngine(sandbox.load(go_run), simulations=2)
+    script = "\n".join(["boardsize \u00b2", "1\u00b2 name", "play b A\u00b2", "fixed_handicap \u00b2", "time_settings \u00b2 0 0",
+                        "time_settings 1 0 0", "time_left b \u00b9 0", "7 boardsize 9", "quit"]) + "\n"
+    out = io.StringIO()
+    engine.run(io.StringIO(script), out)
+    assert answers(out.getvalue()) == ["? boardsize not an integer", "? unknown command", "? invalid coordinate",
+                                       "? invalid number of stones", "? syntax error", "= ", "? syntax error", "=7 ", "= "]
+
+
 def test_play_out_passes_only_when_nothing_but_eyes_is_left(go_run: Path) -> None:
     agent = sandbox.load(go_run)
     every = [action_to_vertex(a, 9) for a in range(81)]
@@ -513,7 +524,7 @@ def test_gnugo_opponent_takes_up_a_position_it_never_saw() -> None:
 
 
 @pytest.mark.parametrize("spec, words", [("gnugo:11", "0 to 10"), ("gnugo:x", "0 to 10"), ("gnugo:", "0 to 10"),
-                                         ("gnu:1", "gnugo:L")])
+                                         ("gnugo:\u00b2", "0 to 10"), ("gnu:1", "gnugo:L")])
 def test_bad_gnugo_opponents_are_one_sentence(spec: str, words: str) -> None:
     from sandbox.agents.alphazero.opponents import opponent
     from sandbox.envs.games import get_game

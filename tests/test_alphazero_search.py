@@ -142,7 +142,7 @@ def test_matches_alternate_the_first_move_and_elo_orders_players() -> None:
     assert ratings["random"] == 0 and ratings["perfect"] > ratings["mcts:50"] > 0
 
 
-@pytest.mark.parametrize("spec", ["minimax", "mcts:", "mcts:0", "mcts:ten"])
+@pytest.mark.parametrize("spec", ["minimax", "mcts:", "mcts:0", "mcts:ten", "mcts:\u00b2"])
 def test_a_bad_opponent_is_one_sentence(spec: str) -> None:
     from sandbox.errors import ConfigError
 

@@ -46,13 +46,19 @@ class GTPError(Exception):
     """A command that fails: its message is the GTP error answer (``? message``)."""
 
 
+def is_number(word: str) -> bool:
+    """Whether ``word`` is a whole number of ASCII digits, as GTP's integers and ids are (``str.isdigit``
+    also takes ``²`` and other digits that ``int`` refuses)."""
+    return word.isascii() and word.isdigit()
+
+
 # -- vertices ---------------------------------------------------------------------------------------
 def vertex_to_action(vertex: str, size: int) -> int:
     """The core's action for a GTP vertex (``D4``, ``pass``); GTPError for anything else."""
     v = vertex.strip().upper()
     if v == "PASS":
         return size * size
-    if len(v) < 2 or v[0] not in LETTERS[:size] or not v[1:].isdigit():
+    if len(v) < 2 or v[0] not in LETTERS[:size] or not is_number(v[1:]):
         raise GTPError("invalid coordinate")
     col, number = LETTERS.index(v[0]), int(v[1:])
     if not 1 <= number <= size:
@@ -166,7 +172,7 @@ class Clock:
 
 def parse_counts(args: list[str], n: int) -> list[int]:
     """``n`` whole numbers, none negative (GTP's seconds and stones); GTPError("syntax error") else."""
-    if len(args) != n or not all(a.isdigit() for a in args):
+    if len(args) != n or not all(is_number(a) for a in args):
         raise GTPError("syntax error")
     return [int(a) for a in args]
 
@@ -410,7 +416,7 @@ class GTPEngine:
             self.quit = True
             return ""
         if name == "boardsize":
-            if len(args) != 1 or not args[0].isdigit():
+            if len(args) != 1 or not is_number(args[0]):
                 raise GTPError("boardsize not an integer")
             if int(args[0]) != self.size:
                 raise GTPError("unacceptable size")
@@ -457,7 +463,7 @@ class GTPEngine:
         if name == "final_score":
             return self.final_score()
         if name in ("fixed_handicap", "place_free_handicap"):
-            if len(args) != 1 or not args[0].isdigit():
+            if len(args) != 1 or not is_number(args[0]):
                 raise GTPError("invalid number of stones")
             stones = int(args[0])
             if name == "place_free_handicap":  # the engine's choice: the fixed points, as many as there are
@@ -489,7 +495,7 @@ class GTPEngine:
             return None
         words = line.split()
         ident = ""
-        if words[0].isdigit():
+        if is_number(words[0]):
             ident = words.pop(0)
             if not words:
                 return f"?{ident} missing command\n\n"

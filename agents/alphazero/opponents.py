@@ -270,11 +270,11 @@ def opponent(game: Any, spec: str, seed: int = 0) -> Player:
         return PerfectPlayer(game, seed)
     if spec.startswith("mcts:"):
         n = spec[5:]
-        if n.isdigit() and int(n) > 0:
+        if n.isascii() and n.isdigit() and int(n) > 0:
             return mcts_player(game, int(n), seed)
     if spec.startswith("gnugo:"):
         level = spec[6:]
-        if level.isdigit() and 0 <= int(level) <= 10:
+        if level.isascii() and level.isdigit() and 0 <= int(level) <= 10:
             return GnuGoPlayer(game, int(level), seed)
         raise ConfigError(f"--opponent {spec!r}: GNU Go's level is a whole number from 0 to 10, e.g. gnugo:1 or gnugo:10.")
     raise ConfigError(f"--opponent {spec!r} is not an opponent; use random, mcts:N (N rollout simulations a move, e.g. mcts:1000), "

@@ -42,7 +42,7 @@ def get_game(name: str) -> Game:
         from sandbox.envs.games.connect_four import ConnectFour
 
         return ConnectFour()
-    if name.startswith("go") and name[2:].isdigit():
+    if name.startswith("go") and name[2:].isascii() and name[2:].isdigit():
         from sandbox.envs.games.go import Go
 
         return Go(int(name[2:]))
