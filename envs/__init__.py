@@ -22,6 +22,10 @@ ATARI_GAMES = ("Pong", "Breakout", "SpaceInvaders", "Seaquest", "Qbert", "BeamRi
 # Catch is a tiny pixel game for tests and quick runs.
 for _game in ATARI_GAMES:
     _envs.register_lazy(f"ALE/{_game}-v5", f"sandbox.envs.atari:{_game}", f"Atari {_game}: 84x84 gray, frame skip 4 (max-pooled), 4-frame stack, sticky actions.")
+# ... and under its v4 id, as RL Zoo and stable-baselines3's make_atari_env name it: the same, without sticky actions
+for _game in ATARI_GAMES:
+    _envs.register_lazy(f"{_game}NoFrameskip-v4", f"sandbox.envs.atari:{_game}NoFrameskip",
+                        f"Atari {_game} as ALE/{_game}-v5 above, without sticky actions (the v4 id RL Zoo trains).")
 _envs.register_lazy("Catch-v0", "sandbox.envs.classic:Catch", "Catch the falling ball: a tiny pixel game (2x10x10 frames) for tests and quick runs.")
 
 # -- board games (PettingZoo AEC envs on the rules cores of envs/games/) ----------------------------

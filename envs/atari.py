@@ -57,6 +57,14 @@ class AtariConfig:
             raise ConfigError(f"env.screen_size={self.screen_size} must be between 8 and 210 pixels.")
 
 
+@dataclass
+class AtariNoFrameskipConfig(AtariConfig):
+    """The settings of a game's v4 id (``PongNoFrameskip-v4``, as RL Zoo and stable-baselines3's
+    ``make_atari_env`` train it): the same preprocessing, without sticky actions."""
+
+    repeat_action_probability: float = option(0.0, "sticky actions: chance the previous action repeats (v4: none)")
+
+
 def rom_name(game: str) -> str:
     """'MsPacman' -> 'ms_pacman' (the ROM names of ale-py)."""
     return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(game))
@@ -181,13 +189,15 @@ class AtariGame:
     Config = AtariConfig
     observation_is_frame_stack = True
 
-    def __init__(self, game: str) -> None:
+    def __init__(self, game: str, no_frameskip_v4: bool = False) -> None:
         self.game = game
-        self.env_id = f"ALE/{game}-v5"
+        self.env_id = f"{game}NoFrameskip-v4" if no_frameskip_v4 else f"ALE/{game}-v5"
+        if no_frameskip_v4:  # the v4 id's defaults: no sticky actions
+            self.Config = AtariNoFrameskipConfig
         self.__doc__ = f"Atari {game} (ale-py) with the standard DQN preprocessing."
 
     def __call__(self, render_mode: str | None = None, **kwargs: Any) -> AtariPreprocessed:
-        cfg = kwargs.pop("config", None) or AtariConfig(**kwargs)
+        cfg = kwargs.pop("config", None) or self.Config(**kwargs)
         return AtariPreprocessed(self.game, cfg, render_mode=render_mode)
 
     def play_human(self, env_id: str, episodes: int = 1, record: Path | None = None, max_frames: int | None = None) -> dict[str, Any]:
@@ -292,3 +302,4 @@ def preprocessed(game: str, render_mode: str | None = None, **kwargs: Any) -> At
 # one factory per registered game, named as envs/__init__.py registers them
 for _game in ATARI_GAMES:
     globals()[_game] = AtariGame(_game)
+    globals()[f"{_game}NoFrameskip"] = AtariGame(_game, no_frameskip_v4=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.errors import ConfigError
+from sandbox.errors import ConfigError, MachineError
 from sandbox.registry import Entry, envs
 
 
@@ -27,6 +27,8 @@ class GymnasiumEnv:
         self.check_kwargs(kwargs)
         try:
             return gymnasium.make(self.env_id, **kwargs)
+        except gymnasium.error.DependencyNotInstalled as exc:  # Box2D, MuJoCo, ...: Gymnasium's own sentence says what to install
+            raise MachineError(f"env={self.env_id} needs a package that is not installed: {str(exc).splitlines()[0].rstrip('.')}.") from None
         except (TypeError, ValueError) as exc:  # a keyword (or value) the env's constructor does not take
             given = ", ".join(f"env.{k}" for k in kwargs if k != "render_mode") or "these settings"
             reason = str(exc).split(" was raised from")[0].splitlines()[0][:160]
@@ -78,7 +80,7 @@ def gymnasium_fallback(name: str) -> Entry | None:
         import gymnasium
     except ImportError:  # pragma: no cover - a dependency of the package
         return None
-    if name.startswith("ALE/"):
+    if name not in gymnasium.registry:  # ale-py's ids (ALE/Boxing-v5, BoxingNoFrameskip-v4, ...) exist once it registers them
         try:
             import ale_py
 

@@ -38,13 +38,28 @@ def quit_soon(delay: float = 0.5) -> threading.Thread:
 
 
 OURS = [e.name for e in envs.entries() if e.origin.startswith(("sandbox.envs.atari", "sandbox.envs.classic"))]
+#: one of the v4 ids (the same factory as ALE/<game>-v5 with other defaults) is enough for the env checks
+CHECKED = [name for name in OURS if not name.endswith("NoFrameskip-v4") or name == "PongNoFrameskip-v4"]
 
 
 def test_registered_envs_are_listed() -> None:
-    assert "ALE/Pong-v5" in OURS and "Catch-v0" in OURS
+    assert "ALE/Pong-v5" in OURS and "Catch-v0" in OURS and "PongNoFrameskip-v4" in OURS
 
 
-@pytest.mark.parametrize("name", OURS)
+def test_the_v4_ids_rl_zoo_trains_are_the_same_games_without_sticky_actions() -> None:
+    v4, v5 = sandbox.make_env("BreakoutNoFrameskip-v4"), sandbox.make_env("ALE/Breakout-v5")
+    assert v4.observation_space == v5.observation_space and v4.action_space == v5.action_space
+    assert v4.ale.getFloat("repeat_action_probability") == 0.0 and v5.ale.getFloat("repeat_action_probability") == 0.25
+    sticky = sandbox.make_env("BreakoutNoFrameskip-v4", repeat_action_probability=0.1)  # still a setting
+    assert sticky.ale.getFloat("repeat_action_probability") == pytest.approx(0.1)
+    for env in (v4, v5, sticky):
+        env.close()
+    other = sandbox.make_env("BoxingNoFrameskip-v4")  # a game without the sandbox's preprocessing: ale-py's own env
+    assert other.observation_space.shape == (210, 160, 3)
+    other.close()
+
+
+@pytest.mark.parametrize("name", CHECKED)
 def test_check_env(name: str) -> None:
     from gymnasium.utils.env_checker import check_env
 

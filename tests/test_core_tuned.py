@@ -106,9 +106,10 @@ def test_generative_values_are_chosen_by_data_set_and_backbone_and_sized_from_th
 
 
 def test_atari_games_share_one_pattern_entry() -> None:
-    for env in ("ALE/Pong-v5", "ALE/Breakout-v5", "sandbox/Pong-v5"):
-        _, info = tuned.apply(raw_config(None, ["agent=ppo", f"env={env}"]))
-        assert info is not None and info.found and info.key in ("ALE/*-v5", "sandbox/*-v5"), env
+    for env in ("ALE/Pong-v5", "ALE/Breakout-v5", "sandbox/Pong-v5", "PongNoFrameskip-v4"):
+        for agent in ("ppo", "dqn", "a2c", "reinforce"):
+            _, info = tuned.apply(raw_config(None, [f"agent={agent}", f"env={env}"]))
+            assert info is not None and info.found and info.key in ("ALE/*-v5", "sandbox/*-v5", "*NoFrameskip-v4"), (agent, env)
     cfg = config_of("agent=ppo", "env=ALE/Breakout-v5")
     assert cfg["backbone"]["arch"] == "nature" and cfg["agent"]["clip_range"] == 0.1
 
