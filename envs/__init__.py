@@ -9,6 +9,7 @@ from typing import Any
 
 from sandbox.config import add_preset_dir
 from sandbox.env import gymnasium_fallback, gymnasium_ids
+from sandbox.envs.games import ALIASES as BOARD_GAME_ALIASES
 from sandbox.envs.games import GAMES as BOARD_GAMES
 from sandbox.registry import envs as _envs
 
@@ -31,6 +32,8 @@ _envs.register_lazy("Catch-v0", "sandbox.envs.classic:Catch", "Catch the falling
 # -- board games (PettingZoo AEC envs on the rules cores of envs/games/) ----------------------------
 for _name, _game in BOARD_GAMES.items():
     _envs.register_lazy(_name, f"sandbox.envs.games.env:{_name}", _game.description)
+for _alias, _name in BOARD_GAME_ALIASES.items():  # PettingZoo's ids of the same games, and connect4
+    _envs.alias(_alias, _name)
 
 # -- any other Gymnasium id -----------------------------------------------------------------------
 _envs.add_fallback(gymnasium_fallback, names=gymnasium_ids)

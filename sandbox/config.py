@@ -555,6 +555,12 @@ def raw_config(source: str | Path | dict | None, overrides: list[str] | tuple[st
             raw = _normalise(load_yaml(found[text]), f"preset {text}")
     for item in overrides:
         apply_override(raw, item, open_sections)
+    from sandbox import registry
+
+    for section in SECTIONS:  # another name of a plugin (PettingZoo's connect_four_v3) is written as the plugin's own
+        data = raw.get(section)
+        if isinstance(data, dict) and "name" in data:
+            data["name"] = registry.REGISTRIES[_SECTION_REGISTRY[section]].canonical(data["name"])
     return raw
 
 

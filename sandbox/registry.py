@@ -114,6 +114,7 @@ class Registry:
         self._fallbacks: list[Callable[[str], Entry | None]] = []
         self._fallback_names: list[Callable[[], list[str]]] = []
         self._provided: dict[tuple[str, str], Entry] = {}
+        self._aliases: dict[str, str] = {}
 
     # -- registering ---------------------------------------------------------------------------
     def _add(self, entry: Entry, module: str) -> None:
@@ -153,6 +154,17 @@ class Registry:
         module = target.partition(":")[0]
         self._add(Entry(self.kind, name, description, target.replace(":", "."), target=target), module)
 
+    def alias(self, name: str, canonical: str) -> None:
+        """Let ``name`` stand for the registered ``canonical`` (``connect_four_v3``, PettingZoo's id,
+        for ``connect_four``): lookups find the entry, and a run's config is written with
+        ``canonical`` (:meth:`canonical`), so that tuned values, presets and plugins know it."""
+        self._aliases[name] = canonical
+
+    def canonical(self, name: Any) -> Any:
+        """The registered name ``name`` stands for: itself, or what :meth:`alias` made it stand for."""
+        load_plugins()
+        return self._aliases.get(name, name) if isinstance(name, str) else name
+
     def add_fallback(self, resolver: Callable[[str], Entry | None], names: Callable[[], list[str]] | None = None) -> None:
         """Resolve names that are not registered (e.g. any Gymnasium id) through ``resolver``;
         ``names()`` lists what it resolves, for the suggestions of a misspelt name."""
@@ -189,7 +201,7 @@ class Registry:
     def find(self, name: str) -> Entry | None:
         """The entry for ``name``, or None."""
         load_plugins()
-        entry = self._entries.get(name)
+        entry = self._entries.get(self._aliases.get(name, name))
         if entry is None:
             for resolve in self._fallbacks:
                 entry = resolve(name)
@@ -203,7 +215,7 @@ class Registry:
             raise ConfigError(f"a {self.kind} name must be a non-empty string, not {name!r}.")
         entry = self.find(name)
         if entry is None:
-            more = [n for names in self._fallback_names for n in names()]
+            more = [*self._aliases, *(n for names in self._fallback_names for n in names())]
             raise ConfigError(f"unknown {self.kind} {name!r}; {did_you_mean(name, self.names(), more)}")
         return entry
 

@@ -74,3 +74,24 @@ def test_import_sandbox_loads_no_model_code(cli):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"imported at start-up: {out.stdout}"
+
+
+def test_pettingzoo_s_ids_of_the_board_games_stand_for_the_sandbox_s_own():
+    import sandbox
+    from sandbox import tuned
+    from sandbox.config import raw_config, resolve
+    from sandbox.registry import envs
+
+    for alias, name in (("connect_four_v3", "connect_four"), ("tictactoe_v3", "tictactoe"), ("connect4", "connect_four")):
+        assert envs.get(alias) is envs.get(name) and envs.canonical(alias) == name
+        cfg = resolve(None, ["agent=alphazero", f"env={alias}"])
+        assert cfg.env.name == name  # the run's config names the game as the sandbox does
+        _, info = tuned.apply(raw_config(None, ["agent=alphazero", f"env={alias}"]))
+        assert info is not None and info.found and info.key == name  # so its tuned values are found
+        env = sandbox.make_env(alias)
+        env.reset(seed=0)
+        assert env.unwrapped.game.name == name
+        env.close()
+    assert envs.canonical("CartPole-v1") == "CartPole-v1" and envs.canonical(3) == 3
+    with pytest.raises(ConfigError, match="connect_four"):
+        envs.get("connect_four_v2")
