@@ -417,7 +417,8 @@ case("flags", "eval --games on CartPole", ["eval", "{ppo}", "--games", "3"], "--
 for address in ("localhost:99999", "localhost:\u00b2", "localhost:0"):
     case("flags", f"sweep --address {address}", ["sweep", *TINY_MODEL, "seed=0,1", "--address", address, "--out", "{tmp}/sw"], "HOST:PORT")
 case("numbers", "device=cuda:\u00b2", ["train", *TINY_MODEL, "device=cuda:\u00b2", "out={tmp}/new", "--no-progress"], "cuda:N")
-case("numbers", "agent.eval_opponents=[gnugo:\u00b2]", train("alphazero", "env=go9", "agent.eval_opponents=[gnugo:\u00b2]"), "0 to 10")
+case("numbers", "agent.eval_opponents=[gnugo:\u00b2]", train("alphazero", "env=go9", "agent.eval_opponents=[gnugo:\u00b2]"),
+     "agent.eval_opponents 'gnugo:\u00b2': GNU Go's level is a whole number from 0 to 10")
 case("flags", "eval --episodes on a board game", ["eval", "{alphazero}", "--episodes", "3"], "--episodes")
 case("flags", "eval --opponent unknown", ["eval", "{alphazero}", "--opponent", "grandmaster"], "grandmaster")
 case("flags", "eval --opponent mcts:0", ["eval", "{alphazero}", "--opponent", "mcts:0"], "mcts")

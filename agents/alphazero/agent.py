@@ -242,7 +242,7 @@ class AlphaZero(Agent):
 
             self.game = Go(9, env_cfg.komi)
         for spec in self.cfg.eval_opponents:
-            opponent(self.game, spec)  # a bad opponent string fails now, before anything is written
+            opponent(self.game, spec, given_as="agent.eval_opponents")  # a bad opponent string fails now, before anything is written
         cfg, game = self.cfg, self.game
         if cfg.eval_symmetries > game.num_symmetries:
             raise ConfigError(f"agent.eval_symmetries={cfg.eval_symmetries} is more than {game.name}'s {game.num_symmetries} "

@@ -261,8 +261,9 @@ class GnuGoPlayer(Player):
         return actions
 
 
-def opponent(game: Any, spec: str, seed: int = 0) -> Player:
-    """The player an opponent string names: random, perfect, mcts:N or gnugo:L."""
+def opponent(game: Any, spec: str, seed: int = 0, given_as: str = "--opponent") -> Player:
+    """The player an opponent string names: random, perfect, mcts:N or gnugo:L. ``given_as``: how
+    the person gave it, for the sentence about a bad one (``--opponent``, ``agent.eval_opponents``)."""
     spec = str(spec).strip()
     if spec == "random":
         return RandomPlayer(game, seed)
@@ -276,8 +277,8 @@ def opponent(game: Any, spec: str, seed: int = 0) -> Player:
         level = spec[6:]
         if level.isascii() and level.isdigit() and 0 <= int(level) <= 10:
             return GnuGoPlayer(game, int(level), seed)
-        raise ConfigError(f"--opponent {spec!r}: GNU Go's level is a whole number from 0 to 10, e.g. gnugo:1 or gnugo:10.")
-    raise ConfigError(f"--opponent {spec!r} is not an opponent; use random, mcts:N (N rollout simulations a move, e.g. mcts:1000), "
+        raise ConfigError(f"{given_as} {spec!r}: GNU Go's level is a whole number from 0 to 10, e.g. gnugo:1 or gnugo:10.")
+    raise ConfigError(f"{given_as} {spec!r} is not an opponent; use random, mcts:N (N rollout simulations a move, e.g. mcts:1000), "
                       "perfect (tic-tac-toe) or gnugo:L (Go, GNU Go at level L from 0 to 10).")
 
 
