@@ -307,6 +307,12 @@ def test_numbers_are_ascii_digits_and_others_are_errors_not_crashes(go_run: Path
     engine.run(io.StringIO(script), out)
     assert answers(out.getvalue()) == ["? boardsize not an integer", "? unknown command", "? invalid coordinate",
                                        "? invalid number of stones", "? syntax error", "= ", "? syntax error", "=7 ", "= "]
+    big = "9" * 5000  # more digits than Python's int() reads
+    engine = GTPEngine(sandbox.load(go_run), simulations=2)
+    got = [engine.answer(line) for line in (f"boardsize {big}", f"fixed_handicap {big}", f"play b A{big}", f"time_settings {big} 0 0",
+                                             f"time_left w {big} 0", "boardsize 009", "play b C03")]
+    assert got == ["? unacceptable size\n\n", "? invalid number of stones\n\n", "? invalid coordinate\n\n"] + ["= \n\n"] * 4
+    assert engine.clock.left[1] == [1e9, 0] and engine.state[(9 - 3) * 9 + 2] == 1  # C3: row 3 from the bottom, black
 
 
 def test_play_out_passes_only_when_nothing_but_eyes_is_left(go_run: Path) -> None:

@@ -52,6 +52,17 @@ def is_number(word: str) -> bool:
     return word.isascii() and word.isdigit()
 
 
+#: GTP's integers are read up to this (a billion seconds, stones, rows): a larger one means as much
+#: here, and Python's int() refuses numbers of more than 4300 digits
+MOST = 10**9
+
+
+def number(word: str) -> int:
+    """The whole number ``word`` (ASCII digits, see :func:`is_number`), at most :data:`MOST`."""
+    digits = word.lstrip("0")
+    return MOST if len(digits) > len(str(MOST)) else min(int(digits or "0"), MOST)
+
+
 # -- vertices ---------------------------------------------------------------------------------------
 def vertex_to_action(vertex: str, size: int) -> int:
     """The core's action for a GTP vertex (``D4``, ``pass``); GTPError for anything else."""
@@ -60,10 +71,10 @@ def vertex_to_action(vertex: str, size: int) -> int:
         return size * size
     if len(v) < 2 or v[0] not in LETTERS[:size] or not is_number(v[1:]):
         raise GTPError("invalid coordinate")
-    col, number = LETTERS.index(v[0]), int(v[1:])
-    if not 1 <= number <= size:
+    col, row = LETTERS.index(v[0]), number(v[1:])
+    if not 1 <= row <= size:
         raise GTPError("invalid coordinate")
-    return (size - number) * size + col  # row 0 of the core is the top row, GTP's row N
+    return (size - row) * size + col  # row 0 of the core is the top row, GTP's row N
 
 
 def action_to_vertex(action: int, size: int) -> str:
@@ -174,7 +185,7 @@ def parse_counts(args: list[str], n: int) -> list[int]:
     """``n`` whole numbers, none negative (GTP's seconds and stones); GTPError("syntax error") else."""
     if len(args) != n or not all(is_number(a) for a in args):
         raise GTPError("syntax error")
-    return [int(a) for a in args]
+    return [number(a) for a in args]
 
 
 # -- the engine -------------------------------------------------------------------------------------
@@ -418,7 +429,7 @@ class GTPEngine:
         if name == "boardsize":
             if len(args) != 1 or not is_number(args[0]):
                 raise GTPError("boardsize not an integer")
-            if int(args[0]) != self.size:
+            if number(args[0]) != self.size:
                 raise GTPError("unacceptable size")
             self._clear()
             return ""
@@ -465,7 +476,7 @@ class GTPEngine:
         if name in ("fixed_handicap", "place_free_handicap"):
             if len(args) != 1 or not is_number(args[0]):
                 raise GTPError("invalid number of stones")
-            stones = int(args[0])
+            stones = number(args[0])
             if name == "place_free_handicap":  # the engine's choice: the fixed points, as many as there are
                 stones = min(stones, most_handicap(self.size)) if stones >= 2 else stones
             return self._handicap(handicap_vertices(self.size, stones))
