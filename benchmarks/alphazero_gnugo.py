@@ -6,6 +6,7 @@
     python benchmarks/alphazero_gnugo.py --train 120 --run-dir runs/go-curve --append     # a later one: resumed to 120 min
     python benchmarks/alphazero_gnugo.py --train 180 --run-dir runs/go-curve --append --set agent.actors=2   # on both cores
     python benchmarks/alphazero_gnugo.py --table                                          # the table and curve of the results again
+    python benchmarks/alphazero_gnugo.py --resume --out FILE                              # finish a point a kill cut short
 
 Each point (a RUN as given: a go9 run directory or a folder 'sandbox export' wrote; or, with
 ``--train``, the preset alphazero-go9 trained in segments, each resuming the run up to that many
@@ -24,8 +25,9 @@ passes each move to the other engine until two passes in a row, a resignation or
 and GNU Go's ``final_score`` decides (it judges dead stones; the sandbox's own counts the board as it
 stands); the mean margin (the agent's points minus GNU Go's) says how far from a win a point is. A
 move one engine refuses voids the game (counted apart). The table comes last; the figures go to
-benchmarks/results/alphazero_gnugo.json (``--out``), rewritten after every level, and the win rate
-against training minutes to alphazero_gnugo_curve.png beside it.
+benchmarks/results/alphazero_gnugo.json (``--out``), rewritten after every game (a level cut short
+is kept with ``"partial": true``, and ``--resume`` finishes it), and the win rate against training
+minutes to alphazero_gnugo_curve.png beside it.
 """
 
 from __future__ import annotations
@@ -45,16 +47,24 @@ from sandbox.errors import SandboxError
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> dict[str, Any]:
-    """``args.games`` games of the agent of ``run`` against GNU Go at ``level``, colours alternating."""
-    games: list[dict[str, Any]] = []
+#: a cell resumed after k games seeds the agent's draws with level + RESEED * k: another stream than
+#: the first sitting's (seeded with the level), so the resumed games do not replay its games
+RESEED = 1000
+
+
+def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str, done: list[dict[str, Any]] | None = None,
+          on_game: Any = None) -> dict[str, Any]:
+    """``args.games`` games of the agent of ``run`` against GNU Go at ``level``, colours alternating.
+    ``done``: the games of this cell an earlier sitting played (it goes on from the next one);
+    ``on_game(cell)``: called with the cell so far (``"partial": true``) after every game."""
+    games: list[dict[str, Any]] = list(done or [])
     with tempfile.TemporaryFile("w+") as log, \
             GTPClient(sandbox_gtp_command(run, args.simulations, quiet=False, checkpoint=checkpoint,
-                                          sample_moves=args.sample_moves, seed=level, symmetries=args.symmetries,
-                                          play_out=args.play_out),
+                                          sample_moves=args.sample_moves, seed=level + RESEED * len(games),
+                                          symmetries=args.symmetries, play_out=args.play_out),
                        "sandbox", stderr=log) as agent, \
             GTPClient(gnugo_command(level, args.komi, binary=args.gnugo), "gnugo") as gnugo:
-        for i in range(args.games):
+        for i in range(len(games), args.games):
             agent_black = i % 2 == 0
             black, white = (agent, gnugo) if agent_black else (gnugo, agent)
             t = time.time()
@@ -72,6 +82,13 @@ def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> d
             games.append(game)
             print(f"  level {level} game {i + 1}/{args.games}: agent {'black' if agent_black else 'white'}, {game['result']} "
                   f"({game['end']}, {game['moves']} moves, {game['seconds']} s)", flush=True)
+            if on_game is not None and len(games) < args.games:
+                on_game({**summarize(level, games, args.komi), "partial": True})
+    return summarize(level, games, args.komi)
+
+
+def summarize(level: int, games: list[dict[str, Any]], komi: float) -> dict[str, Any]:
+    """A cell's figures from its games (the played ones; void games counted apart)."""
     played = [g for g in games if g["end"] != "void"]
     win, loss = sum(g["won"] for g in played), sum(g["lost"] for g in played)
 
@@ -80,7 +97,7 @@ def match(run: Path, level: int, args: argparse.Namespace, checkpoint: str) -> d
         return round(sum(g["won"] for g in mine) / len(mine), 3) if mine else None
 
     for g in played:
-        g["board_margin"] = board_margin(g, args.komi)
+        g["board_margin"] = board_margin(g, komi)
     return {"level": level, "games": len(played), "win": win, "loss": loss, "draw": len(played) - win - loss,
             "ahead_by_board": sum((g["board_margin"] or 0) > 0 for g in played),
             "void": len(games) - len(played), "win_rate": round(win / max(len(played), 1), 3),
@@ -251,6 +268,10 @@ def main() -> None:
     ap.add_argument("--max-moves", type=int, default=324, help="a game still going after this many moves is scored as it stands")
     ap.add_argument("--gnugo", default="/usr/games/gnugo", help="the GNU Go program (3.8)")
     ap.add_argument("--out", type=output_file_type("--out", ".json"), default=Path("benchmarks/results/alphazero_gnugo.json"), help="the JSON written")
+    ap.add_argument("--resume", action="store_true",
+                    help="finish the last point of --out, which a sitting left unfinished (a kill, a session's end): its "
+                         "levels not played yet, and a level cut short from its next game on (the agent's draws from another "
+                         "seed, so that no game of the first sitting is replayed), with the settings it was started with")
     ap.add_argument("--table", action="store_true", help="play nothing: print the table of --out and draw its curve again")
     ap.add_argument("--levers", action="store_true",
                     help="play nothing: every results file's points side by side (the curve's, then each lever's: "
@@ -266,6 +287,9 @@ def main() -> None:
         except (OSError, ValueError, KeyError, TypeError):
             sys.exit(f"error: --table reads a results file of this benchmark, and {args.out} is not one; give --out FILE.")
         print_table(result, args)
+        return
+    if args.resume:
+        resume(args)
         return
     if not args.runs and not args.train:
         ap.error("give RUN directories or --train MINUTES ...")
@@ -298,10 +322,7 @@ def main() -> None:
                  "sample_moves": args.sample_moves,  # null: the run's own
                  "levels": []}
         result["points"].append(point)
-        for level in args.levels:
-            print(f"{label}: GNU Go level {level}", flush=True)
-            point["levels"].append(match(run, level, args, checkpoint))
-            args.out.write_text(json.dumps(result, indent=1))
+        play_levels(run, checkpoint, label, point, result, args)
 
     for run in args.runs:
         play_point(Path(run), args.checkpoint, Path(run).name)
@@ -327,6 +348,51 @@ def main() -> None:
     print_table(result, args)
 
 
+def play_levels(run: Path, checkpoint: str, label: str, point: dict[str, Any], result: dict[str, Any], args: argparse.Namespace) -> None:
+    """Play the point's levels not finished yet (a cut-short one from its next game), writing --out after every game."""
+    for level in args.levels:
+        cells = point["levels"]
+        cell = next((c for c in cells if c["level"] == level), None)
+        if cell is not None and not cell.get("partial"):
+            continue
+        print(f"{label}: GNU Go level {level}" + (f" (from game {len(cell['detail']) + 1})" if cell else ""), flush=True)
+        if cell is None:
+            cells.append(cell := {"level": level, "partial": True, "detail": []})
+        position = cells.index(cell)
+
+        def keep(so_far: dict[str, Any]) -> None:
+            cells[position] = so_far
+            args.out.write_text(json.dumps(result, indent=1))
+
+        keep(match(run, level, args, checkpoint, done=cell["detail"], on_game=keep))
+
+
+def resume(args: argparse.Namespace) -> None:
+    """``--resume``: finish the last point of ``--out`` with the settings it was started with."""
+    try:
+        result = json.loads(args.out.read_text())
+        point = result["points"][-1]
+        run, checkpoint = Path(point["run"]), point["checkpoint"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        sys.exit(f"error: --resume finishes the last point of a results file of this benchmark, and {args.out} is not one; give --out FILE.")
+    if result.get("complete"):
+        sys.exit(f"error: {args.out} is complete: there is nothing to resume (leave out --resume to play a new point).")
+    if not run.exists():
+        sys.exit(f"error: the point to resume played {run}, which is not here any more; --resume needs the run it started with.")
+    checkpoint = checkpoint if checkpoint in ("best", "latest") else "latest"  # an exported folder has one network
+    now = describe(run, checkpoint).get("step")
+    if now != point.get("step"):
+        sys.exit(f"error: the point to resume played {run} at step {point.get('step')}, and its {checkpoint} checkpoint is now "
+                 f"at step {now}; a point plays one network, so play the run anew as a new point instead.")
+    for key in ("levels", "komi", "max_moves", "simulations", "symmetries", "play_out", "sample_moves"):
+        setattr(args, key, result[key] if key in result else getattr(args, key))
+    args.games = result.get("games_per_cell", args.games)
+    play_levels(run, checkpoint, point["label"], point, result, args)
+    result["complete"] = True
+    args.out.write_text(json.dumps(result, indent=1))
+    print_table(result, args)
+
+
 def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
     """The table of every point and level (last), and the curve drawn beside ``args.out``."""
     print(f"\nAlphaZero Go 9x9 against {result['opponent']} (Chinese rules, komi {args.komi:g}, positional superko), "
@@ -337,11 +403,14 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
         for c in p["levels"]:
             fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
             board = c["ahead_by_board"] if "ahead_by_board" in c else ahead_by_board(c, result["komi"])  # earlier points: from their records
-            print(f"{p['label'][:35]:<36}{str(p['step']):>10}{str(p['train_minutes']):>10}{c['level']:>6}{c['win']:>5}{c['loss']:>5}"
+            level = f"{c['level']}{'*' if c.get('partial') else ''}"
+            print(f"{p['label'][:35]:<36}{str(p['step']):>10}{str(p['train_minutes']):>10}{level:>6}{c['win']:>5}{c['loss']:>5}"
                   f"{c['void']:>5}{c['win_rate']:>9.2f}{fmt(c['win_rate_black']):>7}{fmt(c['win_rate_white']):>7}"
                   f"{str(c.get('mean_margin', '-')):>8}{board:>7}{c['moves_per_game']:>7}{c['seconds_per_game']:>8}")
     print("board+: games the agent leads by the sandbox's count of the last board as it stands (Tromp-Taylor: stones GNU Go "
           "judges dead count as alive)")
+    if any(c.get("partial") for p in result["points"] for c in p["levels"]):
+        print("*: a level cut short (its games so far); 'python benchmarks/alphazero_gnugo.py --resume --out FILE' finishes it")
     curve = args.out.with_name(args.out.stem + "_curve.png")
     files = ([args.out] if not args.table else []) + ([curve] if draw_curve(result, curve) else [])
     if files:

@@ -128,3 +128,54 @@ def test_a_sitting_stopped_by_ctrl_c_plays_no_matches_under_its_label(tmp_path: 
     assert "training stopped (interrupted)" in stderr and "--append resumes it" in stderr and "Traceback" not in stderr
     assert "GNU Go level" not in stdout and not results.exists()
     assert list((out / "checkpoints").glob("step-*.safetensors")), "the run keeps its checkpoint"
+
+
+@pytest.mark.skipif(not Path("/usr/games/gnugo").exists(), reason="GNU Go is not installed (apt-get install gnugo)")
+def test_a_level_cut_short_is_kept_game_by_game_and_resume_finishes_it(tmp_path: Path) -> None:
+    """A kill in the middle of a level keeps the games played (``"partial": true``); ``--resume``
+    plays the rest with the settings the point started with, without replaying a game."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import sandbox
+
+    root = Path(__file__).resolve().parent.parent
+    run = sandbox.train(None, ["agent=alphazero", "env=go9", "backbone=mlp", "backbone.hidden=[16]", "agent.simulations=4",
+                               "agent.games=4", "agent.batch_size=8", "agent.min_buffer=8", "agent.eval_games=1",
+                               "agent.eval_opponents=[random]", "agent.eval_simulations=4", "wandb.mode=disabled", "steps=8",
+                               "agent.actors=0", f"out={tmp_path / 'go'}"], progress=False).dir
+    results = tmp_path / "go.json"
+    bench = [sys.executable, str(root / "benchmarks" / "alphazero_gnugo.py")]
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    proc = subprocess.Popen([*bench, str(run), "--checkpoint", "latest", "--levels", "1", "--games", "3", "--max-moves", "40",
+                             "--simulations", "3", "--out", str(results)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while not results.exists():
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)  # the worst moment: mid-level, the agent and GNU Go killed with it
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    first = json.loads(results.read_text())
+    cell = first["points"][0]["levels"][0]
+    assert not first["complete"] and cell["partial"] and 1 <= len(cell["detail"]) < 3 and cell["games"] == len(cell["detail"])
+    table = subprocess.run([*bench, "--table", "--out", str(results)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0 and "--resume" in table.stdout and "1*" in table.stdout
+    done = subprocess.run([*bench, "--resume", "--out", str(results)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    final = json.loads(results.read_text())
+    cell = final["points"][0]["levels"][0]
+    assert final["complete"] and "partial" not in cell and cell["games"] + cell["void"] == 3
+    assert [g["game"] for g in cell["detail"]] == [0, 1, 2] and [g["agent"] for g in cell["detail"]] == ["B", "W", "B"]
+    kept = len(first["points"][0]["levels"][0]["detail"])
+    assert cell["detail"][:kept] == first["points"][0]["levels"][0]["detail"]  # the first sitting's games as they were
+    assert final["simulations"] == 3 and final["max_moves"] == 40  # the settings it started with
+    again = subprocess.run([*bench, "--resume", "--out", str(results)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode != 0 and "nothing to resume" in again.stderr and "Traceback" not in again.stderr
