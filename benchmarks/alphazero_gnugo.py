@@ -126,7 +126,7 @@ def board_margin(game: dict[str, Any], komi: float, size: int = 9) -> float | No
     from sandbox.envs.games.go import Go
 
     moves = str(game.get("record") or "").split()
-    if game.get("end") == "void" or game.get("agent") not in ("B", "W"):
+    if game.get("end") == "void" or game.get("agent") not in ("B", "W") or "record" not in game:  # no record kept: nothing to count
         return None
     go = Go(size, komi, max_moves=len(moves) + 1)
     state = go.initial(1)

@@ -62,6 +62,7 @@ def test_the_board_count_replays_the_record_and_counts_stones_as_they_stand() ->
     assert m == -(9 + 36 - 1 - 7.5)  # Black: column E and the right side; the left side touches both colours, so no one's
     assert board_margin({"record": "E5 E5", "agent": "B"}, 7.5) is None  # a taken point
     assert board_margin({"record": "Z9", "agent": "B"}, 7.5) is None and board_margin({"end": "void", "agent": "B"}, 7.5) is None
+    assert board_margin({"agent": "B", "result": "B+3.5"}, 7.5) is None  # a game whose record was not kept
     cell = {"detail": [{"record": "E5 pass pass", "agent": "B"}, {"record": "E5 pass pass", "agent": "W"}, {"record": "", "agent": "W"}]}
     assert ahead_by_board(cell, 7.5) == 2  # the empty board: White (the agent) leads by the komi
 
